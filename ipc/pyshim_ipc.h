@@ -1,0 +1,166 @@
+/*
+ * pyshim wire protocol: every layout shared between the preloaded shim and
+ * the supervisor, and nothing else.  This header is the one source of truth:
+ * the shim (pyshim/shim/) and the Cython core (pyshim/includes/ipc.pxd)
+ * include it; Python reads layouts only through pyshim._core.
+ * ipc/PROTOCOL.md says the same in prose and a test keeps the two in step.
+ *
+ * Plain C11, no libc beyond <stdint.h>/<stddef.h>, usable from asm-adjacent
+ * code.  Every size and offset that assembly or Python relies on is checked
+ * below with _Static_assert.
+ */
+#ifndef PYSHIM_IPC_H
+#define PYSHIM_IPC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define PYSHIM_PROTOCOL_VERSION 1u
+#define PYSHIM_CHANNEL_MAGIC 0x4e484350u /* "PCHN" little-endian */
+#define PYSHIM_CONTROL_MAGIC 0x4c544350u /* "PCTL" little-endian */
+
+/* Environment variable holding the text form of the first thread's channel
+ * descriptor: "<segment>:<offset>:<size>", e.g. "/pyshim-ab12-1:0:512". */
+#define PYSHIM_ENV_CHANNEL "PYSHIM_CHANNEL"
+
+/* Syscall numbers below this bound can be subscribed (x86-64 uses < 470). */
+#define PYSHIM_NR_MAX 512u
+#define PYSHIM_SUBSCRIBED_BYTES (PYSHIM_NR_MAX / 8u) /* bitmap of subscribed calls */
+#define PYSHIM_SEGMENT_NAME_MAX 48u
+
+/* ---- serialized block descriptor --------------------------------------
+ * Names one block in one segment.  Plain data: it can be copied anywhere,
+ * including onto a new thread's stack. */
+struct pyshim_block_desc {
+    char segment[PYSHIM_SEGMENT_NAME_MAX]; /* NUL-terminated POSIX shm name */
+    uint64_t offset;                       /* of the block in the segment   */
+    uint64_t size;                         /* of the block                  */
+};
+
+/* ---- control block (offset 0 of segment "-0" of a run) ----------------- */
+struct pyshim_control {
+    uint32_t magic;          /* PYSHIM_CONTROL_MAGIC once initialized     */
+    uint32_t version;        /* PYSHIM_PROTOCOL_VERSION                   */
+    int32_t supervisor_pid;  /* for garbage collection and liveness       */
+    uint32_t reserved0;
+    uint64_t supervisor_start; /* /proc/<pid>/stat field 22 (clock ticks) */
+    uint8_t reserved1[40];
+    /* Doorbell, on its own cache line.  A shim bumps `seq` after posting an
+     * event and wakes the futex on it when `sleepers` is non-zero. */
+    uint32_t doorbell_seq;   /* futex word */
+    uint32_t sleepers;
+    uint8_t reserved2[56];
+};
+
+/* ---- channel states (the futex word `state`) ---------------------------
+ * IDLE  --shim posts event-->  EVENT  --supervisor posts reply--> REPLY
+ * REPLY --shim takes reply-->  IDLE
+ * EXIT events are one-way: the supervisor moves EVENT back to IDLE.      */
+enum pyshim_channel_state {
+    PYSHIM_CH_IDLE = 0,
+    PYSHIM_CH_EVENT = 1,
+    PYSHIM_CH_REPLY = 2,
+};
+
+/* ---- events, shim -> supervisor ---------------------------------------- */
+enum pyshim_event_tag {
+    PYSHIM_EV_START = 1,       /* a new image or thread is ready; result = arm status */
+    PYSHIM_EV_SYSCALL = 2,     /* nr, args: a subscribed or always-handled call   */
+    PYSHIM_EV_SYSCALL_DONE = 3,/* result of a call the supervisor asked to see    */
+    PYSHIM_EV_ADD_THREAD_RESULT = 4, /* reserved for clone (next protocol step)  */
+    PYSHIM_EV_EXIT = 5,        /* one-way: nr = exit or exit_group, args[0] = status */
+};
+
+struct pyshim_event {
+    uint32_t tag;      /* enum pyshim_event_tag */
+    uint32_t version;  /* PYSHIM_PROTOCOL_VERSION (START only)  */
+    int32_t pid;
+    int32_t tid;
+    int64_t nr;        /* syscall number                        */
+    uint64_t args[6];  /* raw register values rdi rsi rdx r10 r8 r9 */
+    int64_t result;    /* SYSCALL_DONE: native result; START: 0 or -errno of arming */
+    uint64_t ip;       /* address after the trapped syscall instruction */
+};
+
+/* ---- replies, supervisor -> shim --------------------------------------- */
+enum pyshim_reply_tag {
+    PYSHIM_RE_START = 1,    /* subscribed set follows                      */
+    PYSHIM_RE_NATIVE = 2,   /* run the call natively                       */
+    PYSHIM_RE_COMPLETE = 3, /* the call returns `retval`                   */
+    PYSHIM_RE_ADD_THREAD = 4, /* reserved for clone (next protocol step)   */
+    PYSHIM_RE_KILL = 5,     /* stop: the supervisor gives up on this process */
+};
+
+/* reply flags */
+#define PYSHIM_RF_REPORT 1u /* NATIVE: send SYSCALL_DONE with the result */
+
+struct pyshim_reply {
+    uint32_t tag;   /* enum pyshim_reply_tag */
+    uint32_t flags; /* PYSHIM_RF_* */
+    int64_t retval; /* COMPLETE */
+    uint8_t subscribed[PYSHIM_SUBSCRIBED_BYTES]; /* START: bit nr set = send to supervisor */
+};
+
+/* ---- channel: one per thread, one block each --------------------------- */
+struct pyshim_channel {
+    uint32_t state;        /* enum pyshim_channel_state; futex word        */
+    uint32_t shim_sleeping;/* non-zero while the shim waits on `state`     */
+    uint32_t magic;        /* PYSHIM_CHANNEL_MAGIC, written by supervisor  */
+    uint32_t version;      /* PYSHIM_PROTOCOL_VERSION                      */
+    uint8_t reserved0[48];
+    struct pyshim_block_desc control; /* the run's control block           */
+    struct pyshim_event event;        /* shim -> supervisor slot           */
+    uint8_t reserved1[32];
+    struct pyshim_reply reply;        /* supervisor -> shim slot           */
+};
+
+/* Blocks are this size; every channel fits in one. */
+#define PYSHIM_BLOCK_SIZE 512u
+
+/* ---- compile-time layout checks (PROTOCOL.md lists the same numbers) --- */
+#define PYSHIM_CHECK(type, field, off) \
+    _Static_assert(offsetof(struct type, field) == (off), #type "." #field)
+
+PYSHIM_CHECK(pyshim_block_desc, segment, 0);
+PYSHIM_CHECK(pyshim_block_desc, offset, 48);
+PYSHIM_CHECK(pyshim_block_desc, size, 56);
+_Static_assert(sizeof(struct pyshim_block_desc) == 64, "block_desc size");
+
+PYSHIM_CHECK(pyshim_control, magic, 0);
+PYSHIM_CHECK(pyshim_control, version, 4);
+PYSHIM_CHECK(pyshim_control, supervisor_pid, 8);
+PYSHIM_CHECK(pyshim_control, supervisor_start, 16);
+PYSHIM_CHECK(pyshim_control, doorbell_seq, 64);
+PYSHIM_CHECK(pyshim_control, sleepers, 68);
+_Static_assert(sizeof(struct pyshim_control) == 128, "control size");
+
+PYSHIM_CHECK(pyshim_event, tag, 0);
+PYSHIM_CHECK(pyshim_event, version, 4);
+PYSHIM_CHECK(pyshim_event, pid, 8);
+PYSHIM_CHECK(pyshim_event, tid, 12);
+PYSHIM_CHECK(pyshim_event, nr, 16);
+PYSHIM_CHECK(pyshim_event, args, 24);
+PYSHIM_CHECK(pyshim_event, result, 72);
+PYSHIM_CHECK(pyshim_event, ip, 80);
+_Static_assert(sizeof(struct pyshim_event) == 88, "event size");
+
+PYSHIM_CHECK(pyshim_reply, tag, 0);
+PYSHIM_CHECK(pyshim_reply, flags, 4);
+PYSHIM_CHECK(pyshim_reply, retval, 8);
+PYSHIM_CHECK(pyshim_reply, subscribed, 16);
+_Static_assert(sizeof(struct pyshim_reply) == 80, "reply size");
+
+PYSHIM_CHECK(pyshim_channel, state, 0);
+PYSHIM_CHECK(pyshim_channel, shim_sleeping, 4);
+PYSHIM_CHECK(pyshim_channel, magic, 8);
+PYSHIM_CHECK(pyshim_channel, version, 12);
+PYSHIM_CHECK(pyshim_channel, control, 64);
+PYSHIM_CHECK(pyshim_channel, event, 128);
+PYSHIM_CHECK(pyshim_channel, reply, 248);
+_Static_assert(sizeof(struct pyshim_channel) == 328, "channel size");
+_Static_assert(sizeof(struct pyshim_channel) <= PYSHIM_BLOCK_SIZE, "channel fits a block");
+_Static_assert(PYSHIM_BLOCK_SIZE <= 4096, "budget: at most 4 KiB per thread");
+
+#undef PYSHIM_CHECK
+
+#endif /* PYSHIM_IPC_H */

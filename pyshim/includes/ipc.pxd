@@ -1,0 +1,81 @@
+# Cython view of ipc/pyshim_ipc.h and ipc/pyshim_sync.h.  Field names only:
+# every size and offset comes from the header at compile time.
+from libc.stdint cimport uint8_t, uint32_t, int32_t, int64_t, uint64_t
+
+cdef extern from "pyshim_ipc.h" nogil:
+    cdef enum:
+        PYSHIM_PROTOCOL_VERSION
+        PYSHIM_CHANNEL_MAGIC
+        PYSHIM_CONTROL_MAGIC
+        PYSHIM_NR_MAX
+        PYSHIM_SUBSCRIBED_BYTES
+        PYSHIM_SEGMENT_NAME_MAX
+        PYSHIM_BLOCK_SIZE
+        PYSHIM_RF_REPORT
+
+    const char *PYSHIM_ENV_CHANNEL
+
+    cdef enum pyshim_channel_state:
+        PYSHIM_CH_IDLE
+        PYSHIM_CH_EVENT
+        PYSHIM_CH_REPLY
+
+    cdef enum pyshim_event_tag:
+        PYSHIM_EV_START
+        PYSHIM_EV_SYSCALL
+        PYSHIM_EV_SYSCALL_DONE
+        PYSHIM_EV_ADD_THREAD_RESULT
+        PYSHIM_EV_EXIT
+
+    cdef enum pyshim_reply_tag:
+        PYSHIM_RE_START
+        PYSHIM_RE_NATIVE
+        PYSHIM_RE_COMPLETE
+        PYSHIM_RE_ADD_THREAD
+        PYSHIM_RE_KILL
+
+    struct pyshim_block_desc:
+        char segment[PYSHIM_SEGMENT_NAME_MAX]
+        uint64_t offset
+        uint64_t size
+
+    struct pyshim_control:
+        uint32_t magic
+        uint32_t version
+        int32_t supervisor_pid
+        uint64_t supervisor_start
+        uint32_t doorbell_seq
+        uint32_t sleepers
+
+    struct pyshim_event:
+        uint32_t tag
+        uint32_t version
+        int32_t pid
+        int32_t tid
+        int64_t nr
+        uint64_t args[6]
+        int64_t result
+        uint64_t ip
+
+    struct pyshim_reply:
+        uint32_t tag
+        uint32_t flags
+        int64_t retval
+        uint8_t subscribed[PYSHIM_SUBSCRIBED_BYTES]
+
+    struct pyshim_channel:
+        uint32_t state
+        uint32_t shim_sleeping
+        uint32_t magic
+        uint32_t version
+        pyshim_block_desc control
+        pyshim_event event
+        pyshim_reply reply
+
+cdef extern from "pyshim_sync.h" nogil:
+    uint32_t pyshim_load_acquire(const uint32_t *p)
+    uint32_t pyshim_load_seq(const uint32_t *p)
+    void pyshim_store_seq(uint32_t *p, uint32_t v)
+    void pyshim_store_relaxed(uint32_t *p, uint32_t v)
+    uint32_t pyshim_fetch_add_seq(uint32_t *p, uint32_t v)
+    void pyshim_cpu_relax()

@@ -1,0 +1,46 @@
+# Cython declarations of the Linux and libc interfaces the core uses.
+from posix.types cimport pid_t
+from posix.time cimport timespec
+
+cdef extern from "<sys/syscall.h>" nogil:
+    long SYS_futex
+
+cdef extern from "<unistd.h>" nogil:
+    long syscall(long number, ...)
+
+cdef extern from "<linux/futex.h>" nogil:
+    int FUTEX_WAIT
+    int FUTEX_WAKE
+
+cdef extern from "<sys/uio.h>" nogil:
+    struct iovec:
+        void *iov_base
+        size_t iov_len
+    ssize_t process_vm_readv(pid_t pid, const iovec *local, unsigned long liovcnt,
+                             const iovec *remote, unsigned long riovcnt, unsigned long flags)
+    ssize_t process_vm_writev(pid_t pid, const iovec *local, unsigned long liovcnt,
+                              const iovec *remote, unsigned long riovcnt, unsigned long flags)
+
+cdef extern from "<signal.h>" nogil:
+    ctypedef struct sigset_t:
+        pass
+    ctypedef struct siginfo_t:
+        int si_code
+        int si_pid
+    ctypedef void (*sa_sigaction_t)(int, siginfo_t *, void *) noexcept nogil
+    struct sigaction_t "sigaction":
+        sa_sigaction_t sa_sigaction
+        sigset_t sa_mask
+        int sa_flags
+    int sigaction(int sig, const sigaction_t *act, sigaction_t *old)
+    int sigemptyset(sigset_t *set)
+    int kill(pid_t pid, int sig)
+    int SA_SIGINFO
+    int SA_RESTART
+    int SI_KERNEL
+
+cdef extern from "<errno.h>" nogil:
+    int errno
+    int EINTR
+    int ETIMEDOUT
+    int EAGAIN

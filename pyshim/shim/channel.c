@@ -1,0 +1,80 @@
+/* The shim's side of a channel: post an event, wake the supervisor, spin and
+ * then sleep on the futex until the reply arrives. */
+#include <errno.h>
+#include <linux/futex.h>
+#include <signal.h>
+#include <sys/syscall.h>
+#include <time.h>
+
+#include "pyshim_sync.h"
+#include "shim.h"
+
+/* About 50-100 us of spinning before sleeping on the futex: a Python handler
+ * usually answers well within that, and a futex wake-up on a VM costs ~40 us. */
+#define SHIM_SPIN 4000
+/* While asleep, check this often that the supervisor is still alive. */
+#define SHIM_LIVENESS_NS 200000000L
+
+void shim_event_fill(struct shim_thread *t, uint32_t tag, long nr,
+                     const long args[6], long result, uint64_t ip)
+{
+    struct pyshim_event *ev = &t->channel->event;
+    ev->tag = tag;
+    ev->version = PYSHIM_PROTOCOL_VERSION;
+    ev->pid = t->pid;
+    ev->tid = t->tid;
+    ev->nr = nr;
+    for (int i = 0; i < 6; i++)
+        ev->args[i] = args ? (uint64_t)args[i] : 0;
+    ev->result = result;
+    ev->ip = ip;
+}
+
+/* Rings the run's doorbell: the supervisor's dispatcher sleeps on it. */
+static void ring(void)
+{
+    struct pyshim_control *ctl = shim_proc.control;
+    pyshim_fetch_add_seq(&ctl->doorbell_seq, 1);
+    if (pyshim_load_seq(&ctl->sleepers))
+        RAW6(SYS_futex, &ctl->doorbell_seq, FUTEX_WAKE, 1, 0, 0, 0);
+}
+
+static void post(struct shim_thread *t)
+{
+    pyshim_store_seq(&t->channel->state, PYSHIM_CH_EVENT);
+    ring();
+}
+
+void shim_notify(struct shim_thread *t)
+{
+    post(t);
+}
+
+/* Contract: the event slot is filled in and signals that could re-enter the
+ * shim are blocked (the caller's conversation). */
+const struct pyshim_reply *shim_converse(struct shim_thread *t)
+{
+    struct pyshim_channel *ch = t->channel;
+    post(t);
+    for (;;) {
+        for (int i = 0; i < SHIM_SPIN; i++) {
+            if (pyshim_load_acquire(&ch->state) == PYSHIM_CH_REPLY)
+                goto got;
+            pyshim_cpu_relax();
+        }
+        pyshim_store_seq(&ch->shim_sleeping, 1);
+        if (pyshim_load_seq(&ch->state) != PYSHIM_CH_REPLY) {
+            struct timespec ts = {0, SHIM_LIVENESS_NS};
+            long r = RAW6(SYS_futex, &ch->state, FUTEX_WAIT, PYSHIM_CH_EVENT, &ts, 0, 0);
+            if (r == -ETIMEDOUT &&
+                RAW2(SYS_kill, shim_proc.supervisor_pid, 0) == -ESRCH)
+                shim_die("the supervisor is gone; stopping the program");
+        }
+        pyshim_store_relaxed(&ch->shim_sleeping, 0);
+    }
+got:
+    pyshim_store_relaxed(&ch->state, PYSHIM_CH_IDLE);
+    if (ch->reply.tag == PYSHIM_RE_KILL)
+        shim_die("the supervisor stopped this process");
+    return &ch->reply;
+}

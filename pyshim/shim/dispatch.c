@@ -1,0 +1,115 @@
+/* The SIGSYS handler and the one syscall path behind it. */
+#include <errno.h>
+#include <signal.h>
+#include <sys/syscall.h>
+
+#include "shim.h"
+
+#ifndef SYS_USER_DISPATCH
+#define SYS_USER_DISPATCH 2 /* si_code of a dispatched syscall */
+#endif
+
+#define SIGBIT(s) (1ull << ((s) - 1))
+
+static inline int is_subscribed(long nr)
+{
+    return nr >= 0 && nr < (long)PYSHIM_NR_MAX &&
+           ((shim_proc.subscribed[nr >> 3] >> (nr & 7)) & 1);
+}
+
+/* Calls that create threads or processes always go to the supervisor: it
+ * must know about every thread. */
+static inline int is_clone_family(long nr)
+{
+    return nr == SYS_clone || nr == SYS_clone3 || nr == SYS_fork || nr == SYS_vfork;
+}
+
+/* A conversation runs with every signal blocked (SIGSYS stays open, as it
+ * must always be), so a signal handler's syscalls cannot interleave with it.
+ * Contract: `old` receives the mask to hand back to conversation_end. */
+static inline void conversation_begin(uint64_t *old)
+{
+    uint64_t all = ~SIGBIT(SIGSYS);
+    RAW4(SYS_rt_sigprocmask, SIG_SETMASK, &all, old, 8);
+}
+
+static inline void conversation_end(const uint64_t *old)
+{
+    RAW4(SYS_rt_sigprocmask, SIG_SETMASK, old, 0, 8);
+}
+
+/* Runs a syscall the way the program would see it natively; the calls the
+ * shim must emulate are emulated here. */
+static long execute(struct shim_thread *t, long nr, const long a[6], ucontext_t *uc)
+{
+    switch (nr) {
+    case SYS_rt_sigaction:
+        return shim_rt_sigaction(a);
+    case SYS_rt_sigprocmask:
+        return shim_rt_sigprocmask(a, uc);
+    case SYS_sigaltstack:
+        return shim_sigaltstack(t, a);
+    case SYS_rt_sigreturn:
+        shim_die("rt_sigreturn from a restorer outside the shim cannot be supervised");
+    case SYS_exit:
+    case SYS_exit_group:
+        shim_event_fill(t, PYSHIM_EV_EXIT, nr, a, 0, 0);
+        shim_notify(t);
+        break;
+    }
+    return pyshim_raw_syscall(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
+}
+
+/* Sends one event and returns the reply's (tag, flags, retval). */
+static uint32_t ask(struct shim_thread *t, uint32_t tag, long nr, const long a[6],
+                    long result, uint64_t ip, uint32_t *flags, long *retval)
+{
+    uint64_t old;
+    conversation_begin(&old);
+    shim_event_fill(t, tag, nr, a, result, ip);
+    const struct pyshim_reply *re = shim_converse(t);
+    uint32_t rtag = re->tag;
+    *flags = re->flags;
+    *retval = re->retval;
+    conversation_end(&old);
+    return rtag;
+}
+
+long shim_syscall(struct shim_thread *t, long nr, const long a[6], ucontext_t *uc, uint64_t ip)
+{
+    int clone_family = is_clone_family(nr);
+    if (!clone_family && !is_subscribed(nr))
+        return execute(t, nr, a, uc);
+
+    uint32_t flags;
+    long retval;
+    uint32_t tag = ask(t, PYSHIM_EV_SYSCALL, nr, a, 0, ip, &flags, &retval);
+    if (tag == PYSHIM_RE_COMPLETE)
+        return retval;
+    if (tag != PYSHIM_RE_NATIVE || clone_family)
+        shim_die("the supervisor sent a reply this shim does not understand");
+
+    long result = execute(t, nr, a, uc);
+    if (!(flags & PYSHIM_RF_REPORT))
+        return result;
+    tag = ask(t, PYSHIM_EV_SYSCALL_DONE, nr, a, result, ip, &flags, &retval);
+    return tag == PYSHIM_RE_COMPLETE ? retval : result;
+}
+
+/* Contract: installed by shim_install_sigsys_handler with SA_ONSTACK on the
+ * thread's shim altstack, so shim_thread_self() is valid here. */
+void shim_on_sigsys(int sig, siginfo_t *info, void *ctx)
+{
+    (void)sig;
+    ucontext_t *uc = ctx;
+    if (info->si_code != SYS_USER_DISPATCH) {
+        shim_foreign_sigsys(info, uc);
+        return;
+    }
+    struct shim_thread *t = shim_thread_self();
+    if (t->magic != SHIM_THREAD_MAGIC)
+        shim_die("a syscall was trapped outside a thread the shim set up");
+    greg_t *g = uc->uc_mcontext.gregs;
+    long args[6] = {g[REG_RDI], g[REG_RSI], g[REG_RDX], g[REG_R10], g[REG_R8], g[REG_R9]};
+    g[REG_RAX] = shim_syscall(t, info->si_syscall, args, uc, (uint64_t)g[REG_RIP]);
+}

@@ -1,0 +1,59 @@
+/* The preload library's constructor: join the run named in the environment. */
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+
+#include "shim.h"
+
+/* Contract: runs once per image, single-threaded, before main; libc is
+ * usable (getenv) because dispatch is not armed yet. */
+__attribute__((constructor)) static void shim_init(void)
+{
+    const char *text = getenv(PYSHIM_ENV_CHANNEL);
+    if (!text)
+        return; /* not started by a supervisor: stay out of the way */
+
+    struct pyshim_block_desc desc;
+    if (shim_parse_desc(text, &desc))
+        shim_die("malformed " PYSHIM_ENV_CHANNEL " in the environment");
+    struct pyshim_channel *ch = shim_map_block(&desc);
+    if (!ch || desc.size < sizeof *ch)
+        shim_die("cannot map the channel named in " PYSHIM_ENV_CHANNEL
+                 " (is its supervisor gone?)");
+    if (ch->magic != PYSHIM_CHANNEL_MAGIC || ch->version != PYSHIM_PROTOCOL_VERSION)
+        shim_die("the channel's protocol version does not match this shim");
+
+    struct pyshim_block_desc ctl_desc;
+    shim_memcpy(&ctl_desc, &ch->control, sizeof ctl_desc);
+    struct pyshim_control *ctl = shim_map_block(&ctl_desc);
+    if (!ctl || ctl_desc.size < sizeof *ctl || ctl->magic != PYSHIM_CONTROL_MAGIC)
+        shim_die("cannot map the run's control block");
+    shim_proc.control = ctl;
+    shim_proc.supervisor_pid = ctl->supervisor_pid;
+    shim_proc.sigsys_action.handler = (uintptr_t)SIG_DFL;
+
+    /* The supervisor's direct child dies with it. */
+    if (RAW0(SYS_getppid) == shim_proc.supervisor_pid) {
+        RAW2(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL);
+        if (RAW0(SYS_getppid) != shim_proc.supervisor_pid)
+            shim_die("the supervisor is gone; stopping the program");
+    }
+
+    if (shim_install_sigsys_handler() < 0)
+        shim_die("cannot install the SIGSYS handler");
+    long status;
+    struct shim_thread *t = shim_thread_init(ch, &status);
+    if (!t)
+        shim_die("no memory for the shim's signal stack");
+
+    uint64_t all = ~(1ull << (SIGSYS - 1)), old;
+    RAW4(SYS_rt_sigprocmask, SIG_SETMASK, &all, &old, 8);
+    shim_event_fill(t, PYSHIM_EV_START, 0, 0, status, 0);
+    const struct pyshim_reply *re = shim_converse(t);
+    if (re->tag != PYSHIM_RE_START)
+        shim_die("the supervisor did not answer Start");
+    shim_memcpy(shim_proc.subscribed, re->subscribed, sizeof shim_proc.subscribed);
+    RAW4(SYS_rt_sigprocmask, SIG_SETMASK, &old, 0, 8);
+}

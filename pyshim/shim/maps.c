@@ -1,0 +1,97 @@
+/* Per-process cache of mapped shared-memory segments.  A block descriptor
+ * names a segment; the segment is mapped whole on first use and reused. */
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+
+#include "shim.h"
+
+#define SHIM_MAX_SEGMENTS 32
+
+static struct {
+    char name[PYSHIM_SEGMENT_NAME_MAX];
+    char *base;
+    uint64_t size;
+} maps[SHIM_MAX_SEGMENTS];
+
+/* Contract: `desc` points to readable memory of the descriptor's size.  The
+ * segment name is validated here (it comes from the program's environment
+ * or from shared memory). */
+void *shim_map_block(const struct pyshim_block_desc *desc)
+{
+    size_t len = 0;
+    while (len < PYSHIM_SEGMENT_NAME_MAX && desc->segment[len])
+        len++;
+    if (len == 0 || len == PYSHIM_SEGMENT_NAME_MAX || desc->segment[0] != '/')
+        return NULL;
+    for (size_t i = 1; i < len; i++)
+        if (desc->segment[i] == '/')
+            return NULL;
+
+    int slot = -1;
+    for (int i = 0; i < SHIM_MAX_SEGMENTS; i++) {
+        if (maps[i].base && shim_strncmp(maps[i].name, desc->segment, PYSHIM_SEGMENT_NAME_MAX) == 0) {
+            slot = i;
+            break;
+        }
+    }
+    if (slot < 0) {
+        for (int i = 0; i < SHIM_MAX_SEGMENTS && slot < 0; i++)
+            if (!maps[i].base)
+                slot = i;
+        if (slot < 0)
+            return NULL;
+        char path[16 + PYSHIM_SEGMENT_NAME_MAX] = "/dev/shm";
+        shim_memcpy(path + 8, desc->segment, len + 1);
+        long fd = RAW3(SYS_openat, AT_FDCWD, path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+        if (fd < 0)
+            return NULL;
+        struct stat st;
+        long r = RAW2(SYS_fstat, fd, &st);
+        long addr = r < 0 ? -EINVAL
+                          : RAW6(SYS_mmap, 0, st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+        RAW1(SYS_close, fd);
+        if (addr < 0 && addr > -4096)
+            return NULL;
+        shim_memcpy(maps[slot].name, desc->segment, len + 1);
+        maps[slot].base = (char *)addr;
+        maps[slot].size = (uint64_t)st.st_size;
+    }
+    if (desc->offset > maps[slot].size || desc->size > maps[slot].size - desc->offset)
+        return NULL;
+    return maps[slot].base + desc->offset;
+}
+
+static int parse_u64(const char **p, uint64_t *out)
+{
+    uint64_t v = 0;
+    const char *s = *p;
+    if (*s < '0' || *s > '9')
+        return -1;
+    while (*s >= '0' && *s <= '9')
+        v = v * 10 + (uint64_t)(*s++ - '0');
+    *out = v;
+    *p = s;
+    return 0;
+}
+
+/* Parses "<segment>:<offset>:<size>".  Contract: `text` is NUL-terminated. */
+int shim_parse_desc(const char *text, struct pyshim_block_desc *out)
+{
+    shim_memset(out, 0, sizeof *out);
+    size_t i = 0;
+    while (text[i] && text[i] != ':') {
+        if (i + 1 >= PYSHIM_SEGMENT_NAME_MAX)
+            return -1;
+        out->segment[i] = text[i];
+        i++;
+    }
+    if (text[i] != ':')
+        return -1;
+    const char *p = text + i + 1;
+    if (parse_u64(&p, &out->offset) || *p++ != ':' || parse_u64(&p, &out->size) || *p)
+        return -1;
+    return 0;
+}

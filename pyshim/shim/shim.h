@@ -1,0 +1,134 @@
+/*
+ * Internal interface of the preload library.  Nothing here may allocate,
+ * take locks, or call async-signal-unsafe libc: these functions run inside
+ * the SIGSYS handler.  The only libc the shim uses is getenv() in its
+ * constructor, before dispatch is armed.
+ */
+#ifndef PYSHIM_SHIM_H
+#define PYSHIM_SHIM_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <signal.h>
+#include <ucontext.h>
+
+#include "pyshim_ipc.h"
+
+#define SHIM_HIDDEN __attribute__((visibility("hidden")))
+
+#ifndef SA_RESTORER
+#define SA_RESTORER 0x04000000
+#endif
+#ifndef SS_AUTODISARM
+#define SS_AUTODISARM (1u << 31)
+#endif
+
+/* The kernel's struct sigaction for rt_sigaction on x86-64. */
+struct shim_kaction {
+    uintptr_t handler;
+    unsigned long flags;
+    uintptr_t restorer;
+    uint64_t mask;
+};
+
+/* ---- raw syscalls (asm/trampoline.S) ---------------------------------- */
+SHIM_HIDDEN long pyshim_raw_syscall(long nr, long a1, long a2, long a3,
+                                    long a4, long a5, long a6);
+SHIM_HIDDEN void pyshim_restorer(void);
+extern const char __start_pyshim_text[] SHIM_HIDDEN;
+extern const char __stop_pyshim_text[] SHIM_HIDDEN;
+
+#define RAW0(nr) pyshim_raw_syscall((nr), 0, 0, 0, 0, 0, 0)
+#define RAW1(nr, a) pyshim_raw_syscall((nr), (long)(a), 0, 0, 0, 0, 0)
+#define RAW2(nr, a, b) pyshim_raw_syscall((nr), (long)(a), (long)(b), 0, 0, 0, 0)
+#define RAW3(nr, a, b, c) \
+    pyshim_raw_syscall((nr), (long)(a), (long)(b), (long)(c), 0, 0, 0)
+#define RAW4(nr, a, b, c, d) \
+    pyshim_raw_syscall((nr), (long)(a), (long)(b), (long)(c), (long)(d), 0, 0)
+#define RAW6(nr, a, b, c, d, e, f)                                          \
+    pyshim_raw_syscall((nr), (long)(a), (long)(b), (long)(c), (long)(d), \
+                       (long)(e), (long)(f))
+
+/* ---- per-thread state --------------------------------------------------
+ * Lives at the base of the thread's alternate signal stack, which is
+ * SHIM_ALTSTACK_SIZE-aligned: the SIGSYS handler always runs on that stack
+ * (SA_ONSTACK), so it finds its state by masking its own stack pointer, with
+ * no syscall and without relying on the fs register (threads made with raw
+ * clone and no new TLS share it). */
+#define SHIM_ALTSTACK_SIZE (128u * 1024u)
+#define SHIM_THREAD_MAGIC 0x5448524450534853ull
+
+struct shim_thread {
+    uint64_t magic;
+    struct pyshim_channel *channel;
+    int32_t pid;
+    int32_t tid;
+    stack_t program_altstack; /* what the program believes its altstack is */
+};
+
+/* Contract: call only on the stack the SIGSYS handler runs on. */
+static inline struct shim_thread *shim_thread_self(void)
+{
+    uintptr_t sp = (uintptr_t)__builtin_frame_address(0);
+    return (struct shim_thread *)(sp & ~(uintptr_t)(SHIM_ALTSTACK_SIZE - 1));
+}
+
+/* ---- per-process state ------------------------------------------------- */
+struct shim_process {
+    struct pyshim_control *control;
+    uint8_t subscribed[PYSHIM_SUBSCRIBED_BYTES];
+    int32_t supervisor_pid;
+    /* The program's view of the handlers the shim rewrites. */
+    struct shim_kaction sigsys_action; /* SIGSYS disposition is virtual */
+    uintptr_t restorer[65];   /* program's sa_restorer per signal */
+};
+extern struct shim_process shim_proc SHIM_HIDDEN;
+
+/* ---- util.c ------------------------------------------------------------ */
+SHIM_HIDDEN size_t shim_strlen(const char *s);
+SHIM_HIDDEN void shim_memcpy(void *dst, const void *src, size_t n);
+SHIM_HIDDEN void shim_memset(void *dst, int c, size_t n);
+SHIM_HIDDEN int shim_strncmp(const char *a, const char *b, size_t n);
+/* Writes "pyshim: " + msg + "\n" to fd 2 in one write. */
+SHIM_HIDDEN void shim_say(const char *msg);
+/* Writes a message and kills the whole process with SIGKILL. */
+SHIM_HIDDEN __attribute__((noreturn)) void shim_die(const char *msg);
+/* Copies n bytes from the program's (possibly invalid) address: 0 or -EFAULT. */
+SHIM_HIDDEN long shim_copy_in(void *dst, const void *user_src, size_t n);
+SHIM_HIDDEN long shim_copy_out(void *user_dst, const void *src, size_t n);
+
+/* ---- maps.c ------------------------------------------------------------ */
+/* Maps the block named by `desc` (cached per process); NULL on failure. */
+SHIM_HIDDEN void *shim_map_block(const struct pyshim_block_desc *desc);
+SHIM_HIDDEN int shim_parse_desc(const char *text, struct pyshim_block_desc *out);
+
+/* ---- thread.c ---------------------------------------------------------- */
+/* Sets up the calling thread: alternate stack with its state, the channel,
+ * dispatch armed.  Returns the thread's state (NULL if no memory) and puts 0
+ * or -errno of arming in *status. */
+SHIM_HIDDEN struct shim_thread *shim_thread_init(struct pyshim_channel *channel,
+                                                long *status);
+SHIM_HIDDEN long shim_install_sigsys_handler(void);
+
+/* ---- channel.c --------------------------------------------------------- */
+/* Posts the thread's event (already filled in) and waits for the reply. */
+SHIM_HIDDEN const struct pyshim_reply *shim_converse(struct shim_thread *t);
+/* Posts a one-way event (EXIT) without waiting. */
+SHIM_HIDDEN void shim_notify(struct shim_thread *t);
+SHIM_HIDDEN void shim_event_fill(struct shim_thread *t, uint32_t tag, long nr,
+                                 const long args[6], long result, uint64_t ip);
+
+/* ---- dispatch.c -------------------------------------------------------- */
+/* The one syscall path, shared by every entry (SIGSYS today, exported libc
+ * wrappers later): returns the syscall's result. */
+SHIM_HIDDEN long shim_syscall(struct shim_thread *t, long nr, const long args[6],
+                              ucontext_t *uc, uint64_t ip);
+SHIM_HIDDEN void shim_on_sigsys(int sig, siginfo_t *info, void *ctx);
+
+/* ---- signals.c --------------------------------------------------------- */
+SHIM_HIDDEN long shim_rt_sigaction(const long a[6]);
+SHIM_HIDDEN long shim_rt_sigprocmask(const long a[6], ucontext_t *uc);
+SHIM_HIDDEN long shim_sigaltstack(struct shim_thread *t, const long a[6]);
+SHIM_HIDDEN void shim_foreign_sigsys(siginfo_t *info, ucontext_t *uc);
+
+#endif /* PYSHIM_SHIM_H */

@@ -1,0 +1,117 @@
+/* Emulation of the signal calls the shim must own: handlers get the shim's
+ * restorer, SIGSYS is never blocked, SIGSYS's disposition and the
+ * program's alternate stack are virtual. */
+#include <errno.h>
+#include <signal.h>
+#include <sys/syscall.h>
+
+#include "shim.h"
+
+#define SIGBIT(s) (1ull << ((s) - 1))
+
+struct shim_process shim_proc;
+
+/* rt_sigaction(sig, act, oact, sigsetsize).  Contract: `a` holds the
+ * program's raw arguments; every pointer in it is untrusted. */
+long shim_rt_sigaction(const long a[6])
+{
+    int sig = (int)a[0];
+    const void *uact = (const void *)a[1];
+    void *uoact = (void *)a[2];
+    if ((size_t)a[3] != 8)
+        return -EINVAL;
+    if (sig < 1 || sig > 64)
+        return -EINVAL;
+
+    struct shim_kaction k, old;
+    if (uact && shim_copy_in(&k, uact, sizeof k))
+        return -EFAULT;
+
+    if (sig == SIGSYS) {
+        old = shim_proc.sigsys_action;
+        if (uoact && shim_copy_out(uoact, &old, sizeof old))
+            return -EFAULT;
+        if (uact)
+            shim_proc.sigsys_action = k;
+        return 0;
+    }
+
+    uintptr_t program_restorer = 0;
+    if (uact) {
+        program_restorer = k.restorer;
+        k.flags |= SA_RESTORER;
+        k.restorer = (uintptr_t)pyshim_restorer;
+        k.mask &= ~SIGBIT(SIGSYS);
+    }
+    long r = RAW4(SYS_rt_sigaction, sig, uact ? &k : 0, uoact ? &old : 0, 8);
+    if (r < 0)
+        return r;
+    uintptr_t previous = shim_proc.restorer[sig];
+    if (uact)
+        shim_proc.restorer[sig] = program_restorer;
+    if (uoact) {
+        if (old.restorer == (uintptr_t)pyshim_restorer)
+            old.restorer = previous;
+        if (shim_copy_out(uoact, &old, sizeof old))
+            return -EFAULT;
+    }
+    return 0;
+}
+
+/* rt_sigprocmask(how, set, oset, sigsetsize).  The mask in force after the
+ * handler returns is the one in the trapped context, so the new mask is
+ * written there (without SIGSYS).  The native call does the validation and
+ * writes `oset`; it runs with the trapped mask, which the handler keeps. */
+long shim_rt_sigprocmask(const long a[6], ucontext_t *uc)
+{
+    long r = RAW4(SYS_rt_sigprocmask, a[0], a[1], a[2], a[3]);
+    if (r < 0 || !a[1])
+        return r;
+    uint64_t now = 0;
+    RAW4(SYS_rt_sigprocmask, SIG_BLOCK, 0, &now, 8);
+    now &= ~SIGBIT(SIGSYS);
+    shim_memcpy(&uc->uc_sigmask, &now, sizeof now);
+    return 0;
+}
+
+/* sigaltstack(ss, old_ss): the shim keeps its own stack installed and
+ * records what the program asked for.  The program's handlers that ask for
+ * SA_ONSTACK run on the shim's stack, which is at least as large. */
+long shim_sigaltstack(struct shim_thread *t, const long a[6])
+{
+    const stack_t *uss = (const stack_t *)a[0];
+    stack_t *uold = (stack_t *)a[1];
+    stack_t n;
+    if (uss) {
+        if (shim_copy_in(&n, uss, sizeof n))
+            return -EFAULT;
+        if (n.ss_flags & ~(SS_DISABLE | SS_AUTODISARM))
+            return -EINVAL;
+        if (!(n.ss_flags & SS_DISABLE) && n.ss_size < 2048 /* the kernel's MINSIGSTKSZ on x86-64 */)
+            return -ENOMEM;
+    }
+    if (uold && shim_copy_out(uold, &t->program_altstack, sizeof *uold))
+        return -EFAULT;
+    if (uss) {
+        t->program_altstack.ss_sp = n.ss_sp;
+        t->program_altstack.ss_size = n.ss_size;
+        t->program_altstack.ss_flags = n.ss_flags;
+    }
+    return 0;
+}
+
+/* A SIGSYS that is not a dispatched syscall (kill, tgkill, seccomp): act on
+ * the program's virtual disposition. */
+void shim_foreign_sigsys(siginfo_t *info, ucontext_t *uc)
+{
+    uintptr_t h = shim_proc.sigsys_action.handler;
+    if (h == (uintptr_t)SIG_IGN)
+        return;
+    if (h == (uintptr_t)SIG_DFL) {
+        struct shim_kaction dfl = {(uintptr_t)SIG_DFL, SA_RESTORER, (uintptr_t)pyshim_restorer, 0};
+        RAW4(SYS_rt_sigaction, SIGSYS, &dfl, 0, 8);
+        RAW3(SYS_tgkill, RAW0(SYS_getpid), RAW0(SYS_gettid), SIGSYS);
+        return;
+    }
+    ((void (*)(int, siginfo_t *, void *))h)(SIGSYS, info, uc);
+}

@@ -1,0 +1,78 @@
+/* Per-thread set-up: the alternate signal stack that carries the thread's
+ * shim state, the SIGSYS handler, and Syscall User Dispatch. */
+#include <errno.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+
+#include "shim.h"
+
+#ifndef PR_SET_SYSCALL_USER_DISPATCH
+#define PR_SET_SYSCALL_USER_DISPATCH 59
+#define PR_SYS_DISPATCH_ON 1
+#endif
+
+/* Maps an alternate stack aligned to its own size, so that masking a stack
+ * pointer inside it finds its base.  Layout: page 0 holds struct shim_thread,
+ * page 1 is a guard, the rest is stack.  Returns NULL on failure. */
+static struct shim_thread *map_altstack(void)
+{
+    long raw = RAW6(SYS_mmap, 0, 2 * SHIM_ALTSTACK_SIZE, PROT_READ | PROT_WRITE,
+                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (raw < 0 && raw > -4096)
+        return NULL;
+    uintptr_t start = (uintptr_t)raw;
+    uintptr_t base = (start + SHIM_ALTSTACK_SIZE - 1) & ~(uintptr_t)(SHIM_ALTSTACK_SIZE - 1);
+    if (base > start)
+        RAW2(SYS_munmap, start, base - start);
+    uintptr_t end = start + 2 * SHIM_ALTSTACK_SIZE;
+    if (end > base + SHIM_ALTSTACK_SIZE)
+        RAW2(SYS_munmap, base + SHIM_ALTSTACK_SIZE, end - (base + SHIM_ALTSTACK_SIZE));
+    RAW3(SYS_mprotect, base + 4096, 4096, PROT_NONE);
+    return (struct shim_thread *)base;
+}
+
+long shim_install_sigsys_handler(void)
+{
+    /* SA_NODEFER and an empty sa_mask: the handler runs with the program's
+     * own signal mask, so syscalls executed natively inside it can be
+     * interrupted exactly as without pyshim. */
+    struct shim_kaction act = {
+        .handler = (uintptr_t)shim_on_sigsys,
+        .flags = SA_SIGINFO | SA_ONSTACK | SA_NODEFER | SA_RESTORER,
+        .restorer = (uintptr_t)pyshim_restorer,
+        .mask = 0,
+    };
+    return RAW4(SYS_rt_sigaction, SIGSYS, &act, 0, 8);
+}
+
+/* Contract: runs on the thread being set up, before any of its syscalls are
+ * dispatched; `channel` is mapped and owned by this thread. */
+struct shim_thread *shim_thread_init(struct pyshim_channel *channel, long *status)
+{
+    struct shim_thread *t = map_altstack();
+    if (!t)
+        return NULL;
+    t->magic = SHIM_THREAD_MAGIC;
+    t->channel = channel;
+    t->pid = (int32_t)RAW0(SYS_getpid);
+    t->tid = (int32_t)RAW0(SYS_gettid);
+    t->program_altstack.ss_sp = 0;
+    t->program_altstack.ss_size = 0;
+    t->program_altstack.ss_flags = SS_DISABLE;
+
+    stack_t ss = {
+        .ss_sp = (char *)t + 8192,
+        .ss_size = SHIM_ALTSTACK_SIZE - 8192,
+        .ss_flags = 0,
+    };
+    *status = RAW2(SYS_sigaltstack, &ss, 0);
+    if (*status < 0)
+        return t;
+    uintptr_t lo = (uintptr_t)__start_pyshim_text;
+    uintptr_t len = (uintptr_t)__stop_pyshim_text - lo;
+    /* A NULL selector means "always dispatch" outside [lo, lo+len). */
+    *status = RAW6(SYS_prctl, PR_SET_SYSCALL_USER_DISPATCH, PR_SYS_DISPATCH_ON, lo, len, 0, 0);
+    return t;
+}

@@ -1,0 +1,217 @@
+"""Shared memory of a run: segments, blocks and descriptors (posix_ipc).
+
+A run owns segments named ``/pyshim-<run id>-<n>``, created ``O_EXCL`` with
+mode 0600.  Segment 0 holds the run's control block (supervisor pid and
+start time, the doorbell); the others are slabs of fixed-size blocks, one
+block per thread channel.  A block is named by a descriptor
+``(segment, offset, size)``, whose text form ``segment:offset:size`` travels
+in the environment and whose serialized form (``_core.pack_desc``) travels
+in shared memory.
+
+``gc()`` removes the segments of runs whose supervisor is gone; every run
+calls it when it starts, and ``pyshim gc`` calls it by hand.
+"""
+from __future__ import annotations
+
+import mmap
+import os
+import re
+import secrets
+import time
+from dataclasses import dataclass, field
+
+import posix_ipc
+
+from pyshim import _core
+
+SHM_DIR = "/dev/shm"
+PREFIX = "pyshim-"
+BLOCKS_PER_SEGMENT = 64
+# A run whose control block is not initialized yet is left alone this long
+# (it is being created); after that its segments are garbage.
+CREATION_GRACE_S = 10.0
+# Run ids may carry a tag (for tests: one per test, so each can check its own
+# leaks); tags use only these characters so names parse unambiguously.
+_TAG_RE = re.compile(r"^[A-Za-z0-9]{0,24}$")
+_NAME_RE = re.compile(r"^pyshim-([A-Za-z0-9]+)-([0-9]+)$")
+
+
+def segment_name(run_id: str, n: int) -> str:
+    return f"/{PREFIX}{run_id}-{n}"
+
+
+def new_run_id(tag: str | None = None) -> str:
+    """A random run id, prefixed by `tag` (default: $PYSHIM_RUN_TAG)."""
+    tag = os.environ.get("PYSHIM_RUN_TAG", "") if tag is None else tag
+    if not _TAG_RE.match(tag):
+        raise ValueError(f"a run tag is up to 24 letters and digits, not {tag!r}")
+    return tag + secrets.token_hex(8)
+
+
+def process_start_time(pid: int) -> int | None:
+    """Field 22 of /proc/<pid>/stat (start time in clock ticks), or None."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+    except OSError:
+        return None
+    fields = stat[stat.rindex(b")") + 2 :].split()
+    return int(fields[19])
+
+
+@dataclass(frozen=True)
+class Block:
+    """One block: where it is and a writable view of its segment."""
+
+    segment: str
+    offset: int
+    size: int
+    view: mmap.mmap = field(repr=False, compare=False)
+
+    @property
+    def desc(self) -> tuple[str, int, int]:
+        return (self.segment, self.offset, self.size)
+
+    @property
+    def text(self) -> str:
+        """The descriptor's text form, as the shim reads it from the environment."""
+        return f"{self.segment}:{self.offset}:{self.size}"
+
+
+class Segment:
+    """A POSIX shared-memory segment created exclusively and mapped."""
+
+    def __init__(self, name: str, size: int):
+        shm = posix_ipc.SharedMemory(name, posix_ipc.O_CREX, mode=0o600, size=size)
+        try:
+            self.map = mmap.mmap(shm.fd, size)
+        except BaseException:
+            shm.unlink()
+            raise
+        finally:
+            shm.close_fd()
+        self.name = name
+        self.size = size
+
+    def unlink(self) -> None:
+        try:
+            posix_ipc.unlink_shared_memory(self.name)
+        except posix_ipc.ExistentialError:
+            pass
+
+
+class Run:
+    """The segments of one run; free everything with close()."""
+
+    def __init__(self, tag: str | None = None):
+        self.run_id = new_run_id(tag)
+        self.control = Segment(segment_name(self.run_id, 0), _core.CONTROL_SIZE)
+        pid = os.getpid()
+        _core.init_control(self.control.map, pid, process_start_time(pid) or 0)
+        self._slabs: list[Segment] = []
+        self._free: list[tuple[Segment, int]] = []
+        self._closed = False
+
+    @property
+    def control_desc(self) -> tuple[str, int, int]:
+        return (self.control.name, 0, _core.CONTROL_SIZE)
+
+    def alloc_channel(self) -> Block:
+        """A block holding an idle channel that points at this run's doorbell."""
+        if not self._free:
+            seg = Segment(segment_name(self.run_id, len(self._slabs) + 1),
+                          BLOCKS_PER_SEGMENT * _core.BLOCK_SIZE)
+            self._slabs.append(seg)
+            self._free = [(seg, i * _core.BLOCK_SIZE) for i in reversed(range(BLOCKS_PER_SEGMENT))]
+        seg, offset = self._free.pop()
+        _core.init_channel(seg.map, offset, self.control_desc)
+        return Block(seg.name, offset, _core.BLOCK_SIZE, seg.map)
+
+    def free_block(self, block: Block) -> None:
+        for seg in self._slabs:
+            if seg.name == block.segment:
+                self._free.append((seg, block.offset))
+                return
+        raise ValueError(f"{block.segment} is not a segment of run {self.run_id}")
+
+    def segment_names(self) -> list[str]:
+        return [self.control.name] + [s.name for s in self._slabs]
+
+    def close(self) -> None:
+        """Unlinks every segment (slabs first, the control block last, so gc
+        never sees slabs without their control block from a clean close)."""
+        if self._closed:
+            return
+        self._closed = True
+        for seg in self._slabs:
+            seg.unlink()
+        self.control.unlink()
+
+    def __enter__(self) -> Run:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+@dataclass
+class RunInfo:
+    run_id: str
+    segments: list[str]
+    supervisor_pid: int | None
+    alive: bool
+    reason: str
+
+
+def _supervisor_alive(pid: int, start: int) -> bool:
+    return pid > 0 and process_start_time(pid) == start
+
+
+def list_runs() -> list[RunInfo]:
+    """Every run that has segments in /dev/shm, alive or not."""
+    groups: dict[str, list[tuple[int, str]]] = {}
+    try:
+        names = os.listdir(SHM_DIR)
+    except FileNotFoundError:
+        return []
+    for name in names:
+        m = _NAME_RE.match(name)
+        if m:
+            groups.setdefault(m.group(1), []).append((int(m.group(2)), name))
+    runs = []
+    for run_id, segs in sorted(groups.items()):
+        segs.sort()
+        names = ["/" + n for _, n in segs]
+        control = os.path.join(SHM_DIR, f"{PREFIX}{run_id}-0")
+        try:
+            with open(control, "rb") as f:
+                data = f.read(_core.CONTROL_SIZE)
+            age = time.time() - os.stat(control).st_mtime
+        except OSError:
+            runs.append(RunInfo(run_id, names, None, False, "no control segment"))
+            continue
+        ready, _version, pid, start = _core.read_control(bytearray(data))
+        if not ready:
+            young = age < CREATION_GRACE_S
+            runs.append(RunInfo(run_id, names, None, young,
+                                "being created" if young else "control segment never initialized"))
+        elif _supervisor_alive(pid, start):
+            runs.append(RunInfo(run_id, names, pid, True, "supervisor alive"))
+        else:
+            runs.append(RunInfo(run_id, names, pid, False, f"supervisor {pid} is gone"))
+    return runs
+
+
+def gc() -> list[RunInfo]:
+    """Removes the segments of every dead run; returns the runs removed."""
+    removed = []
+    for run in list_runs():
+        if run.alive:
+            continue
+        for name in run.segments:
+            try:
+                posix_ipc.unlink_shared_memory(name)
+            except posix_ipc.ExistentialError:
+                pass
+        removed.append(run)
+    return removed

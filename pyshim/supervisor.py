@@ -1,0 +1,157 @@
+"""The Supervisor: handlers per syscall, and running a program under them."""
+from __future__ import annotations
+
+import os
+import signal
+from collections.abc import Callable, Iterable, Mapping
+from importlib import resources
+
+from pyshim import _core, program, shm, syscalls
+from pyshim.errors import PyshimError
+
+PRELOAD_NAME = "libpyshim_preload.so"
+# Signals a shell would let reach its foreground job; `pyshim run` passes on
+# the ones sent to it alone (a terminal's reach the program directly).
+FORWARDED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT,
+                     signal.SIGUSR1, signal.SIGUSR2)
+
+
+def preload_path() -> str:
+    """Path of the installed preload library."""
+    path = resources.files("pyshim").joinpath(PRELOAD_NAME)
+    if not path.is_file():
+        raise PyshimError(f"the preload library {path} is missing; reinstall pyshim")
+    return str(path)
+
+
+def _numbers(names: Iterable[str | int] | str) -> set[int]:
+    if isinstance(names, (str, int)):
+        names = [names]
+    out: set[int] = set()
+    for name in names:
+        if name == "all":
+            out.update(syscalls.NAMES)
+        elif isinstance(name, int):
+            out.add(name)
+        elif name in syscalls.NUMBERS:
+            out.add(syscalls.NUMBERS[name])
+        else:
+            raise ValueError(f"unknown syscall {name!r}")
+    return {nr for nr in out if 0 <= nr < _core.NR_MAX}
+
+
+def exit_code(status: int) -> int:
+    """A wait status as subprocess reports it: the exit code, or -N if the
+    program was killed by signal N."""
+    if os.WIFSIGNALED(status):
+        return -os.WTERMSIG(status)
+    return os.WEXITSTATUS(status)
+
+
+class Supervisor:
+    """Runs programs with their subscribed syscalls answered by Python.
+
+    >>> sup = Supervisor()
+    >>> @sup.on("openat")
+    ... def deny(call):
+    ...     return Fail(errno.EACCES)
+    >>> sup.run(["cat", "/etc/hostname"])
+    """
+
+    def __init__(self, trap: Iterable[str | int] | str = ()):
+        self._before: dict[int, Callable] = {}
+        self._after: dict[int, Callable] = {}
+        self._trap: set[int] = _numbers(trap)
+
+    def trap(self, names: Iterable[str | int] | str) -> None:
+        """Subscribe to syscalls without a handler: they go to the supervisor
+        and run natively ("all" subscribes every syscall)."""
+        self._trap |= _numbers(names)
+
+    def on(self, *names: str | int) -> Callable[[Callable], Callable]:
+        """Decorator: handler(call) runs before the syscall and answers it
+        (see pyshim.replies)."""
+        def register(fn: Callable) -> Callable:
+            for nr in _numbers(names):
+                self._before[nr] = fn
+            return fn
+        return register
+
+    def after(self, *names: str | int) -> Callable[[Callable], Callable]:
+        """Decorator: hook(call, result) runs after the syscall with its
+        result (None when it never returns, like exit_group)."""
+        def register(fn: Callable) -> Callable:
+            for nr in _numbers(names):
+                self._after[nr] = fn
+            return fn
+        return register
+
+    @property
+    def subscribed(self) -> set[int]:
+        return self._trap | set(self._before) | set(self._after)
+
+    def run(self, argv: list[str], *, env: Mapping[str, str] | None = None,
+            stdin=None, stdout=None, stderr=None, forward_signals: bool = False) -> int:
+        """Runs argv to completion under this supervisor and returns its exit
+        status (-N if killed by signal N).  stdin/stdout/stderr take file
+        descriptors or objects with fileno(); default: inherited."""
+        if not argv:
+            raise ValueError("argv is empty")
+        program.check_kernel()
+        env = dict(os.environ if env is None else env)
+        path = program.resolve(argv[0], env)
+        program.check_supervisable(path)
+        shm.gc()
+        with shm.Run() as run:
+            block = run.alloc_channel()
+            env[_core.ENV_CHANNEL] = block.text
+            preload = preload_path()
+            env["LD_PRELOAD"] = ":".join(p for p in (preload, env.get("LD_PRELOAD")) if p)
+            dispatcher = _core.Dispatcher(run.control.map, self.subscribed,
+                                          self._before, self._after)
+            pid = _spawn(path, argv, env, stdin, stdout, stderr)
+            dispatcher.add_channel(_core.Channel(block.view, block.desc, pid))
+            return exit_code(_supervise(dispatcher, pid, forward_signals))
+
+
+def _fd(stream) -> int | None:
+    if stream is None:
+        return None
+    return stream if isinstance(stream, int) else stream.fileno()
+
+
+def _spawn(path, argv, env, stdin, stdout, stderr) -> int:
+    actions = [(os.POSIX_SPAWN_DUP2, fd, target)
+               for fd, target in ((_fd(stdin), 0), (_fd(stdout), 1), (_fd(stderr), 2))
+               if fd is not None]
+    try:
+        return os.posix_spawn(path, argv, env, file_actions=actions,
+                              setsigdef=(signal.SIGPIPE, signal.SIGXFSZ, signal.SIGINT),
+                              setsigmask=())
+    except PermissionError as exc:
+        raise program.CannotSupervise(f"{path}: {exc.strerror}") from None
+    except OSError as exc:
+        raise program.CannotSupervise(f"{path}: cannot execute: {exc.strerror}") from None
+
+
+def _supervise(dispatcher, pid: int, forward_signals: bool) -> int:
+    """Serves the run; whatever happens, the program is gone when this returns."""
+    installed = _core.forward_signals(pid, FORWARDED_SIGNALS) if forward_signals else []
+    try:
+        return dispatcher.serve(pid)
+    except BaseException:
+        _kill_and_reap(pid)
+        raise
+    finally:
+        _core.restore_signals(installed)
+
+
+def _kill_and_reap(pid: int) -> None:
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    try:
+        os.waitpid(pid, 0)
+    except ChildProcessError:
+        pass

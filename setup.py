@@ -1,0 +1,68 @@
+"""Builds pyshim._core (Cython) and the preload library libpyshim_preload.so.
+
+The preload library is built by build_ext like an extension, but under a
+plain file name and without Python: it must load into any program.
+"""
+from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
+from Cython.Build import cythonize
+
+PRELOAD = "pyshim.libpyshim_preload"
+
+SHIM_SOURCES = [
+    "pyshim/shim/channel.c",
+    "pyshim/shim/dispatch.c",
+    "pyshim/shim/init.c",
+    "pyshim/shim/maps.c",
+    "pyshim/shim/signals.c",
+    "pyshim/shim/thread.c",
+    "pyshim/shim/util.c",
+    "pyshim/asm/trampoline.S",
+]
+
+# Code that runs inside the SIGSYS handler must not call into libc behind
+# our back (gcc turns copy loops into memcpy calls) and must not depend on
+# the stack protector's TLS canary (raw clones may share TLS).
+SHIM_CFLAGS = [
+    "-D_GNU_SOURCE", "-std=gnu11", "-O2", "-Wall", "-Wextra", "-Werror",
+    "-fno-builtin", "-fno-tree-loop-distribute-patterns", "-fno-stack-protector",
+    "-fvisibility=hidden", "-Wa,--noexecstack",
+]
+SHIM_LDFLAGS = ["-Wl,-z,now", "-Wl,-z,noexecstack", "-Wl,-z,relro", "-Wl,--no-undefined"]
+
+
+class BuildExt(build_ext):
+    def build_extensions(self):
+        if ".S" not in self.compiler.src_extensions:
+            self.compiler.src_extensions.append(".S")
+        super().build_extensions()
+
+    def get_ext_filename(self, fullname):
+        # Called with the dotted name or its last part, depending on the
+        # caller: keep the package path and give the library a plain name.
+        package, _, last = fullname.rpartition(".")
+        if last == PRELOAD.rpartition(".")[2]:
+            return "/".join(package.split(".") + [last + ".so"]) if package else last + ".so"
+        return super().get_ext_filename(fullname)
+
+    def get_libraries(self, ext):
+        if ext.name == PRELOAD:
+            return ["c"]  # libc only, never libpython
+        return super().get_libraries(ext)
+
+
+preload = Extension(
+    PRELOAD,
+    sources=SHIM_SOURCES,
+    include_dirs=["ipc", "pyshim/shim"],
+    extra_compile_args=SHIM_CFLAGS,
+    extra_link_args=SHIM_LDFLAGS,
+)
+
+core = cythonize(
+    [Extension("pyshim._core", sources=["pyshim/_core.pyx"], include_dirs=["ipc"],
+               extra_compile_args=["-D_GNU_SOURCE"])],
+    compiler_directives={"language_level": "3"},
+)
+
+setup(ext_modules=core + [preload], cmdclass={"build_ext": BuildExt})
