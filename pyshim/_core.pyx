@@ -36,35 +36,54 @@ cdef size_t _off(const void *field, const void *base) noexcept:
 
 
 def layout():
-    """Sizes and offsets of every shared structure, as compiled (for
-    PROTOCOL.md's test and for inspection tools)."""
+    """{struct name: {"sizeof": n, "fields": {field: offset}}} of every shared
+    structure, as compiled (PROTOCOL.md's test and inspection tools use it)."""
     cdef pyshim_block_desc d
     cdef pyshim_control c
     cdef pyshim_event e
     cdef pyshim_reply r
     cdef pyshim_channel ch
     return {
-        "pyshim_block_desc": {"size": sizeof(d), "segment": _off(&d.segment, &d),
-                              "offset": _off(&d.offset, &d), "size_field": _off(&d.size, &d)},
-        "pyshim_control": {"size": sizeof(c), "magic": _off(&c.magic, &c),
-                           "version": _off(&c.version, &c),
-                           "supervisor_pid": _off(&c.supervisor_pid, &c),
-                           "supervisor_start": _off(&c.supervisor_start, &c),
-                           "doorbell_seq": _off(&c.doorbell_seq, &c),
-                           "sleepers": _off(&c.sleepers, &c)},
-        "pyshim_event": {"size": sizeof(e), "tag": _off(&e.tag, &e),
-                         "version": _off(&e.version, &e), "pid": _off(&e.pid, &e),
-                         "tid": _off(&e.tid, &e), "nr": _off(&e.nr, &e),
-                         "args": _off(&e.args, &e), "result": _off(&e.result, &e),
-                         "ip": _off(&e.ip, &e)},
-        "pyshim_reply": {"size": sizeof(r), "tag": _off(&r.tag, &r),
-                         "flags": _off(&r.flags, &r), "retval": _off(&r.retval, &r),
-                         "subscribed": _off(&r.subscribed, &r)},
-        "pyshim_channel": {"size": sizeof(ch), "state": _off(&ch.state, &ch),
-                           "shim_sleeping": _off(&ch.shim_sleeping, &ch),
-                           "magic": _off(&ch.magic, &ch), "version": _off(&ch.version, &ch),
-                           "control": _off(&ch.control, &ch), "event": _off(&ch.event, &ch),
-                           "reply": _off(&ch.reply, &ch)},
+        "pyshim_block_desc": {"sizeof": sizeof(d), "fields": {
+            "segment": _off(&d.segment, &d), "offset": _off(&d.offset, &d),
+            "size": _off(&d.size, &d)}},
+        "pyshim_control": {"sizeof": sizeof(c), "fields": {
+            "magic": _off(&c.magic, &c), "version": _off(&c.version, &c),
+            "supervisor_pid": _off(&c.supervisor_pid, &c),
+            "supervisor_start": _off(&c.supervisor_start, &c),
+            "doorbell_seq": _off(&c.doorbell_seq, &c), "sleepers": _off(&c.sleepers, &c)}},
+        "pyshim_event": {"sizeof": sizeof(e), "fields": {
+            "tag": _off(&e.tag, &e), "version": _off(&e.version, &e),
+            "pid": _off(&e.pid, &e), "tid": _off(&e.tid, &e), "nr": _off(&e.nr, &e),
+            "args": _off(&e.args, &e), "result": _off(&e.result, &e), "ip": _off(&e.ip, &e)}},
+        "pyshim_reply": {"sizeof": sizeof(r), "fields": {
+            "tag": _off(&r.tag, &r), "flags": _off(&r.flags, &r),
+            "retval": _off(&r.retval, &r), "subscribed": _off(&r.subscribed, &r)}},
+        "pyshim_channel": {"sizeof": sizeof(ch), "fields": {
+            "state": _off(&ch.state, &ch), "shim_sleeping": _off(&ch.shim_sleeping, &ch),
+            "magic": _off(&ch.magic, &ch), "version": _off(&ch.version, &ch),
+            "control": _off(&ch.control, &ch), "event": _off(&ch.event, &ch),
+            "reply": _off(&ch.reply, &ch)}},
+    }
+
+
+def constants():
+    """Tags, states and numbers of the protocol, by their header names."""
+    return {
+        "PYSHIM_PROTOCOL_VERSION": PYSHIM_PROTOCOL_VERSION,
+        "PYSHIM_CHANNEL_MAGIC": PYSHIM_CHANNEL_MAGIC,
+        "PYSHIM_CONTROL_MAGIC": PYSHIM_CONTROL_MAGIC,
+        "PYSHIM_NR_MAX": PYSHIM_NR_MAX, "PYSHIM_BLOCK_SIZE": PYSHIM_BLOCK_SIZE,
+        "PYSHIM_RF_REPORT": PYSHIM_RF_REPORT,
+        "PYSHIM_CH_IDLE": PYSHIM_CH_IDLE, "PYSHIM_CH_EVENT": PYSHIM_CH_EVENT,
+        "PYSHIM_CH_REPLY": PYSHIM_CH_REPLY,
+        "PYSHIM_EV_START": PYSHIM_EV_START, "PYSHIM_EV_SYSCALL": PYSHIM_EV_SYSCALL,
+        "PYSHIM_EV_SYSCALL_DONE": PYSHIM_EV_SYSCALL_DONE,
+        "PYSHIM_EV_ADD_THREAD_RESULT": PYSHIM_EV_ADD_THREAD_RESULT,
+        "PYSHIM_EV_EXIT": PYSHIM_EV_EXIT,
+        "PYSHIM_RE_START": PYSHIM_RE_START, "PYSHIM_RE_NATIVE": PYSHIM_RE_NATIVE,
+        "PYSHIM_RE_COMPLETE": PYSHIM_RE_COMPLETE, "PYSHIM_RE_ADD_THREAD": PYSHIM_RE_ADD_THREAD,
+        "PYSHIM_RE_KILL": PYSHIM_RE_KILL,
     }
 
 
@@ -247,13 +266,17 @@ cdef class Call:
         return (self._args[0], self._args[1], self._args[2],
                 self._args[3], self._args[4], self._args[5])
 
-    def arg(self, int i, as_signed=False):
-        """Argument i; with as_signed=True as a signed 64-bit integer."""
+    def int_arg(self, int i):
+        """Argument i as the kernel reads an `int` (fds, dirfds, flags)."""
         if not 0 <= i < 6:
             raise IndexError("syscalls have six arguments")
-        if as_signed:
-            return <int64_t>self._args[i]
-        return self._args[i]
+        return <int32_t>self._args[i]
+
+    def long_arg(self, int i):
+        """Argument i as a signed 64-bit `long` (offsets, signed sizes)."""
+        if not 0 <= i < 6:
+            raise IndexError("syscalls have six arguments")
+        return <int64_t>self._args[i]
 
     def read(self, uint64_t addr, size_t n):
         """n bytes of the program's memory at addr (OSError if unreadable)."""

@@ -71,8 +71,10 @@ class Supervisor:
     def on(self, *names: str | int) -> Callable[[Callable], Callable]:
         """Decorator: handler(call) runs before the syscall and answers it
         (see pyshim.replies)."""
+        numbers = _numbers(names)
+
         def register(fn: Callable) -> Callable:
-            for nr in _numbers(names):
+            for nr in numbers:
                 self._before[nr] = fn
             return fn
         return register
@@ -80,8 +82,10 @@ class Supervisor:
     def after(self, *names: str | int) -> Callable[[Callable], Callable]:
         """Decorator: hook(call, result) runs after the syscall with its
         result (None when it never returns, like exit_group)."""
+        numbers = _numbers(names)
+
         def register(fn: Callable) -> Callable:
-            for nr in _numbers(names):
+            for nr in numbers:
                 self._after[nr] = fn
             return fn
         return register

@@ -75,6 +75,6 @@ const struct pyshim_reply *shim_converse(struct shim_thread *t)
 got:
     pyshim_store_relaxed(&ch->state, PYSHIM_CH_IDLE);
     if (ch->reply.tag == PYSHIM_RE_KILL)
-        shim_die("the supervisor stopped this process");
+        shim_die(NULL); /* the supervisor tells the user why */
     return &ch->reply;
 }

@@ -91,7 +91,7 @@ SHIM_HIDDEN void shim_memset(void *dst, int c, size_t n);
 SHIM_HIDDEN int shim_strncmp(const char *a, const char *b, size_t n);
 /* Writes "pyshim: " + msg + "\n" to fd 2 in one write. */
 SHIM_HIDDEN void shim_say(const char *msg);
-/* Writes a message and kills the whole process with SIGKILL. */
+/* Writes a message (unless NULL) and kills the whole process with SIGKILL. */
 SHIM_HIDDEN __attribute__((noreturn)) void shim_die(const char *msg);
 /* Copies n bytes from the program's (possibly invalid) address: 0 or -EFAULT. */
 SHIM_HIDDEN long shim_copy_in(void *dst, const void *user_src, size_t n);

@@ -55,7 +55,8 @@ void shim_say(const char *msg)
 
 void shim_die(const char *msg)
 {
-    shim_say(msg);
+    if (msg)
+        shim_say(msg);
     RAW2(SYS_kill, RAW0(SYS_getpid), SIGKILL);
     for (;;)
         RAW1(SYS_exit_group, 137);

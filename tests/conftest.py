@@ -1,0 +1,95 @@
+"""Fixtures shared by every test.
+
+Every test gets its own run tag (PYSHIM_RUN_TAG), so the segments and
+processes it creates carry a name no other test or xdist worker uses; after
+the test, any /dev/shm/pyshim-<tag>* segment or live process carrying the tag
+fails it (and is cleaned up so one leak does not cascade).
+"""
+from __future__ import annotations
+
+import itertools
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import posix_ipc
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+PROGS = Path(__file__).resolve().parent / "progs"
+_counter = itertools.count()
+
+
+def tagged_processes(tag: str) -> list[tuple[int, str]]:
+    """Live processes (not zombies) whose environment carries `tag`."""
+    needles = (f"PYSHIM_RUN_TAG={tag}\0".encode(), f"pyshim-{tag}".encode())
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == os.getpid():
+            continue
+        try:
+            with open(f"/proc/{entry}/environ", "rb") as f:
+                environ = f.read()
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                cmdline = f.read().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if any(n in environ for n in needles):
+            found.append((int(entry), cmdline))
+    return found
+
+
+def tagged_segments(tag: str) -> list[str]:
+    return sorted(n for n in os.listdir("/dev/shm") if n.startswith(f"pyshim-{tag}"))
+
+
+@pytest.fixture(autouse=True)
+def no_leaks(monkeypatch):
+    tag = f"t{os.getpid()}x{next(_counter)}y"
+    monkeypatch.setenv("PYSHIM_RUN_TAG", tag)
+    yield tag
+    strays = tagged_processes(tag)
+    for pid, _ in strays:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    leaks = tagged_segments(tag)
+    for name in leaks:
+        try:
+            posix_ipc.unlink_shared_memory("/" + name)
+        except posix_ipc.ExistentialError:
+            pass
+    assert not strays, f"stray processes left by the test: {strays}"
+    assert not leaks, f"shared-memory segments leaked by the test: {leaks}"
+
+
+@pytest.fixture(scope="session")
+def prog(tmp_path_factory):
+    """prog("name") -> path of tests/progs/name.c compiled (once per worker)."""
+    out = tmp_path_factory.mktemp("progs")
+    built: dict[str, str] = {}
+
+    def build(name: str, static: bool = False) -> str:
+        key = f"{name}{'-static' if static else ''}"
+        if key not in built:
+            exe = out / key
+            cmd = ["gcc", "-O1", "-Wall", "-Werror", f"-I{ROOT / 'ipc'}", "-o", str(exe),
+                   str(PROGS / f"{name}.c")]
+            if static:
+                cmd.insert(1, "-static")
+            subprocess.run(cmd, check=True)
+            built[key] = str(exe)
+        return built[key]
+
+    return build
+
+
+def pyshim_cli(*args: str, **kwargs) -> subprocess.CompletedProcess:
+    """Runs `python -m pyshim ARGS` and captures its output as text."""
+    kwargs.setdefault("capture_output", True)
+    kwargs.setdefault("text", True)
+    kwargs.setdefault("timeout", 60)
+    return subprocess.run([sys.executable, "-m", "pyshim", *args], **kwargs)

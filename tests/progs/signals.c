@@ -1,0 +1,104 @@
+/* Signal behaviours a supervised program must keep; argv[1] picks one and
+ * the program prints what it observed. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+static int pipefd[2];
+
+static void write_byte(int sig)
+{
+    (void)sig;
+    if (write(pipefd[1], "x", 1) != 1)
+        _exit(3);
+}
+
+/* read() blocks on an empty pipe until SIGALRM's handler fills it. */
+static int interrupted_read(int flags)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = write_byte;
+    sa.sa_flags = flags;
+    if (pipe(pipefd) || sigaction(SIGALRM, &sa, 0))
+        return 2;
+    struct itimerval it = {{0, 0}, {0, 50000}};
+    setitimer(ITIMER_REAL, &it, 0);
+    char c = 0;
+    ssize_t n = read(pipefd[0], &c, 1);
+    if (n < 0)
+        printf("read failed: %s\n", strerror(errno));
+    else
+        printf("read %zd byte: %c\n", n, c);
+    return 0;
+}
+
+static volatile sig_atomic_t got;
+
+static void note(int sig)
+{
+    got = sig;
+}
+
+static int own_sigsys(void)
+{
+    struct sigaction sa, back;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = note;
+    if (sigaction(SIGSYS, &sa, 0) || sigaction(SIGSYS, 0, &back))
+        return 2;
+    printf("handler read back: %s\n", back.sa_handler == note ? "same" : "different");
+    raise(SIGSYS);
+    printf("got signal %d\n", got);
+    return 0;
+}
+
+static int block_all(void)
+{
+    sigset_t all;
+    sigfillset(&all);
+    if (sigprocmask(SIG_SETMASK, &all, 0))
+        return 2;
+    printf("pid still %s\n", getpid() > 0 ? "positive" : "odd");
+    return 0;
+}
+
+static int own_altstack(void)
+{
+    static char stack[65536];
+    stack_t ss = {.ss_sp = stack, .ss_size = sizeof stack, .ss_flags = 0}, back;
+    if (sigaltstack(&ss, 0) || sigaltstack(0, &back))
+        return 2;
+    printf("altstack read back: %s\n",
+           back.ss_sp == stack && back.ss_size == sizeof stack ? "same" : "different");
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = note;
+    sa.sa_flags = SA_ONSTACK;
+    sigaction(SIGUSR1, &sa, 0);
+    raise(SIGUSR1);
+    printf("got signal %d\n", got);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    setvbuf(stdout, 0, _IONBF, 0);
+    const char *mode = argc > 1 ? argv[1] : "";
+    if (!strcmp(mode, "restart"))
+        return interrupted_read(SA_RESTART);
+    if (!strcmp(mode, "norestart"))
+        return interrupted_read(0);
+    if (!strcmp(mode, "sigsys"))
+        return own_sigsys();
+    if (!strcmp(mode, "blockall"))
+        return block_all();
+    if (!strcmp(mode, "altstack"))
+        return own_altstack();
+    fprintf(stderr, "usage: signals restart|norestart|sigsys|blockall|altstack\n");
+    return 2;
+}

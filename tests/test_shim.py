@@ -1,0 +1,89 @@
+"""What the preloaded shim guarantees inside a program: signals and masks
+behave as without pyshim, with calls trapped or not."""
+import subprocess
+
+import pytest
+
+from conftest import pyshim_cli
+
+TRAPS = [[], ["--trap", "all"]]
+TRAP_IDS = ["unsubscribed", "trap-all"]
+
+
+def native_and_supervised(argv, trap):
+    native = subprocess.run(argv, capture_output=True, text=True, timeout=30)
+    supervised = pyshim_cli("run", *trap, "--", *argv)
+    return native, supervised
+
+
+@pytest.mark.parametrize("trap", TRAPS, ids=TRAP_IDS)
+@pytest.mark.parametrize("mode,expected", [
+    ("restart", "read 1 byte: x\n"),
+    ("norestart", "read failed: Interrupted system call\n"),
+])
+def test_interrupted_read(prog, trap, mode, expected):
+    """A handler that runs during a blocking read: SA_RESTART restarts the
+    read, without it the read fails with EINTR, as natively."""
+    native, supervised = native_and_supervised([prog("signals"), mode], trap)
+    assert native.stdout == expected
+    assert (supervised.stdout, supervised.returncode) == (expected, 0), supervised.stderr
+
+
+@pytest.mark.parametrize("trap", TRAPS, ids=TRAP_IDS)
+def test_blocking_every_signal_keeps_program_alive(prog, trap):
+    """SIGSYS is kept out of the program's mask: blocking it would let the
+    kernel kill the program at its next trapped call."""
+    native, supervised = native_and_supervised([prog("signals"), "blockall"], trap)
+    assert native.stdout == supervised.stdout == "pid still positive\n"
+    assert supervised.returncode == 0, supervised.stderr
+
+
+@pytest.mark.parametrize("trap", TRAPS, ids=TRAP_IDS)
+def test_program_sigsys_handler_is_virtual(prog, trap):
+    native, supervised = native_and_supervised([prog("signals"), "sigsys"], trap)
+    expected = "handler read back: same\ngot signal 31\n"
+    assert native.stdout == supervised.stdout == expected, supervised.stderr
+
+
+@pytest.mark.parametrize("trap", TRAPS, ids=TRAP_IDS)
+def test_program_altstack_and_onstack_handler(prog, trap):
+    native, supervised = native_and_supervised([prog("signals"), "altstack"], trap)
+    expected = "altstack read back: same\ngot signal 10\n"
+    assert native.stdout == supervised.stdout == expected, supervised.stderr
+
+
+def test_python_program_runs_supervised():
+    """CPython installs signal handlers and an altstack (faulthandler) at
+    start-up: all of that must work under the shim."""
+    code = "import faulthandler, signal, os; faulthandler.enable(); print(sum(range(10)))"
+    native, supervised = native_and_supervised(["python3", "-c", code], ["--trap", "all"])
+    assert native.stdout == supervised.stdout == "45\n", supervised.stderr
+
+
+def test_not_supervised_without_channel(prog):
+    """The preload library stays out of the way of a program started without
+    a supervisor (e.g. a leaked LD_PRELOAD)."""
+    from pyshim.supervisor import preload_path
+
+    out = subprocess.run([prog("hello")], capture_output=True, text=True,
+                         env={"LD_PRELOAD": preload_path(), "PATH": "/usr/bin:/bin"})
+    assert (out.stdout, out.returncode) == ("hello\n", 0)
+
+
+def test_malformed_channel_variable_is_a_clear_error(prog):
+    from pyshim.supervisor import preload_path
+
+    out = subprocess.run([prog("hello")], capture_output=True, text=True,
+                         env={"LD_PRELOAD": preload_path(), "PYSHIM_CHANNEL": "nonsense"})
+    assert out.returncode == -9
+    assert out.stderr == "pyshim: malformed PYSHIM_CHANNEL in the environment\n"
+
+
+def test_channel_of_a_gone_supervisor_is_a_clear_error(prog):
+    from pyshim.supervisor import preload_path
+
+    out = subprocess.run([prog("hello")], capture_output=True, text=True,
+                         env={"LD_PRELOAD": preload_path(),
+                              "PYSHIM_CHANNEL": "/pyshim-gone0000-1:0:512"})
+    assert out.returncode == -9
+    assert "cannot map the channel named in PYSHIM_CHANNEL" in out.stderr

@@ -1,0 +1,114 @@
+"""The posix_ipc allocator: names, modes, blocks, cleanup and gc."""
+import os
+import stat
+import subprocess
+import sys
+
+import posix_ipc
+import pytest
+
+from pyshim import _core, shm
+
+
+def shm_path(name):
+    return "/dev/shm" + name
+
+
+def test_segments_are_named_private_and_exclusive(no_leaks):
+    with shm.Run() as run:
+        block = run.alloc_channel()
+        names = run.segment_names()
+        assert names == [f"/pyshim-{run.run_id}-0", f"/pyshim-{run.run_id}-1"]
+        assert run.run_id.startswith(no_leaks)
+        for name in names:
+            assert stat.S_IMODE(os.stat(shm_path(name)).st_mode) == 0o600
+        with pytest.raises(posix_ipc.ExistentialError):
+            posix_ipc.SharedMemory(names[1], posix_ipc.O_CREX, mode=0o600, size=4096)
+        assert block.text == f"{names[1]}:0:{_core.BLOCK_SIZE}"
+    assert not any(os.path.exists(shm_path(n)) for n in names)
+
+
+def test_blocks_are_distinct_reused_and_initialized():
+    with shm.Run() as run:
+        blocks = [run.alloc_channel() for _ in range(shm.BLOCKS_PER_SEGMENT + 1)]
+        assert len({b.desc for b in blocks}) == len(blocks)
+        assert len(run.segment_names()) == 3  # control + two slabs
+        freed = blocks[5]
+        freed.view[freed.offset + 200] = 0xAB  # dirty it
+        run.free_block(freed)
+        again = run.alloc_channel()
+        assert again.desc == freed.desc
+        decoded = _core.decode_channel(bytes(again.view[again.offset:again.offset + _core.BLOCK_SIZE]))
+        assert decoded["magic_ok"] and decoded["state"] == "idle"
+        assert decoded["event"]["args"] == [0] * 6
+
+
+def test_channel_points_at_control_block():
+    with shm.Run() as run:
+        block = run.alloc_channel()
+        raw = bytes(block.view[block.offset:block.offset + _core.CHANNEL_SIZE])
+        off = _core.layout()["pyshim_channel"]["fields"]["control"]
+        assert _core.unpack_desc(raw[off:off + 64]) == run.control_desc
+
+
+def test_control_block_names_the_supervisor():
+    with shm.Run() as run:
+        ready, version, pid, start = _core.read_control(bytearray(run.control.map[:]))
+        assert (ready, version, pid) == (True, _core.PROTOCOL_VERSION, os.getpid())
+        assert start == shm.process_start_time(os.getpid())
+
+
+def _dead_pid():
+    proc = subprocess.Popen([sys.executable, "-c", ""])
+    proc.wait()
+    return proc.pid
+
+
+def test_gc_removes_dead_runs_and_keeps_live_ones():
+    live = shm.Run()
+    dead = shm.Run()
+    try:
+        dead.alloc_channel()
+        _core.init_control(dead.control.map, _dead_pid(), 12345)
+        removed = shm.gc()
+        assert dead.run_id in {r.run_id for r in removed}
+        assert live.run_id not in {r.run_id for r in removed}
+        assert all(not os.path.exists(shm_path(n)) for n in dead.segment_names())
+        assert all(os.path.exists(shm_path(n)) for n in live.segment_names())
+    finally:
+        live.close()
+        dead.close()
+
+
+def test_gc_detects_pid_reuse():
+    """A live process with the recorded pid but another start time is not
+    the supervisor."""
+    run = shm.Run()
+    try:
+        _core.init_control(run.control.map, os.getpid(), 1)
+        assert run.run_id in {r.run_id for r in shm.gc()}
+    finally:
+        run.close()
+
+
+def test_gc_leaves_a_run_being_created_alone(no_leaks):
+    name = f"/pyshim-{no_leaks}creating-0"
+    seg = shm.Segment(name, _core.CONTROL_SIZE)  # not initialized yet
+    try:
+        runs = {r.run_id: r for r in shm.list_runs()}
+        assert runs[f"{no_leaks}creating"].reason == "being created"
+        assert f"{no_leaks}creating" not in {r.run_id for r in shm.gc()}
+    finally:
+        seg.unlink()
+
+
+def test_gc_removes_slabs_without_control(no_leaks):
+    seg = shm.Segment(f"/pyshim-{no_leaks}orphan-1", 4096)
+    removed = {r.run_id: r for r in shm.gc()}
+    assert removed[f"{no_leaks}orphan"].reason == "no control segment"
+    assert not os.path.exists(shm_path(seg.name))
+
+
+def test_run_tag_must_be_plain():
+    with pytest.raises(ValueError, match="run tag"):
+        shm.new_run_id("bad-tag")
