@@ -1,0 +1,150 @@
+"""The `pyshim` command: run, trace, gc."""
+from __future__ import annotations
+
+import argparse
+import errno
+import os
+import sys
+import traceback
+
+import pyshim
+from pyshim import _core, shm
+from pyshim.errors import PyshimError
+from pyshim.replies import NATIVE, Fail
+from pyshim.supervisor import Supervisor
+from pyshim.trace import Tracer
+
+EPILOG_RUN = """\
+examples:
+  pyshim run -- make -j2                  run under the shim, nothing trapped
+  pyshim run --trap openat,connect -- curl example.com
+  pyshim run --handlers deny.py -- cat /etc/shadow
+
+A handlers file is Python run with `sup` (the Supervisor), `Fail`, `NATIVE`
+and `errno` defined, e.g.:
+  @sup.on("openat")
+  def deny(call):
+      if call.string(call.args[1]).startswith("/etc/shadow"):
+          return Fail(errno.EACCES)
+
+The exit status is the program's (128+N if it was killed by signal N);
+pyshim's own failures exit 125, 126 (cannot supervise) or 127 (not found).
+"""
+
+EPILOG_TRACE = """\
+examples:
+  pyshim trace -- ls /tmp
+  pyshim trace -e openat,read,write -o trace.txt -- python3 -c 'print(1)'
+
+Lines look like strace's: openat(AT_FDCWD, "/etc/passwd", O_RDONLY|O_CLOEXEC) = 3.
+The dynamic loader's own calls before the shim is loaded are not seen.
+"""
+
+EPILOG_GC = """\
+example:
+  pyshim gc          remove /dev/shm/pyshim-* segments of runs whose supervisor is gone
+"""
+
+
+def _names(text: str) -> list[str]:
+    return [n.strip() for n in text.split(",") if n.strip()]
+
+
+def _command(args: argparse.Namespace, parser: argparse.ArgumentParser) -> list[str]:
+    cmd = list(args.command)
+    if cmd and cmd[0] == "--":
+        cmd = cmd[1:]
+    if not cmd:
+        parser.error("no program given (pyshim run -- PROGRAM [ARGS...])")
+    return cmd
+
+
+def _shell_status(code: int) -> int:
+    return 128 - code if code < 0 else code
+
+
+def _load_handlers(sup: Supervisor, path: str) -> None:
+    with open(path, encoding="utf-8") as f:
+        source = f.read()
+    namespace = {"sup": sup, "Fail": Fail, "NATIVE": NATIVE, "errno": errno,
+                 "__file__": path, "__name__": "__pyshim_handlers__"}
+    exec(compile(source, path, "exec"), namespace)
+
+
+def cmd_run(args, parser) -> int:
+    sup = Supervisor(trap=_names(args.trap) if args.trap else ())
+    if args.handlers:
+        _load_handlers(sup, args.handlers)
+    return _shell_status(sup.run(_command(args, parser), forward_signals=True))
+
+
+def cmd_trace(args, parser) -> int:
+    argv = _command(args, parser)
+    out = open(args.output, "w", encoding="utf-8", errors="replace") if args.output else sys.stderr
+    try:
+        tracer = Tracer(out, _names(args.trace) if args.trace else "all")
+        return _shell_status(tracer.run(argv, forward_signals=True))
+    finally:
+        if args.output:
+            out.close()
+
+
+def cmd_gc(args, parser) -> int:
+    removed = shm.gc()
+    for run in removed:
+        print(f"removed run {run.run_id} ({run.reason}): {len(run.segments)} segment(s)")
+    if not removed:
+        print("nothing to remove")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="pyshim",
+        description="Run Linux programs under a syscall supervisor written in Python.")
+    parser.add_argument("--version", action="version", version=f"pyshim {pyshim.__version__}")
+    sub = parser.add_subparsers(dest="cmd", required=True, metavar="{run,trace,gc}")
+
+    p = sub.add_parser("run", help="run a program under the supervisor",
+                       epilog=EPILOG_RUN, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--trap", metavar="NAME,...|all",
+                   help="syscalls sent to the supervisor (run natively unless a handler answers)")
+    p.add_argument("--handlers", metavar="FILE", help="Python file that registers handlers on `sup`")
+    p.add_argument("command", nargs=argparse.REMAINDER, help="-- PROGRAM [ARGS...]")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("trace", help="print each syscall as strace does",
+                       epilog=EPILOG_TRACE, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("-o", "--output", metavar="FILE", help="write the trace to FILE (default: stderr)")
+    p.add_argument("-e", "--trace", metavar="NAME,...", help="trace only these syscalls (default: all)")
+    p.add_argument("command", nargs=argparse.REMAINDER, help="-- PROGRAM [ARGS...]")
+    p.set_defaults(func=cmd_trace)
+
+    p = sub.add_parser("gc", help="remove shared memory left by dead runs",
+                       epilog=EPILOG_GC, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.set_defaults(func=cmd_gc)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args, parser)
+    except _core.HandlerError as exc:
+        cause = exc.__cause__ or exc
+        traceback.print_exception(type(cause), cause, cause.__traceback__, file=sys.stderr)
+        print(f"pyshim: {exc}; the program was stopped", file=sys.stderr)
+        return 125
+    except (PyshimError, _core.ChannelError, _core.UnsupportedCall, _core.ArmError) as exc:
+        print(f"pyshim: {exc}", file=sys.stderr)
+        return getattr(exc, "exit_status", 125)
+    except ValueError as exc:
+        print(f"pyshim: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

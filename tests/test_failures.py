@@ -1,0 +1,177 @@
+"""Bad input and bad luck: each gets a clear one-line message, a non-zero
+exit, and leaves no segment or process behind (the autouse fixture checks)."""
+import os
+import pty
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from conftest import pyshim_cli, tagged_processes, tagged_segments
+from pyshim import program
+from pyshim.errors import UnsupportedKernel
+
+
+def wait_for(predicate, timeout=10.0, what="condition"):
+    """Polls until predicate() is true; fails the test after `timeout`."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.01)
+    pytest.fail(f"timed out waiting for {what}")
+
+
+def supervised_sleep(tag):
+    """The pid of the supervised `sleep` of this test, once it runs."""
+    found = [pid for pid, cmd in tagged_processes(tag) if cmd.startswith("sleep")]
+    return found[0] if found else None
+
+
+def test_missing_program():
+    out = pyshim_cli("run", "--", "no-such-program-anywhere")
+    assert out.returncode == 127
+    assert out.stderr == "pyshim: no-such-program-anywhere: command not found\n"
+
+
+def test_missing_program_path():
+    out = pyshim_cli("trace", "--", "/no/such/file")
+    assert (out.returncode, out.stderr) == (127, "pyshim: /no/such/file: no such file\n")
+
+
+def test_static_program_is_refused_with_a_reason(prog):
+    out = pyshim_cli("run", "--", prog("hello", static=True))
+    assert out.returncode == 126
+    assert out.stderr.count("\n") == 1
+    assert "is statically linked" in out.stderr and "LD_PRELOAD" in out.stderr
+
+
+def test_script_with_static_interpreter_is_refused(prog, tmp_path):
+    script = tmp_path / "script"
+    script.write_text(f"#!{prog('hello', static=True)}\n")
+    script.chmod(0o755)
+    out = pyshim_cli("run", "--", str(script))
+    assert out.returncode == 126 and "is statically linked" in out.stderr
+
+
+def test_file_that_cannot_execute(tmp_path):
+    plain = tmp_path / "plain"
+    plain.write_text("just text\n")
+    out = pyshim_cli("run", "--", str(plain))
+    assert out.returncode == 126
+    assert out.stderr == f"pyshim: {plain}: Permission denied\n"
+
+
+def test_handler_that_raises_shows_traceback_and_stops_program(prog, tmp_path):
+    handlers = tmp_path / "broken.py"
+    handlers.write_text("@sup.on('getppid')\n"
+                        "def broken(call):\n"
+                        "    raise RuntimeError('boom')\n")
+    out = pyshim_cli("run", "--handlers", str(handlers), "--", prog("probe"), "ppid")
+    assert out.returncode == 125
+    assert "Traceback (most recent call last)" in out.stderr
+    assert 'broken.py", line 3, in broken' in out.stderr
+    assert out.stderr.splitlines()[-1] == ("pyshim: the handler for getppid raised "
+                                           "RuntimeError: boom; the program was stopped")
+    assert out.stdout == ""
+
+
+def test_program_that_forks_gets_a_clear_error(prog):
+    out = pyshim_cli("run", "--", prog("fork"))
+    assert out.returncode == 125
+    assert out.stdout == ""
+    line, = out.stderr.splitlines()
+    assert line.startswith("pyshim: pid ") and line.endswith(
+        "called clone: programs that create threads or processes cannot be "
+        "supervised by this version of pyshim yet")
+
+
+def test_garbage_in_a_channel_is_reported(prog):
+    out = pyshim_cli("run", "--", prog("garbage"))
+    assert out.returncode == 125
+    line, = out.stderr.splitlines()
+    assert line.startswith("pyshim: garbage in the channel of pid ")
+    assert line.endswith("unknown event tag 0xdead")
+
+
+def test_ctrl_c_on_a_terminal_stops_the_program(no_leaks):
+    """^C typed at a terminal reaches the program, as for a shell's
+    foreground job, and pyshim exits 130 like the program."""
+    pid, master = pty.fork()
+    if pid == 0:
+        os.execv(sys.executable, [sys.executable, "-m", "pyshim", "run", "--", "sleep", "30"])
+    try:
+        wait_for(lambda: supervised_sleep(no_leaks), what="the supervised sleep")
+        os.write(master, b"\x03")
+        status = wait_for(lambda: _reaped(pid), timeout=5, what="pyshim to exit after ^C")
+    finally:
+        os.close(master)
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 128 + signal.SIGINT
+    assert supervised_sleep(no_leaks) is None
+
+
+def _reaped(pid):
+    done, status = os.waitpid(pid, os.WNOHANG)
+    return status if done == pid else None
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_signal_sent_to_pyshim_alone_is_passed_on(no_leaks, sig):
+    proc = subprocess.Popen([sys.executable, "-m", "pyshim", "run", "--", "sleep", "30"])
+    try:
+        wait_for(lambda: supervised_sleep(no_leaks), what="the supervised sleep")
+        proc.send_signal(sig)
+        assert proc.wait(timeout=10) == 128 + sig
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_supervisor_killed_takes_program_down_and_gc_cleans_up(no_leaks):
+    proc = subprocess.Popen([sys.executable, "-m", "pyshim", "run", "--", "sleep", "30"])
+    try:
+        child = wait_for(lambda: supervised_sleep(no_leaks), what="the supervised sleep")
+        proc.kill()
+        proc.wait()
+        # The program dies with its supervisor, within a second.
+        wait_for(lambda: supervised_sleep(no_leaks) is None, timeout=1.0,
+                 what=f"program {child} to die with its supervisor")
+    finally:
+        proc.kill()
+        proc.wait()
+    left = tagged_segments(no_leaks)
+    assert left, "a SIGKILLed supervisor cannot clean up; its segments remain for gc"
+    out = pyshim_cli("gc")
+    assert out.returncode == 0
+    assert f"supervisor {proc.pid} is gone" in out.stdout
+    assert tagged_segments(no_leaks) == []
+
+
+def test_next_run_collects_a_dead_runs_segments(no_leaks, prog):
+    proc = subprocess.Popen([sys.executable, "-m", "pyshim", "run", "--", "sleep", "30"])
+    wait_for(lambda: supervised_sleep(no_leaks), what="the supervised sleep")
+    proc.kill()
+    proc.wait()
+    wait_for(lambda: supervised_sleep(no_leaks) is None, timeout=1.0, what="program death")
+    dead = tagged_segments(no_leaks)
+    assert dead
+    assert pyshim_cli("run", "--", prog("hello")).returncode == 0
+    assert not set(dead) & set(tagged_segments(no_leaks))
+
+
+@pytest.mark.parametrize("release,machine,ok", [
+    ("6.18.44-fc-v657", "x86_64", True),
+    ("5.11.0", "x86_64", True),
+    ("5.10.200-generic", "x86_64", False),
+    ("4.19.0", "x86_64", False),
+    ("6.1.0", "aarch64", False),
+])
+def test_kernel_check(release, machine, ok):
+    if ok:
+        program.check_kernel(release, machine)
+    else:
+        with pytest.raises(UnsupportedKernel, match="pyshim needs Linux 5.11|x86-64 only"):
+            program.check_kernel(release, machine)
