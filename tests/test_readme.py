@@ -1,0 +1,54 @@
+"""The README's promises: the test command is what CI runs, the examples
+run as printed and print what the README says."""
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from conftest import ROOT, pyshim_cli
+
+README = (ROOT / "README.md").read_text()
+
+
+def code_blocks(lang=""):
+    return re.findall(rf"```{lang}\n(.*?)```", README, re.S)
+
+
+def test_ci_runs_exactly_the_readme_test_command():
+    quick_start = README.split("## Quick start", 1)[1].split("\n## ", 1)[0]
+    install_run, install_test = [b.strip() for b in re.findall(r"```sh\n(.*?)```", quick_start, re.S)]
+    assert install_run.startswith("pip install") and "pyshim trace --" in install_run
+    ci = (ROOT / ".ci" / "run").read_text().strip().splitlines()
+    assert ci[-1] == install_test
+
+
+def test_quick_start_trace_ends_as_shown():
+    shown = README.split("its last lines are:", 1)[1].split("```\n", 2)[1].strip().splitlines()
+    out = pyshim_cli("trace", "--", "echo", "hello")
+    assert out.stdout == "hello\n"
+    assert out.stderr.splitlines()[-len(shown):] == shown
+
+
+def test_handler_example_runs_as_printed(tmp_path):
+    example = README.split("## Handlers in Python", 1)[1]
+    code = re.search(r"```python\n(.*?)```", example, re.S).group(1)
+    expected = re.search(r"prints,.*?```\n(.*?)```", example, re.S).group(1)
+    script = tmp_path / "example.py"
+    script.write_text(code)
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                         timeout=60, cwd=tmp_path)
+    assert out.stdout == expected
+    assert out.stderr == "cat: /etc/shadow: Permission denied\n"
+
+
+def test_readme_layout_names_real_paths():
+    """Every path in the README's layout exists (the picture stays true).
+    A bare file name after a pyshim/ path (\"pyshim/trace.py, cli.py\") is
+    in pyshim/."""
+    block = README.split("## Layout", 1)[1].split("```\n")[1]
+    for line in block.splitlines():
+        names = re.split(r"\s{2,}", line.strip(), maxsplit=1)[0].split(", ")
+        base = "pyshim/" if names[0].startswith("pyshim/") else ""
+        for i, name in enumerate(names):
+            path = ROOT / (name if i == 0 or "/" in name else base + name)
+            assert path.exists(), f"README layout names a missing path: {name}"
