@@ -43,6 +43,8 @@ The dynamic loader's own calls before the shim is loaded are not seen.
 EPILOG_GC = """\
 example:
   pyshim gc          remove /dev/shm/pyshim-* segments of runs whose supervisor is gone
+
+With PYSHIM_RUN_TAG set, only runs whose id starts with that tag are looked at.
 """
 
 

@@ -9,7 +9,9 @@ in the environment and whose serialized form (``_core.pack_desc``) travels
 in shared memory.
 
 ``gc()`` removes the segments of runs whose supervisor is gone; every run
-calls it when it starts, and ``pyshim gc`` calls it by hand.
+calls it when it starts, and ``pyshim gc`` calls it by hand.  With
+``$PYSHIM_RUN_TAG`` set, run ids start with the tag and gc only looks at
+runs with that tag, so parallel test workers never collect each other's.
 """
 from __future__ import annotations
 
@@ -40,12 +42,17 @@ def segment_name(run_id: str, n: int) -> str:
     return f"/{PREFIX}{run_id}-{n}"
 
 
-def new_run_id(tag: str | None = None) -> str:
-    """A random run id, prefixed by `tag` (default: $PYSHIM_RUN_TAG)."""
+def run_tag(tag: str | None = None) -> str:
+    """`tag`, or $PYSHIM_RUN_TAG, checked."""
     tag = os.environ.get("PYSHIM_RUN_TAG", "") if tag is None else tag
     if not _TAG_RE.match(tag):
         raise ValueError(f"a run tag is up to 24 letters and digits, not {tag!r}")
-    return tag + secrets.token_hex(8)
+    return tag
+
+
+def new_run_id(tag: str | None = None) -> str:
+    """A random run id, prefixed by the run tag."""
+    return run_tag(tag) + secrets.token_hex(8)
 
 
 def process_start_time(pid: int) -> int | None:
@@ -167,8 +174,9 @@ def _supervisor_alive(pid: int, start: int) -> bool:
     return pid > 0 and process_start_time(pid) == start
 
 
-def list_runs() -> list[RunInfo]:
-    """Every run that has segments in /dev/shm, alive or not."""
+def list_runs(tag: str | None = None) -> list[RunInfo]:
+    """Every run with the run tag that has segments in /dev/shm, alive or not."""
+    tag = run_tag(tag)
     groups: dict[str, list[tuple[int, str]]] = {}
     try:
         names = os.listdir(SHM_DIR)
@@ -176,7 +184,7 @@ def list_runs() -> list[RunInfo]:
         return []
     for name in names:
         m = _NAME_RE.match(name)
-        if m:
+        if m and m.group(1).startswith(tag):
             groups.setdefault(m.group(1), []).append((int(m.group(2)), name))
     runs = []
     for run_id, segs in sorted(groups.items()):
@@ -202,10 +210,11 @@ def list_runs() -> list[RunInfo]:
     return runs
 
 
-def gc() -> list[RunInfo]:
-    """Removes the segments of every dead run; returns the runs removed."""
+def gc(tag: str | None = None) -> list[RunInfo]:
+    """Removes the segments of every dead run with the run tag; returns the
+    runs removed."""
     removed = []
-    for run in list_runs():
+    for run in list_runs(tag):
         if run.alive:
             continue
         for name in run.segments:

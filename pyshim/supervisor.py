@@ -106,7 +106,9 @@ class Supervisor:
         path = program.resolve(argv[0], env)
         program.check_supervisable(path)
         shm.gc()
-        with shm.Run() as run:
+        # Forwarding outlives the run's segments: a signal that arrives while
+        # they are removed is still passed on, never fatal to pyshim.
+        with _Forwarding(forward_signals) as forwarding, shm.Run() as run:
             block = run.alloc_channel()
             env[_core.ENV_CHANNEL] = block.text
             preload = preload_path()
@@ -114,8 +116,9 @@ class Supervisor:
             dispatcher = _core.Dispatcher(run.control.map, self.subscribed,
                                           self._before, self._after)
             pid = _spawn(path, argv, env, stdin, stdout, stderr)
+            forwarding.start(pid)
             dispatcher.add_channel(_core.Channel(block.view, block.desc, pid))
-            return exit_code(_supervise(dispatcher, pid, forward_signals))
+            return exit_code(_serve(dispatcher, pid))
 
 
 def _fd(stream) -> int | None:
@@ -138,16 +141,39 @@ def _spawn(path, argv, env, stdin, stdout, stderr) -> int:
         raise program.CannotSupervise(f"{path}: cannot execute: {exc.strerror}") from None
 
 
-def _supervise(dispatcher, pid: int, forward_signals: bool) -> int:
+class _Forwarding:
+    """Passes FORWARDED_SIGNALS sent to pyshim on to the program.  They are
+    blocked from before the program exists until the handler that forwards
+    them is installed, so none is lost or fatal in between."""
+
+    def __init__(self, enabled: bool):
+        self.enabled = enabled
+        self.installed: list[int] = []
+        self.mask: set | None = None
+
+    def __enter__(self) -> "_Forwarding":
+        if self.enabled:
+            self.mask = signal.pthread_sigmask(signal.SIG_BLOCK, FORWARDED_SIGNALS)
+        return self
+
+    def start(self, pid: int) -> None:
+        if self.enabled:
+            self.installed = _core.forward_signals(pid, FORWARDED_SIGNALS)
+            signal.pthread_sigmask(signal.SIG_SETMASK, self.mask)
+
+    def __exit__(self, *exc) -> None:
+        _core.restore_signals(self.installed)
+        if self.mask is not None:
+            signal.pthread_sigmask(signal.SIG_SETMASK, self.mask)
+
+
+def _serve(dispatcher, pid: int) -> int:
     """Serves the run; whatever happens, the program is gone when this returns."""
-    installed = _core.forward_signals(pid, FORWARDED_SIGNALS) if forward_signals else []
     try:
         return dispatcher.serve(pid)
     except BaseException:
         _kill_and_reap(pid)
         raise
-    finally:
-        _core.restore_signals(installed)
 
 
 def _kill_and_reap(pid: int) -> None:
