@@ -11,6 +11,7 @@ PRELOAD = "pyshim.libpyshim_preload"
 
 SHIM_SOURCES = [
     "pyshim/shim/channel.c",
+    "pyshim/shim/clone.c",
     "pyshim/shim/dispatch.c",
     "pyshim/shim/init.c",
     "pyshim/shim/maps.c",
@@ -18,6 +19,7 @@ SHIM_SOURCES = [
     "pyshim/shim/thread.c",
     "pyshim/shim/util.c",
     "pyshim/asm/trampoline.S",
+    "pyshim/asm/clone.S",
 ]
 
 # Code that runs inside the SIGSYS handler must not call into libc behind

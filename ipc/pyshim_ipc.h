@@ -15,7 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define PYSHIM_PROTOCOL_VERSION 1u
+#define PYSHIM_PROTOCOL_VERSION 2u
 #define PYSHIM_CHANNEL_MAGIC 0x4e484350u /* "PCHN" little-endian */
 #define PYSHIM_CONTROL_MAGIC 0x4c544350u /* "PCTL" little-endian */
 
@@ -67,7 +67,7 @@ enum pyshim_event_tag {
     PYSHIM_EV_START = 1,       /* a new image or thread is ready; result = arm status */
     PYSHIM_EV_SYSCALL = 2,     /* nr, args: a subscribed or always-handled call   */
     PYSHIM_EV_SYSCALL_DONE = 3,/* result of a call the supervisor asked to see    */
-    PYSHIM_EV_ADD_THREAD_RESULT = 4, /* reserved for clone (next protocol step)  */
+    PYSHIM_EV_ADD_THREAD_RESULT = 4, /* parent: result of the clone it was told to do */
     PYSHIM_EV_EXIT = 5,        /* one-way: nr = exit or exit_group, args[0] = status */
 };
 
@@ -87,7 +87,7 @@ enum pyshim_reply_tag {
     PYSHIM_RE_START = 1,    /* subscribed set follows                      */
     PYSHIM_RE_NATIVE = 2,   /* run the call natively                       */
     PYSHIM_RE_COMPLETE = 3, /* the call returns `retval`                   */
-    PYSHIM_RE_ADD_THREAD = 4, /* reserved for clone (next protocol step)   */
+    PYSHIM_RE_ADD_THREAD = 4, /* do the clone below, child on `child_block` */
     PYSHIM_RE_KILL = 5,     /* stop: the supervisor gives up on this process */
 };
 
@@ -99,6 +99,13 @@ struct pyshim_reply {
     uint32_t flags; /* PYSHIM_RF_* */
     int64_t retval; /* COMPLETE */
     uint8_t subscribed[PYSHIM_SUBSCRIBED_BYTES]; /* START: bit nr set = send to supervisor */
+    /* ADD_THREAD: the clone to perform (seed: ShimEventAddThreadReq) */
+    struct pyshim_block_desc child_block; /* the new thread's channel */
+    uint64_t clone_flags;
+    uint64_t child_stack;
+    uint64_t ptid;
+    uint64_t ctid;
+    uint64_t newtls;
 };
 
 /* ---- channel: one per thread, one block each --------------------------- */
@@ -148,7 +155,13 @@ PYSHIM_CHECK(pyshim_reply, tag, 0);
 PYSHIM_CHECK(pyshim_reply, flags, 4);
 PYSHIM_CHECK(pyshim_reply, retval, 8);
 PYSHIM_CHECK(pyshim_reply, subscribed, 16);
-_Static_assert(sizeof(struct pyshim_reply) == 80, "reply size");
+PYSHIM_CHECK(pyshim_reply, child_block, 80);
+PYSHIM_CHECK(pyshim_reply, clone_flags, 144);
+PYSHIM_CHECK(pyshim_reply, child_stack, 152);
+PYSHIM_CHECK(pyshim_reply, ptid, 160);
+PYSHIM_CHECK(pyshim_reply, ctid, 168);
+PYSHIM_CHECK(pyshim_reply, newtls, 176);
+_Static_assert(sizeof(struct pyshim_reply) == 184, "reply size");
 
 PYSHIM_CHECK(pyshim_channel, state, 0);
 PYSHIM_CHECK(pyshim_channel, shim_sleeping, 4);
@@ -157,7 +170,7 @@ PYSHIM_CHECK(pyshim_channel, version, 12);
 PYSHIM_CHECK(pyshim_channel, control, 64);
 PYSHIM_CHECK(pyshim_channel, event, 128);
 PYSHIM_CHECK(pyshim_channel, reply, 248);
-_Static_assert(sizeof(struct pyshim_channel) == 328, "channel size");
+_Static_assert(sizeof(struct pyshim_channel) == 432, "channel size");
 _Static_assert(sizeof(struct pyshim_channel) <= PYSHIM_BLOCK_SIZE, "channel fits a block");
 _Static_assert(PYSHIM_BLOCK_SIZE <= 4096, "budget: at most 4 KiB per thread");
 

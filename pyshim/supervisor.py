@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterable, Mapping
 from importlib import resources
 
 from pyshim import _core, program, shm, syscalls
+from pyshim.table import Table
 from pyshim.errors import PyshimError
 
 PRELOAD_NAME = "libpyshim_preload.so"
@@ -62,6 +63,7 @@ class Supervisor:
         self._before: dict[int, Callable] = {}
         self._after: dict[int, Callable] = {}
         self._trap: set[int] = _numbers(trap)
+        self._table: Table | None = None
 
     def trap(self, names: Iterable[str | int] | str) -> None:
         """Subscribe to syscalls without a handler: they go to the supervisor
@@ -94,6 +96,12 @@ class Supervisor:
     def subscribed(self) -> set[int]:
         return self._trap | set(self._before) | set(self._after)
 
+    @property
+    def threads(self) -> list[dict]:
+        """The process and thread table of the current (or last) run: one row
+        per thread with pid, tid, parent (creating tid), channel, state."""
+        return self._table.rows() if self._table else []
+
     def run(self, argv: list[str], *, env: Mapping[str, str] | None = None,
             stdin=None, stdout=None, stderr=None, forward_signals: bool = False) -> int:
         """Runs argv to completion under this supervisor and returns its exit
@@ -113,12 +121,14 @@ class Supervisor:
             env[_core.ENV_CHANNEL] = block.text
             preload = preload_path()
             env["LD_PRELOAD"] = ":".join(p for p in (preload, env.get("LD_PRELOAD")) if p)
-            dispatcher = _core.Dispatcher(run.control.map, self.subscribed,
-                                          self._before, self._after)
             pid = _spawn(path, argv, env, stdin, stdout, stderr)
             forwarding.start(pid)
-            dispatcher.add_channel(_core.Channel(block.view, block.desc, pid))
-            return exit_code(_serve(dispatcher, pid))
+            self._table = table = Table(pid)
+            table.add_process(pid, None)
+            dispatcher = _core.Dispatcher(run.control.map, self.subscribed, self._before,
+                                          self._after, run.alloc_channel, run.free_block, table)
+            dispatcher.add_channel(_core.Channel(block.view, block.desc, pid, block))
+            return exit_code(_serve(dispatcher, table))
 
 
 def _fd(stream) -> int | None:
@@ -167,21 +177,28 @@ class _Forwarding:
             signal.pthread_sigmask(signal.SIG_SETMASK, self.mask)
 
 
-def _serve(dispatcher, pid: int) -> int:
-    """Serves the run; whatever happens, the program is gone when this returns."""
+def _serve(dispatcher, table: Table) -> int:
+    """Serves the run; whatever happens, its processes are gone when this
+    returns.  pyshim is the run's child subreaper, so orphans come back to it
+    instead of outliving the run."""
+    previous = _core.set_child_subreaper(True)
     try:
-        return dispatcher.serve(pid)
+        return dispatcher.serve()
     except BaseException:
-        _kill_and_reap(pid)
+        for proc in table.live():
+            _kill_and_reap(proc.pid)
         raise
+    finally:
+        _core.set_child_subreaper(previous)
+        table.close()
 
 
 def _kill_and_reap(pid: int) -> None:
     try:
         os.kill(pid, signal.SIGKILL)
     except ProcessLookupError:
-        pass
+        return
     try:
         os.waitpid(pid, 0)
     except ChildProcessError:
-        pass
+        pass  # not our child: its parent reaps it

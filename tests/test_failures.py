@@ -79,16 +79,6 @@ def test_handler_that_raises_shows_traceback_and_stops_program(prog, tmp_path):
     assert out.stdout == ""
 
 
-def test_program_that_forks_gets_a_clear_error(prog):
-    out = pyshim_cli("run", "--", prog("fork"))
-    assert out.returncode == 125
-    assert out.stdout == ""
-    line, = out.stderr.splitlines()
-    assert line.startswith("pyshim: pid ") and line.endswith(
-        "called clone: programs that create threads or processes cannot be "
-        "supervised by this version of pyshim yet")
-
-
 def test_garbage_in_a_channel_is_reported(prog):
     out = pyshim_cli("run", "--", prog("garbage"))
     assert out.returncode == 125

@@ -77,7 +77,7 @@ def test_overlong_segment_name_is_refused():
         _core.pack_desc(("/" + "x" * 60, 0, 512))
 
 
-@given(st.binary(min_size=328, max_size=512))
+@given(st.binary(min_size=_core.CHANNEL_SIZE, max_size=_core.BLOCK_SIZE))
 def test_decode_channel_accepts_any_bytes(data):
     decoded = _core.decode_channel(data)
     assert decoded["state"] in ("idle", "event", "reply") or decoded["state"].startswith("invalid")

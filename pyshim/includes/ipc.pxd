@@ -62,6 +62,12 @@ cdef extern from "pyshim_ipc.h" nogil:
         uint32_t flags
         int64_t retval
         uint8_t subscribed[PYSHIM_SUBSCRIBED_BYTES]
+        pyshim_block_desc child_block
+        uint64_t clone_flags
+        uint64_t child_stack
+        uint64_t ptid
+        uint64_t ctid
+        uint64_t newtls
 
     struct pyshim_channel:
         uint32_t state

@@ -21,7 +21,7 @@ static inline int is_subscribed(long nr)
  * must know about every thread. */
 static inline int is_clone_family(long nr)
 {
-    return nr == SYS_clone || nr == SYS_clone3 || nr == SYS_fork || nr == SYS_vfork;
+    return nr == SYS_clone || nr == SYS_fork || nr == SYS_vfork;
 }
 
 /* A conversation runs with every signal blocked (SIGSYS stays open, as it
@@ -52,6 +52,9 @@ static long execute(struct shim_thread *t, long nr, const long a[6], ucontext_t 
     case SYS_rt_sigreturn:
         shim_die("rt_sigreturn from a restorer outside the shim cannot be supervised");
     case SYS_exit:
+        shim_event_fill(t, PYSHIM_EV_EXIT, nr, a, 0, 0);
+        shim_notify(t);
+        shim_thread_exit(t, (int)a[0]);
     case SYS_exit_group:
         shim_event_fill(t, PYSHIM_EV_EXIT, nr, a, 0, 0);
         shim_notify(t);
@@ -75,10 +78,48 @@ static uint32_t ask(struct shim_thread *t, uint32_t tag, long nr, const long a[6
     return rtag;
 }
 
+/* clone, fork, vfork: the supervisor allocates the child's channel and says
+ * which clone to perform (or answers the call itself). */
+static long create(struct shim_thread *t, long nr, const long a[6], ucontext_t *uc, uint64_t ip)
+{
+    uint64_t old;
+    conversation_begin(&old);
+    shim_event_fill(t, PYSHIM_EV_SYSCALL, nr, a, 0, ip);
+    const struct pyshim_reply *re = shim_converse(t);
+    uint32_t tag = re->tag;
+    long retval = re->retval;
+    struct shim_clone_req req = {0};
+    if (tag == PYSHIM_RE_ADD_THREAD) {
+        /* Mapped here, with signals blocked: the map cache is not reentrant. */
+        req.channel = shim_map_block(&re->child_block);
+        req.flags = re->clone_flags;
+        req.stack = re->child_stack;
+        req.ptid = re->ptid;
+        req.ctid = re->ctid;
+        req.tls = re->newtls;
+    }
+    conversation_end(&old);
+    if (tag == PYSHIM_RE_COMPLETE)
+        return retval;
+    if (tag != PYSHIM_RE_ADD_THREAD)
+        shim_die("the supervisor answered a clone with a reply this shim does not understand");
+
+    int in_child;
+    long result = req.channel ? shim_do_clone(t, uc, &req, &in_child) : -ENOMEM;
+    if (req.channel && in_child)
+        return 0;
+    uint32_t flags;
+    tag = ask(t, PYSHIM_EV_ADD_THREAD_RESULT, nr, a, result, ip, &flags, &retval);
+    return tag == PYSHIM_RE_COMPLETE ? retval : result;
+}
+
 long shim_syscall(struct shim_thread *t, long nr, const long a[6], ucontext_t *uc, uint64_t ip)
 {
-    int clone_family = is_clone_family(nr);
-    if (!clone_family && !is_subscribed(nr))
+    if (nr == SYS_clone3)
+        return -ENOSYS; /* libc falls back to clone, whose arguments fit a register */
+    if (is_clone_family(nr))
+        return create(t, nr, a, uc, ip);
+    if (!is_subscribed(nr))
         return execute(t, nr, a, uc);
 
     uint32_t flags;
@@ -86,7 +127,7 @@ long shim_syscall(struct shim_thread *t, long nr, const long a[6], ucontext_t *u
     uint32_t tag = ask(t, PYSHIM_EV_SYSCALL, nr, a, 0, ip, &flags, &retval);
     if (tag == PYSHIM_RE_COMPLETE)
         return retval;
-    if (tag != PYSHIM_RE_NATIVE || clone_family)
+    if (tag != PYSHIM_RE_NATIVE)
         shim_die("the supervisor sent a reply this shim does not understand");
 
     long result = execute(t, nr, a, uc);

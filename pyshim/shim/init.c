@@ -48,12 +48,5 @@ __attribute__((constructor)) static void shim_init(void)
     if (!t)
         shim_die("no memory for the shim's signal stack");
 
-    uint64_t all = ~(1ull << (SIGSYS - 1)), old;
-    RAW4(SYS_rt_sigprocmask, SIG_SETMASK, &all, &old, 8);
-    shim_event_fill(t, PYSHIM_EV_START, 0, 0, status, 0);
-    const struct pyshim_reply *re = shim_converse(t);
-    if (re->tag != PYSHIM_RE_START)
-        shim_die("the supervisor did not answer Start");
-    shim_memcpy(shim_proc.subscribed, re->subscribed, sizeof shim_proc.subscribed);
-    RAW4(SYS_rt_sigprocmask, SIG_SETMASK, &old, 0, 8);
+    shim_start(t, status);
 }

@@ -15,11 +15,25 @@ static struct {
     char *base;
     uint64_t size;
 } maps[SHIM_MAX_SEGMENTS];
+static int maps_lock;
+
+static void *map_locked(const struct pyshim_block_desc *desc);
 
 /* Contract: `desc` points to readable memory of the descriptor's size.  The
  * segment name is validated here (it comes from the program's environment
- * or from shared memory). */
+ * or from shared memory).  Threads may call this concurrently (a spinlock
+ * guards the cache); signals must be blocked, since a handler re-entering it
+ * on the same thread would spin forever. */
 void *shim_map_block(const struct pyshim_block_desc *desc)
+{
+    while (__atomic_exchange_n(&maps_lock, 1, __ATOMIC_ACQUIRE))
+        __builtin_ia32_pause();
+    void *p = map_locked(desc);
+    __atomic_store_n(&maps_lock, 0, __ATOMIC_RELEASE);
+    return p;
+}
+
+static void *map_locked(const struct pyshim_block_desc *desc)
 {
     size_t len = 0;
     while (len < PYSHIM_SEGMENT_NAME_MAX && desc->segment[len])

@@ -13,6 +13,7 @@
 #include <ucontext.h>
 
 #include "pyshim_ipc.h"
+#include "../asm/context.h"
 
 #define SHIM_HIDDEN __attribute__((visibility("hidden")))
 
@@ -35,6 +36,44 @@ struct shim_kaction {
 SHIM_HIDDEN long pyshim_raw_syscall(long nr, long a1, long a2, long a3,
                                     long a4, long a5, long a6);
 SHIM_HIDDEN void pyshim_restorer(void);
+
+/* ---- clone support (asm/clone.S) ---------------------------------------- */
+/* The registers a cloned thread resumes with; layout fixed by asm/context.h. */
+struct shim_context {
+    uint8_t fx[512] __attribute__((aligned(16))); /* fxsave area */
+    uint64_t r8, r9, r10, r11, r12, r13, r14, r15;
+    uint64_t rdi, rsi, rbp, rbx, rdx, rax, rcx, rsp, rip;
+    uint64_t has_fx;
+};
+#define SHIM_CTX_CHECK(field, off) \
+    _Static_assert(offsetof(struct shim_context, field) == (off), "shim_context." #field)
+SHIM_CTX_CHECK(fx, CTX_FX);
+SHIM_CTX_CHECK(r8, CTX_R8);
+SHIM_CTX_CHECK(r9, CTX_R9);
+SHIM_CTX_CHECK(r10, CTX_R10);
+SHIM_CTX_CHECK(r11, CTX_R11);
+SHIM_CTX_CHECK(r12, CTX_R12);
+SHIM_CTX_CHECK(r13, CTX_R13);
+SHIM_CTX_CHECK(r14, CTX_R14);
+SHIM_CTX_CHECK(r15, CTX_R15);
+SHIM_CTX_CHECK(rdi, CTX_RDI);
+SHIM_CTX_CHECK(rsi, CTX_RSI);
+SHIM_CTX_CHECK(rbp, CTX_RBP);
+SHIM_CTX_CHECK(rbx, CTX_RBX);
+SHIM_CTX_CHECK(rdx, CTX_RDX);
+SHIM_CTX_CHECK(rax, CTX_RAX);
+SHIM_CTX_CHECK(rcx, CTX_RCX);
+SHIM_CTX_CHECK(rsp, CTX_RSP);
+SHIM_CTX_CHECK(rip, CTX_RIP);
+SHIM_CTX_CHECK(has_fx, CTX_HAS_FX);
+_Static_assert(sizeof(struct shim_context) == CTX_SIZE, "shim_context size");
+#undef SHIM_CTX_CHECK
+
+SHIM_HIDDEN long pyshim_clone_thread(unsigned long flags, void *child_sp, int *ptid,
+                                     int *ctid, unsigned long tls,
+                                     void (*child_fn)(void *), void *arg);
+SHIM_HIDDEN __attribute__((noreturn)) void pyshim_set_context(const struct shim_context *ctx);
+SHIM_HIDDEN __attribute__((noreturn)) void pyshim_exit_thread(void *base, size_t size, int status);
 extern const char __start_pyshim_text[] SHIM_HIDDEN;
 extern const char __stop_pyshim_text[] SHIM_HIDDEN;
 
@@ -108,11 +147,17 @@ SHIM_HIDDEN int shim_parse_desc(const char *text, struct pyshim_block_desc *out)
  * or -errno of arming in *status. */
 SHIM_HIDDEN struct shim_thread *shim_thread_init(struct pyshim_channel *channel,
                                                 long *status);
+/* Arms Syscall User Dispatch for the calling thread: 0 or -errno. */
+SHIM_HIDDEN long shim_arm(void);
+/* Ends the calling thread: frees its shim state and exits with `status`. */
+SHIM_HIDDEN __attribute__((noreturn)) void shim_thread_exit(struct shim_thread *t, int status);
 SHIM_HIDDEN long shim_install_sigsys_handler(void);
 
 /* ---- channel.c --------------------------------------------------------- */
 /* Posts the thread's event (already filled in) and waits for the reply. */
 SHIM_HIDDEN const struct pyshim_reply *shim_converse(struct shim_thread *t);
+/* Sends Start (with the arming status) and installs the subscribed set. */
+SHIM_HIDDEN void shim_start(struct shim_thread *t, long status);
 /* Posts a one-way event (EXIT) without waiting. */
 SHIM_HIDDEN void shim_notify(struct shim_thread *t);
 SHIM_HIDDEN void shim_event_fill(struct shim_thread *t, uint32_t tag, long nr,
@@ -124,6 +169,18 @@ SHIM_HIDDEN void shim_event_fill(struct shim_thread *t, uint32_t tag, long nr,
 SHIM_HIDDEN long shim_syscall(struct shim_thread *t, long nr, const long args[6],
                               ucontext_t *uc, uint64_t ip);
 SHIM_HIDDEN void shim_on_sigsys(int sig, siginfo_t *info, void *ctx);
+
+/* ---- clone.c ----------------------------------------------------------- */
+struct shim_clone_req {
+    struct pyshim_channel *channel; /* the child's, already mapped */
+    uint64_t flags, stack, ptid, ctid, tls;
+};
+/* Performs the clone the supervisor asked for.  Returns the kernel's result
+ * in the parent; in a new process returns 0 with *in_child set, after the
+ * child has joined the run; a new thread never returns (it resumes the
+ * program at the trapped context). */
+SHIM_HIDDEN long shim_do_clone(struct shim_thread *t, ucontext_t *uc,
+                               const struct shim_clone_req *req, int *in_child);
 
 /* ---- signals.c --------------------------------------------------------- */
 SHIM_HIDDEN long shim_rt_sigaction(const long a[6]);

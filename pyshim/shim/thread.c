@@ -68,11 +68,24 @@ struct shim_thread *shim_thread_init(struct pyshim_channel *channel, long *statu
         .ss_flags = 0,
     };
     *status = RAW2(SYS_sigaltstack, &ss, 0);
-    if (*status < 0)
-        return t;
+    if (*status == 0)
+        *status = shim_arm();
+    return t;
+}
+
+long shim_arm(void)
+{
     uintptr_t lo = (uintptr_t)__start_pyshim_text;
     uintptr_t len = (uintptr_t)__stop_pyshim_text - lo;
     /* A NULL selector means "always dispatch" outside [lo, lo+len). */
-    *status = RAW6(SYS_prctl, PR_SET_SYSCALL_USER_DISPATCH, PR_SYS_DISPATCH_ON, lo, len, 0, 0);
-    return t;
+    return RAW6(SYS_prctl, PR_SET_SYSCALL_USER_DISPATCH, PR_SYS_DISPATCH_ON, lo, len, 0, 0);
+}
+
+/* Contract: `t` is the calling thread's state; nothing uses it afterwards. */
+void shim_thread_exit(struct shim_thread *t, int status)
+{
+    uint64_t all = ~0ull;
+    RAW4(SYS_rt_sigprocmask, SIG_SETMASK, &all, 0, 8);
+    t->magic = 0;
+    pyshim_exit_thread(t, SHIM_ALTSTACK_SIZE, status);
 }

@@ -1,0 +1,118 @@
+# Call: a trapped syscall as a handler sees it (included by _core.pyx).
+
+cdef class Call:
+    """One trapped syscall, as a handler sees it."""
+    cdef readonly long nr
+    cdef readonly int pid
+    cdef readonly int tid
+    cdef readonly uint64_t ip
+    cdef uint64_t _args[6]
+    cdef public object result
+    cdef dict __dict__
+
+    @property
+    def name(self):
+        return _syscalls.name(self.nr)
+
+    @property
+    def args(self):
+        """The six raw argument registers, as unsigned 64-bit integers."""
+        return (self._args[0], self._args[1], self._args[2],
+                self._args[3], self._args[4], self._args[5])
+
+    def int_arg(self, int i):
+        """Argument i as the kernel reads an `int` (fds, dirfds, flags)."""
+        if not 0 <= i < 6:
+            raise IndexError("syscalls have six arguments")
+        return <int32_t>self._args[i]
+
+    def long_arg(self, int i):
+        """Argument i as a signed 64-bit `long` (offsets, signed sizes)."""
+        if not 0 <= i < 6:
+            raise IndexError("syscalls have six arguments")
+        return <int64_t>self._args[i]
+
+    def read(self, uint64_t addr, size_t n):
+        """n bytes of the program's memory at addr (OSError if unreadable)."""
+        buf = bytearray(n)
+        if n == 0:
+            return b""
+        cdef unsigned char[::1] mv = buf
+        cdef iovec local, remote
+        local.iov_base = &mv[0]
+        local.iov_len = n
+        remote.iov_base = <void *>addr
+        remote.iov_len = n
+        cdef ssize_t got
+        with nogil:
+            got = process_vm_readv(self.pid, &local, 1, &remote, 1, 0)
+        if got < 0:
+            raise OSError(errno, os.strerror(errno), f"pid {self.pid} address {addr:#x}")
+        return bytes(buf[:got])
+
+    def cstring(self, uint64_t addr, size_t maxlen=4096):
+        """The NUL-terminated bytes at addr, without the NUL, at most maxlen."""
+        out = bytearray()
+        cdef size_t chunk
+        while len(out) < maxlen:
+            chunk = 4096 - (addr % 4096)
+            if chunk > maxlen - len(out):
+                chunk = maxlen - len(out)
+            part = self.read(addr, chunk)
+            nul = part.find(b"\0")
+            if nul >= 0:
+                out += part[:nul]
+                return bytes(out)
+            out += part
+            if len(part) < chunk:
+                break
+            addr += chunk
+        return bytes(out)
+
+    def string(self, uint64_t addr, size_t maxlen=4096):
+        """The C string at addr as str (file-system decoding)."""
+        return os.fsdecode(self.cstring(addr, maxlen))
+
+    def write(self, uint64_t addr, data):
+        """Writes bytes into the program's memory at addr."""
+        cdef const unsigned char[::1] mv = bytes(data)
+        if mv.shape[0] == 0:
+            return
+        cdef iovec local, remote
+        local.iov_base = <void *>&mv[0]
+        local.iov_len = mv.shape[0]
+        remote.iov_base = <void *>addr
+        remote.iov_len = mv.shape[0]
+        cdef ssize_t put
+        with nogil:
+            put = process_vm_writev(self.pid, &local, 1, &remote, 1, 0)
+        if put != mv.shape[0]:
+            raise OSError(errno, os.strerror(errno), f"pid {self.pid} address {addr:#x}")
+
+    def __repr__(self):
+        return f"<Call {self.name} pid={self.pid} args={self.args}>"
+
+
+cdef Call _make_call(pyshim_event *ev):
+    cdef Call call = Call.__new__(Call)
+    call.nr = ev.nr
+    call.pid = ev.pid
+    call.tid = ev.tid
+    call.ip = ev.ip
+    memcpy(call._args, ev.args, sizeof(call._args))
+    return call
+
+
+cdef int64_t _reply_value(Call call, object rep, object default) except? -1:
+    """The value a handler's answer stands for (`default` for None/NATIVE)."""
+    if rep is None or rep is NATIVE:
+        return default
+    if isinstance(rep, Fail):
+        return -rep.errno
+    if isinstance(rep, bool) or not isinstance(rep, int):
+        raise HandlerError(
+            f"the handler for {call.name} returned {rep!r}; expected None, "
+            "pyshim.NATIVE, an int or pyshim.Fail(errno)", call)
+    return rep
+
+

@@ -1,0 +1,62 @@
+# Errors of the protocol, channels and replying on them (included by _core.pyx).
+
+class ChannelError(Exception):
+    """A channel held something the protocol does not allow."""
+
+
+class UnsupportedCall(Exception):
+    """The program made a call this version of pyshim cannot supervise."""
+
+
+class ArmError(Exception):
+    """The shim could not arm Syscall User Dispatch in the program."""
+
+
+class HandlerError(Exception):
+    """A Python handler raised or returned something that is not a reply."""
+
+    def __init__(self, message, call=None):
+        super().__init__(message)
+        self.call = call
+
+
+
+cdef class Channel:
+    """One thread's channel, mapped in the supervisor.  `pid` is 0 until the
+    thread's first Start (a clone child's pid is known only then)."""
+    cdef pyshim_channel *ch
+    cdef object _view
+    cdef readonly object desc
+    cdef public object block       # the allocator's Block, released with the channel
+    cdef public int pid
+    cdef public int tid
+    cdef public object parent_tid  # tid of the thread whose clone made it
+    cdef public bint started
+    cdef list pending              # calls waiting for their SyscallDone
+    cdef object pending_clone      # (child channel, call) until AddThreadResult
+
+    def __cinit__(self, view, desc, int pid, block=None, parent_tid=None):
+        self._view = view
+        self.desc = tuple(desc)
+        self.ch = <pyshim_channel *>_at(view, desc[1], sizeof(pyshim_channel))
+        self.pid = pid
+        self.tid = pid
+        self.block = block
+        self.parent_tid = parent_tid
+        self.pending = []
+
+    @property
+    def state(self):
+        return _STATE_NAMES.get(pyshim_load_acquire(&self.ch.state), "invalid")
+
+
+cdef inline void _reply(pyshim_channel *ch, uint32_t tag, uint32_t flags,
+                        int64_t value) noexcept nogil:
+    ch.reply.tag = tag
+    ch.reply.flags = flags
+    ch.reply.retval = value
+    pyshim_store_seq(&ch.state, PYSHIM_CH_REPLY)
+    if pyshim_load_seq(&ch.shim_sleeping):
+        syscall(SYS_futex, &ch.state, FUTEX_WAKE, 1, NULL, NULL, 0)
+
+

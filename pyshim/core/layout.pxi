@@ -1,0 +1,167 @@
+# Layout introspection, descriptors, control and channel blocks (included by _core.pyx).
+
+PROTOCOL_VERSION = PYSHIM_PROTOCOL_VERSION
+BLOCK_SIZE = PYSHIM_BLOCK_SIZE
+NR_MAX = PYSHIM_NR_MAX
+SEGMENT_NAME_MAX = PYSHIM_SEGMENT_NAME_MAX
+CONTROL_SIZE = sizeof(pyshim_control)
+CHANNEL_SIZE = sizeof(pyshim_channel)
+ENV_CHANNEL = (<bytes>PYSHIM_ENV_CHANNEL).decode()
+
+cdef size_t _off(const void *field, const void *base) noexcept:
+    return <size_t>(<const char *>field - <const char *>base)
+
+
+def layout():
+    """{struct name: {"sizeof": n, "fields": {field: offset}}} of every shared
+    structure, as compiled (PROTOCOL.md's test and inspection tools use it)."""
+    cdef pyshim_block_desc d
+    cdef pyshim_control c
+    cdef pyshim_event e
+    cdef pyshim_reply r
+    cdef pyshim_channel ch
+    return {
+        "pyshim_block_desc": {"sizeof": sizeof(d), "fields": {
+            "segment": _off(&d.segment, &d), "offset": _off(&d.offset, &d),
+            "size": _off(&d.size, &d)}},
+        "pyshim_control": {"sizeof": sizeof(c), "fields": {
+            "magic": _off(&c.magic, &c), "version": _off(&c.version, &c),
+            "supervisor_pid": _off(&c.supervisor_pid, &c),
+            "supervisor_start": _off(&c.supervisor_start, &c),
+            "doorbell_seq": _off(&c.doorbell_seq, &c), "sleepers": _off(&c.sleepers, &c)}},
+        "pyshim_event": {"sizeof": sizeof(e), "fields": {
+            "tag": _off(&e.tag, &e), "version": _off(&e.version, &e),
+            "pid": _off(&e.pid, &e), "tid": _off(&e.tid, &e), "nr": _off(&e.nr, &e),
+            "args": _off(&e.args, &e), "result": _off(&e.result, &e), "ip": _off(&e.ip, &e)}},
+        "pyshim_reply": {"sizeof": sizeof(r), "fields": {
+            "tag": _off(&r.tag, &r), "flags": _off(&r.flags, &r),
+            "retval": _off(&r.retval, &r), "subscribed": _off(&r.subscribed, &r),
+            "child_block": _off(&r.child_block, &r), "clone_flags": _off(&r.clone_flags, &r),
+            "child_stack": _off(&r.child_stack, &r), "ptid": _off(&r.ptid, &r),
+            "ctid": _off(&r.ctid, &r), "newtls": _off(&r.newtls, &r)}},
+        "pyshim_channel": {"sizeof": sizeof(ch), "fields": {
+            "state": _off(&ch.state, &ch), "shim_sleeping": _off(&ch.shim_sleeping, &ch),
+            "magic": _off(&ch.magic, &ch), "version": _off(&ch.version, &ch),
+            "control": _off(&ch.control, &ch), "event": _off(&ch.event, &ch),
+            "reply": _off(&ch.reply, &ch)}},
+    }
+
+
+def constants():
+    """Tags, states and numbers of the protocol, by their header names."""
+    return {
+        "PYSHIM_PROTOCOL_VERSION": PYSHIM_PROTOCOL_VERSION,
+        "PYSHIM_CHANNEL_MAGIC": PYSHIM_CHANNEL_MAGIC,
+        "PYSHIM_CONTROL_MAGIC": PYSHIM_CONTROL_MAGIC,
+        "PYSHIM_NR_MAX": PYSHIM_NR_MAX, "PYSHIM_BLOCK_SIZE": PYSHIM_BLOCK_SIZE,
+        "PYSHIM_RF_REPORT": PYSHIM_RF_REPORT,
+        "PYSHIM_CH_IDLE": PYSHIM_CH_IDLE, "PYSHIM_CH_EVENT": PYSHIM_CH_EVENT,
+        "PYSHIM_CH_REPLY": PYSHIM_CH_REPLY,
+        "PYSHIM_EV_START": PYSHIM_EV_START, "PYSHIM_EV_SYSCALL": PYSHIM_EV_SYSCALL,
+        "PYSHIM_EV_SYSCALL_DONE": PYSHIM_EV_SYSCALL_DONE,
+        "PYSHIM_EV_ADD_THREAD_RESULT": PYSHIM_EV_ADD_THREAD_RESULT,
+        "PYSHIM_EV_EXIT": PYSHIM_EV_EXIT,
+        "PYSHIM_RE_START": PYSHIM_RE_START, "PYSHIM_RE_NATIVE": PYSHIM_RE_NATIVE,
+        "PYSHIM_RE_COMPLETE": PYSHIM_RE_COMPLETE, "PYSHIM_RE_ADD_THREAD": PYSHIM_RE_ADD_THREAD,
+        "PYSHIM_RE_KILL": PYSHIM_RE_KILL,
+    }
+
+
+cdef char *_at(object view, size_t offset, size_t need) except NULL:
+    """Address of `need` writable bytes at `offset` in a buffer (mmap)."""
+    cdef unsigned char[::1] mv = view
+    if offset > <size_t>mv.shape[0] or need > <size_t>mv.shape[0] - offset:
+        raise ValueError("block lies outside its segment")
+    return <char *>&mv[0] + offset
+
+
+cdef void _fill_desc(pyshim_block_desc *d, desc) except *:
+    segment, offset, size = desc
+    name = segment.encode()
+    if len(name) >= PYSHIM_SEGMENT_NAME_MAX:
+        raise ValueError(f"segment name too long: {segment!r}")
+    memset(d, 0, sizeof(pyshim_block_desc))
+    memcpy(d.segment, <char *>name, len(name))
+    d.offset = offset
+    d.size = size
+
+
+def pack_desc(desc):
+    """The serialized (fixed-size, plain data) form of (segment, offset, size)."""
+    cdef pyshim_block_desc d
+    _fill_desc(&d, desc)
+    return (<char *>&d)[:sizeof(d)]
+
+
+def unpack_desc(bytes data):
+    """(segment, offset, size) from a serialized descriptor; ValueError if malformed."""
+    cdef pyshim_block_desc d
+    if len(data) != sizeof(d):
+        raise ValueError(f"a descriptor is {sizeof(d)} bytes, not {len(data)}")
+    memcpy(&d, <char *>data, sizeof(d))
+    raw = d.segment[:PYSHIM_SEGMENT_NAME_MAX]
+    name = raw.split(b"\0", 1)[0]
+    if len(name) == len(raw) or not name.startswith(b"/"):
+        raise ValueError("descriptor segment name is not a NUL-terminated /name")
+    return name.decode(errors="replace"), d.offset, d.size
+
+
+def init_control(view, int pid, uint64_t start):
+    """Initializes a run's control block at offset 0 of `view`."""
+    cdef pyshim_control *c = <pyshim_control *>_at(view, 0, sizeof(pyshim_control))
+    memset(c, 0, sizeof(pyshim_control))
+    c.version = PYSHIM_PROTOCOL_VERSION
+    c.supervisor_pid = pid
+    c.supervisor_start = start
+    pyshim_store_seq(&c.magic, PYSHIM_CONTROL_MAGIC)
+
+
+def read_control(const unsigned char[::1] data):
+    """(initialized, version, supervisor pid, supervisor start) of a control
+    block's bytes; initialized is False for a block still being created or
+    not a control block at all."""
+    cdef pyshim_control c
+    if <size_t>data.shape[0] < sizeof(c):
+        return False, 0, 0, 0
+    memcpy(&c, &data[0], sizeof(c))
+    return c.magic == PYSHIM_CONTROL_MAGIC, c.version, c.supervisor_pid, c.supervisor_start
+
+
+def init_channel(view, size_t offset, control_desc):
+    """Initializes an idle channel in the block at `offset` of `view`."""
+    cdef pyshim_channel *ch = <pyshim_channel *>_at(view, offset, sizeof(pyshim_channel))
+    memset(ch, 0, PYSHIM_BLOCK_SIZE if PYSHIM_BLOCK_SIZE <= <size_t>len(view) - offset
+           else sizeof(pyshim_channel))
+    _fill_desc(&ch.control, control_desc)
+    ch.version = PYSHIM_PROTOCOL_VERSION
+    pyshim_store_seq(&ch.magic, PYSHIM_CHANNEL_MAGIC)
+
+
+_STATE_NAMES = {PYSHIM_CH_IDLE: "idle", PYSHIM_CH_EVENT: "event", PYSHIM_CH_REPLY: "reply"}
+_EVENT_NAMES = {PYSHIM_EV_START: "Start", PYSHIM_EV_SYSCALL: "Syscall",
+                PYSHIM_EV_SYSCALL_DONE: "SyscallDone",
+                PYSHIM_EV_ADD_THREAD_RESULT: "AddThreadResult", PYSHIM_EV_EXIT: "Exit"}
+_REPLY_NAMES = {PYSHIM_RE_START: "Start", PYSHIM_RE_NATIVE: "DoNative",
+                PYSHIM_RE_COMPLETE: "Complete", PYSHIM_RE_ADD_THREAD: "AddThread",
+                PYSHIM_RE_KILL: "Kill"}
+
+
+def decode_channel(const unsigned char[::1] data):
+    """A channel block's bytes as a dict (read-only decoding for inspection)."""
+    cdef pyshim_channel ch
+    if <size_t>data.shape[0] < sizeof(ch):
+        raise ValueError(f"a channel needs {sizeof(ch)} bytes, got {data.shape[0]}")
+    memcpy(&ch, &data[0], sizeof(ch))
+    return {
+        "magic_ok": ch.magic == PYSHIM_CHANNEL_MAGIC, "version": ch.version,
+        "state": _STATE_NAMES.get(ch.state, f"invalid({ch.state})"),
+        "shim_sleeping": bool(ch.shim_sleeping),
+        "event": {"tag": _EVENT_NAMES.get(ch.event.tag, f"invalid({ch.event.tag})"),
+                  "pid": ch.event.pid, "tid": ch.event.tid, "nr": ch.event.nr,
+                  "args": [ch.event.args[i] for i in range(6)],
+                  "result": ch.event.result},
+        "reply": {"tag": _REPLY_NAMES.get(ch.reply.tag, f"invalid({ch.reply.tag})"),
+                  "flags": ch.reply.flags, "retval": ch.reply.retval},
+    }
+
+

@@ -1,0 +1,112 @@
+"""The supervisor's table of processes and threads, and how it learns that a
+process is gone: waitpid for its own children (the program, and orphans
+that come back to it as child subreaper), a pidfd for everyone else."""
+from __future__ import annotations
+
+import os
+import select
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Thread:
+    tid: int
+    pid: int
+    parent: int | None  # tid of the thread that created it
+    channel: object = field(repr=False)  # pyshim._core.Channel
+    state: str = "running"  # running | exited
+
+    @property
+    def block(self) -> str:
+        segment, offset, size = self.channel.desc
+        return f"{segment}:{offset}:{size}"
+
+
+@dataclass
+class Process:
+    pid: int
+    parent: int | None  # pid of the process that created it
+    pidfd: int | None = field(default=None, repr=False)
+    threads: dict[int, Thread] = field(default_factory=dict)
+    status: int | None = None  # wait status, when the supervisor reaped it
+    alive: bool = True
+
+
+class Table:
+    """Processes and threads of one run."""
+
+    def __init__(self, root: int):
+        self.root = root
+        self.processes: dict[int, Process] = {}
+
+    def add_process(self, pid: int, parent: int | None) -> Process:
+        proc = self.processes[pid] = Process(pid, parent, None if pid == self.root
+                                             else _pidfd(pid))
+        return proc
+
+    def add_thread(self, pid: int, tid: int, parent_tid: int | None, channel) -> Thread:
+        proc = self.processes.get(pid)
+        if proc is None:
+            proc = self.add_process(pid, self._pid_of(parent_tid))
+        thread = proc.threads[tid] = Thread(tid, pid, parent_tid, channel)
+        return thread
+
+    def _pid_of(self, tid: int | None) -> int | None:
+        for proc in self.processes.values():
+            if tid in proc.threads:
+                return proc.pid
+        return None
+
+    def thread(self, pid: int, tid: int) -> Thread | None:
+        proc = self.processes.get(pid)
+        return proc.threads.get(tid) if proc else None
+
+    def live(self) -> list[Process]:
+        return [p for p in self.processes.values() if p.alive]
+
+    def poll(self) -> list[Process]:
+        """Marks and returns the processes that died since the last poll."""
+        dead = []
+        for proc in self.live():
+            if self._dead(proc):
+                proc.alive = False
+                for thread in proc.threads.values():
+                    thread.state = "exited"
+                if proc.pidfd is not None:
+                    os.close(proc.pidfd)
+                    proc.pidfd = None
+                dead.append(proc)
+        return dead
+
+    def _dead(self, proc: Process) -> bool:
+        try:
+            done, status = os.waitpid(proc.pid, os.WNOHANG)
+            if done == proc.pid:
+                proc.status = status
+                return True
+            return False
+        except ChildProcessError:
+            pass  # not (or no longer) our child: ask its pidfd
+        if proc.pidfd is None:
+            return True
+        readable, _, _ = select.select([proc.pidfd], [], [], 0)
+        return bool(readable)
+
+    def close(self) -> None:
+        for proc in self.processes.values():
+            if proc.pidfd is not None:
+                os.close(proc.pidfd)
+                proc.pidfd = None
+
+    def rows(self) -> list[dict]:
+        """The table as plain rows (pid, tid, parent, channel, state)."""
+        return [{"pid": t.pid, "tid": t.tid, "parent": t.parent, "channel": t.block,
+                 "state": t.state if p.alive else "exited"}
+                for p in self.processes.values() for t in p.threads.values()]
+
+
+def _pidfd(pid: int) -> int | None:
+    try:
+        return os.pidfd_open(pid)
+    except ProcessLookupError:
+        return None
