@@ -97,6 +97,11 @@ class Supervisor:
         return self._trap | set(self._before) | set(self._after)
 
     @property
+    def table(self) -> Table | None:
+        """The process and thread table of the current (or last) run."""
+        return self._table
+
+    @property
     def threads(self) -> list[dict]:
         """The process and thread table of the current (or last) run: one row
         per thread with pid, tid, parent (creating tid), channel, state."""

@@ -38,6 +38,7 @@ class Table:
     def __init__(self, root: int):
         self.root = root
         self.processes: dict[int, Process] = {}
+        self.thread_count = 0  # threads ever seen in the run
 
     def add_process(self, pid: int, parent: int | None) -> Process:
         proc = self.processes[pid] = Process(pid, parent, None if pid == self.root
@@ -49,6 +50,7 @@ class Table:
         if proc is None:
             proc = self.add_process(pid, self._pid_of(parent_tid))
         thread = proc.threads[tid] = Thread(tid, pid, parent_tid, channel)
+        self.thread_count += 1
         return thread
 
     def _pid_of(self, tid: int | None) -> int | None:

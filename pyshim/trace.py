@@ -44,6 +44,9 @@ class Tracer:
             line = f"{head} = {decode.errno_text(result)}"
         else:
             line = decode.format_call(call.nr, call.args, result, _Memory(call))
+        # Like strace -f: once there is more than one thread, say whose line it is.
+        if self.supervisor.table.thread_count > 1:
+            line = f"[pid {call.tid}] {line}"
         self._write(line)
         return None
 

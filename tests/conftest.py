@@ -76,8 +76,8 @@ def prog(tmp_path_factory):
         key = f"{name}{'-static' if static else ''}"
         if key not in built:
             exe = out / key
-            cmd = ["gcc", "-O1", "-Wall", "-Werror", f"-I{ROOT / 'ipc'}", "-o", str(exe),
-                   str(PROGS / f"{name}.c")]
+            cmd = ["gcc", "-O1", "-Wall", "-Werror", "-pthread", f"-I{ROOT / 'ipc'}",
+                   "-o", str(exe), str(PROGS / f"{name}.c")]
             if static:
                 cmd.insert(1, "-static")
             subprocess.run(cmd, check=True)

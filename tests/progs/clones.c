@@ -1,0 +1,127 @@
+/* Edge cases of thread and process creation; argv[1] picks one. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static char stack[1 << 16] __attribute__((aligned(16)));
+
+/* Raw clone: returns in the child too (on `stack` when one is given). */
+static long raw_clone(unsigned long flags, void *sp)
+{
+    return syscall(SYS_clone, flags, sp, 0, 0, 0);
+}
+
+static int child_of_raw_vm(void *arg)
+{
+    (void)arg;
+    /* Same TLS as the parent (no CLONE_SETTLS): only raw syscalls here. */
+    static const char msg[] = "child says hi\n";
+    syscall(SYS_write, 1, msg, sizeof msg - 1);
+    syscall(SYS_exit, 3);
+    return 0;
+}
+
+static pthread_barrier_t started;
+
+static void *idle(void *arg)
+{
+    char c;
+    pthread_barrier_wait(&started);
+    return (void *)(long)read(*(int *)arg, &c, 1);
+}
+
+static void *noop(void *arg)
+{
+    syscall(SYS_getppid);
+    return arg;
+}
+
+int main(int argc, char **argv)
+{
+    setvbuf(stdout, 0, _IONBF, 0);
+    const char *mode = argc > 1 ? argv[1] : "";
+    if (!strcmp(mode, "clone3")) {
+        long r = syscall(SYS_clone3, 0, 0);
+        printf("clone3: %ld %s\n", r, r < 0 ? strerror(errno) : "");
+        return 0;
+    }
+    if (!strcmp(mode, "badflags")) {
+        long r = raw_clone(CLONE_THREAD, stack + sizeof stack);
+        printf("clone(CLONE_THREAD): %ld %s\n", r, r < 0 ? strerror(errno) : "");
+        return 0;
+    }
+    if (!strcmp(mode, "rawvm")) {
+        /* clone(CLONE_VM) without a new TLS, through glibc's clone(). */
+        pid_t pid = clone(child_of_raw_vm, stack + sizeof stack, CLONE_VM | SIGCHLD, 0);
+        int status;
+        waitpid(pid, &status, 0);
+        printf("child exited %d\n", WEXITSTATUS(status));
+        return 0;
+    }
+    if (!strcmp(mode, "parent")) {
+        pid_t mine = getppid();
+        int fds[2];
+        if (pipe(fds))
+            return 2;
+        long r = raw_clone(CLONE_PARENT | SIGCHLD, 0);
+        if (r == 0) {
+            printf("sibling's parent is %s\n", getppid() == mine ? "my parent" : "someone else");
+            _exit(0);
+        }
+        char c;
+        close(fds[1]);
+        while (read(fds[0], &c, 1) > 0) /* until the sibling is gone */
+            ;
+        /* Not our child: the sibling belongs to our parent. */
+        printf("waitpid: %s\n", waitpid(r, 0, 0) < 0 ? strerror(errno) : "reaped");
+        return 0;
+    }
+    if (!strcmp(mode, "orphan")) {
+        int fds[2];
+        if (pipe(fds))
+            return 2;
+        pid_t pid = fork();
+        if (pid == 0) {
+            char c;
+            close(fds[1]);
+            while (read(fds[0], &c, 1) > 0) /* until the parent is gone */
+                ;
+            printf("orphan's parent: %d\n", getppid());
+            _exit(0);
+        }
+        return 0;
+    }
+    if (!strcmp(mode, "exitgroup")) {
+        int fds[2];
+        if (pipe(fds))
+            return 2;
+        pthread_t t;
+        pthread_barrier_init(&started, 0, 5);
+        for (int i = 0; i < 4; i++)
+            pthread_create(&t, 0, idle, &fds[0]);
+        pthread_barrier_wait(&started);
+        printf("leaving 4 threads blocked\n");
+        exit(5);
+    }
+    if (!strcmp(mode, "serial")) {
+        int n = argc > 2 ? atoi(argv[2]) : 100;
+        for (int i = 0; i < n; i++) {
+            pthread_t t;
+            if (pthread_create(&t, 0, noop, 0) || pthread_join(t, 0))
+                return 2;
+        }
+        printf("%d threads, one at a time\n", n);
+        syscall(SYS_getppid); /* a supervisor may look around here */
+        return 0;
+    }
+    fprintf(stderr, "usage: clones clone3|badflags|rawvm|parent|orphan|exitgroup|serial N\n");
+    return 2;
+}

@@ -1,0 +1,174 @@
+"""Threads and processes under `--trap all`: same output and status as
+natively, every thread on its own channel, the table right, nothing leaked."""
+import collections
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from conftest import pyshim_cli, tagged_segments
+from pyshim import Supervisor, shm
+
+
+def same_as_native(argv, **kwargs):
+    native = subprocess.run(argv, capture_output=True, text=True, timeout=60, **kwargs)
+    supervised = pyshim_cli("run", "--trap", "all", "--", *argv, **kwargs)
+    assert supervised.returncode == native.returncode, supervised.stderr
+    assert supervised.stdout == native.stdout
+    return supervised
+
+
+def run_capture(sup, argv, tmp_path):
+    out, err = tmp_path / "stdout", tmp_path / "stderr"
+    with open(out, "wb") as fo, open(err, "wb") as fe:
+        status = sup.run(argv, stdout=fo, stderr=fe)
+    return status, out.read_text(), err.read_text()
+
+
+def test_pthreads_64_by_1000_counts_match(prog, tmp_path):
+    counts = collections.Counter()
+    sup = Supervisor(trap="all")
+
+    @sup.on("getppid")
+    def count(call):
+        counts[call.tid] += 1
+
+    status, out, err = run_capture(sup, [prog("threads"), "64", "1000"], tmp_path)
+    assert (status, out) == (0, "64 threads x 1000 calls: 64000\n")
+    program_counts = {int(tid): int(n) for tid, n in (line.split() for line in err.splitlines())}
+    assert len(program_counts) == 64
+    assert dict(counts) == program_counts
+    table = sup.threads
+    assert len({row["tid"] for row in table}) == 65  # main + 64 workers
+    assert {row["pid"] for row in table} == {table[0]["pid"]}
+    assert all(row["state"] == "exited" for row in table)
+
+
+def test_fork_tree_of_depth_5(prog):
+    out = same_as_native([prog("forktree"), "5"])
+    assert out.stdout == "processes: 63\n"
+
+
+def test_fork_tree_table(prog, tmp_path):
+    sup = Supervisor(trap="all")
+    status, out, _ = run_capture(sup, [prog("forktree"), "2"], tmp_path)
+    assert (status, out) == (0, "processes: 7\n")
+    rows = sup.threads
+    pids = {row["pid"] for row in rows}
+    assert len(pids) == 7
+    root = min(rows, key=lambda r: r["pid"] if r["parent"] is None else float("inf"))
+    assert root["parent"] is None
+    assert sum(1 for r in rows if r["parent"] is None) == 1
+    assert all(len(r["channel"].split(":")) == 3 for r in rows)
+
+
+PYTHON_THREADS = textwrap.dedent("""
+    import os, threading
+    out = [0] * 40
+    def work(i):
+        for _ in range(50):
+            os.getppid(); os.stat("/")
+        out[i] = i * i
+    ts = [threading.Thread(target=work, args=(i,)) for i in range(40)]
+    for t in ts: t.start()
+    for t in ts: t.join()
+    print("threads", sum(out))
+""")
+
+PYTHON_FORK = textwrap.dedent("""
+    import os
+    r, w = os.pipe()
+    parent = os.getpid()
+    pid = os.fork()
+    if pid == 0:
+        os.write(w, b"child sees its parent: %d" % (os.getppid() == parent))
+        os._exit(4)
+    _, status = os.waitpid(pid, 0)
+    print(os.read(r, 100).decode(), "status", os.waitstatus_to_exitcode(status))
+""")
+
+PYTHON_POOL = textwrap.dedent("""
+    import multiprocessing
+    with multiprocessing.get_context("fork").Pool(4) as pool:
+        print("pool", sum(pool.map(abs, range(-1000, 1000))))
+""")
+
+
+@pytest.mark.parametrize("code,expected", [
+    (PYTHON_THREADS, "threads 20540\n"),
+    (PYTHON_FORK, "child sees its parent: 1 status 4\n"),
+    (PYTHON_POOL, "pool 1000000\n"),
+], ids=["threading-40", "os.fork", "multiprocessing.Pool"])
+def test_python_workloads(code, expected):
+    out = same_as_native([sys.executable, "-c", code])
+    assert out.stdout == expected
+
+
+def test_clone3_answers_enosys_so_libc_falls_back(prog):
+    out = pyshim_cli("run", "--", prog("clones"), "clone3")
+    assert out.stdout == "clone3: -1 Function not implemented\n"
+
+
+def test_failed_clone_returns_kernel_errno_and_leaks_nothing(prog, tmp_path):
+    sup = Supervisor()
+    status, out, _ = run_capture(sup, [prog("clones"), "badflags"], tmp_path)
+    assert out == "clone(CLONE_THREAD): -1 Invalid argument\n"
+    assert [row["tid"] for row in sup.threads] == [row["pid"] for row in sup.threads]  # one thread
+
+
+def test_raw_clone_vm_without_new_tls(prog):
+    out = same_as_native([prog("clones"), "rawvm"])
+    assert out.stdout == "child says hi\nchild exited 3\n"
+
+
+def test_clone_parent_is_honoured(prog):
+    out = same_as_native([prog("clones"), "parent"])
+    assert out.stdout == "sibling's parent is my parent\nwaitpid: No child processes\n"
+
+
+def test_orphans_come_back_to_the_supervisor(prog, tmp_path):
+    status, out, _ = run_capture(Supervisor(), [prog("clones"), "orphan"], tmp_path)
+    assert status == 0
+    assert out == f"orphan's parent: {os.getpid()}\n"
+
+
+def test_exit_group_ends_every_thread(prog, tmp_path):
+    sup = Supervisor(trap="all")
+    status, out, _ = run_capture(sup, [prog("clones"), "exitgroup"], tmp_path)
+    assert (status, out) == (5, "leaving 4 threads blocked\n")
+    assert len(sup.threads) == 5 and all(r["state"] == "exited" for r in sup.threads)
+
+
+def test_exited_threads_give_their_blocks_back(prog, tmp_path, no_leaks):
+    """200 threads one after another fit in the first slab (64 blocks)."""
+    seen = []
+    sup = Supervisor()
+
+    @sup.on("getppid")
+    def look(call):
+        seen.append(len(tagged_segments(no_leaks)))
+
+    status, out, _ = run_capture(sup, [prog("clones"), "serial", "200"], tmp_path)
+    assert (status, out) == (0, "200 threads, one at a time\n")
+    assert seen[-1] == 2  # the control segment and one slab
+    assert len(sup.threads) == 201
+
+
+def test_handlers_can_fail_thread_creation(prog, tmp_path):
+    import errno
+    from pyshim import Fail
+
+    sup = Supervisor()
+    sup.on("clone")(lambda call: Fail(errno.EAGAIN))
+    status, out, err = run_capture(sup, [prog("threads"), "2", "1"], tmp_path)
+    assert status == 2 and out == ""  # pthread_create failed, as the program reports
+
+
+def test_trace_names_pid_once_there_are_several(prog):
+    out = pyshim_cli("trace", "-e", "getppid,exit_group", "--", prog("threads"), "2", "1")
+    lines = [l for l in out.stderr.splitlines() if "getppid" in l]
+    assert len(lines) == 2
+    assert all(l.startswith("[pid ") for l in lines)
+    assert out.stderr.splitlines()[-1] == "+++ exited with 0 +++"
