@@ -12,6 +12,7 @@ PRELOAD = "pyshim.libpyshim_preload"
 SHIM_SOURCES = [
     "pyshim/shim/channel.c",
     "pyshim/shim/clone.c",
+    "pyshim/shim/create.c",
     "pyshim/shim/dispatch.c",
     "pyshim/shim/init.c",
     "pyshim/shim/maps.c",
@@ -61,9 +62,22 @@ preload = Extension(
     extra_link_args=SHIM_LDFLAGS,
 )
 
+# _core links the same clone helpers and asm as the preload library (one
+# copy of each), plus the probe its in-process clone tests drive.
+CORE_C_SOURCES = [
+    "pyshim/shim/clone.c",
+    "pyshim/shim/util.c",
+    "pyshim/asm/trampoline.S",
+    "pyshim/asm/clone.S",
+    "pyshim/core/clone_probe.c",
+    "pyshim/core/probe.S",
+]
+
 core = cythonize(
-    [Extension("pyshim._core", sources=["pyshim/_core.pyx"], include_dirs=["ipc"],
-               extra_compile_args=["-D_GNU_SOURCE"])],
+    [Extension("pyshim._core", sources=["pyshim/_core.pyx"] + CORE_C_SOURCES,
+               include_dirs=["ipc", "pyshim/shim", "pyshim/core"],
+               extra_compile_args=["-D_GNU_SOURCE", "-fno-stack-protector",
+                                   "-fno-omit-frame-pointer"])],
     compiler_directives={"language_level": "3"},
 )
 

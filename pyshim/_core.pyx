@@ -15,6 +15,7 @@ from cpython.mem cimport PyMem_Free, PyMem_Realloc
 
 from pyshim.includes.ipc cimport *
 from pyshim.includes.linux cimport *
+from pyshim.includes.probe cimport *
 
 import os
 
@@ -26,3 +27,4 @@ include "core/channel.pxi"
 include "core/call.pxi"
 include "core/dispatcher.pxi"
 include "core/signals.pxi"
+include "core/clone_probe.pxi"

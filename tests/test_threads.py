@@ -172,3 +172,15 @@ def test_trace_names_pid_once_there_are_several(prog):
     assert len(lines) == 2
     assert all(l.startswith("[pid ") for l in lines)
     assert out.stderr.splitlines()[-1] == "+++ exited with 0 +++"
+
+
+@pytest.mark.parametrize("trap", [[], ["--trap", "all"]], ids=["unsubscribed", "trap-all"])
+@pytest.mark.parametrize("mode,expected", [
+    ("fork", "fork: parent intact, child intact\n"),
+    ("thread", "thread: parent intact, child intact\n"),
+])
+def test_clone_preserves_red_zone_callee_saved_registers_and_alignment(prog, trap, mode, expected):
+    native = subprocess.run([prog("redzone"), mode], capture_output=True, text=True, timeout=30)
+    assert native.stdout == expected
+    out = pyshim_cli("run", *trap, "--", prog("redzone"), mode)
+    assert (out.stdout, out.returncode) == (expected, 0), out.stderr

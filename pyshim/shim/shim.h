@@ -13,9 +13,9 @@
 #include <ucontext.h>
 
 #include "pyshim_ipc.h"
-#include "../asm/context.h"
+#include "clone.h"
+#include "raw.h"
 
-#define SHIM_HIDDEN __attribute__((visibility("hidden")))
 
 #ifndef SA_RESTORER
 #define SA_RESTORER 0x04000000
@@ -31,62 +31,6 @@ struct shim_kaction {
     uintptr_t restorer;
     uint64_t mask;
 };
-
-/* ---- raw syscalls (asm/trampoline.S) ---------------------------------- */
-SHIM_HIDDEN long pyshim_raw_syscall(long nr, long a1, long a2, long a3,
-                                    long a4, long a5, long a6);
-SHIM_HIDDEN void pyshim_restorer(void);
-
-/* ---- clone support (asm/clone.S) ---------------------------------------- */
-/* The registers a cloned thread resumes with; layout fixed by asm/context.h. */
-struct shim_context {
-    uint8_t fx[512] __attribute__((aligned(16))); /* fxsave area */
-    uint64_t r8, r9, r10, r11, r12, r13, r14, r15;
-    uint64_t rdi, rsi, rbp, rbx, rdx, rax, rcx, rsp, rip;
-    uint64_t has_fx;
-};
-#define SHIM_CTX_CHECK(field, off) \
-    _Static_assert(offsetof(struct shim_context, field) == (off), "shim_context." #field)
-SHIM_CTX_CHECK(fx, CTX_FX);
-SHIM_CTX_CHECK(r8, CTX_R8);
-SHIM_CTX_CHECK(r9, CTX_R9);
-SHIM_CTX_CHECK(r10, CTX_R10);
-SHIM_CTX_CHECK(r11, CTX_R11);
-SHIM_CTX_CHECK(r12, CTX_R12);
-SHIM_CTX_CHECK(r13, CTX_R13);
-SHIM_CTX_CHECK(r14, CTX_R14);
-SHIM_CTX_CHECK(r15, CTX_R15);
-SHIM_CTX_CHECK(rdi, CTX_RDI);
-SHIM_CTX_CHECK(rsi, CTX_RSI);
-SHIM_CTX_CHECK(rbp, CTX_RBP);
-SHIM_CTX_CHECK(rbx, CTX_RBX);
-SHIM_CTX_CHECK(rdx, CTX_RDX);
-SHIM_CTX_CHECK(rax, CTX_RAX);
-SHIM_CTX_CHECK(rcx, CTX_RCX);
-SHIM_CTX_CHECK(rsp, CTX_RSP);
-SHIM_CTX_CHECK(rip, CTX_RIP);
-SHIM_CTX_CHECK(has_fx, CTX_HAS_FX);
-_Static_assert(sizeof(struct shim_context) == CTX_SIZE, "shim_context size");
-#undef SHIM_CTX_CHECK
-
-SHIM_HIDDEN long pyshim_clone_thread(unsigned long flags, void *child_sp, int *ptid,
-                                     int *ctid, unsigned long tls,
-                                     void (*child_fn)(void *), void *arg);
-SHIM_HIDDEN __attribute__((noreturn)) void pyshim_set_context(const struct shim_context *ctx);
-SHIM_HIDDEN __attribute__((noreturn)) void pyshim_exit_thread(void *base, size_t size, int status);
-extern const char __start_pyshim_text[] SHIM_HIDDEN;
-extern const char __stop_pyshim_text[] SHIM_HIDDEN;
-
-#define RAW0(nr) pyshim_raw_syscall((nr), 0, 0, 0, 0, 0, 0)
-#define RAW1(nr, a) pyshim_raw_syscall((nr), (long)(a), 0, 0, 0, 0, 0)
-#define RAW2(nr, a, b) pyshim_raw_syscall((nr), (long)(a), (long)(b), 0, 0, 0, 0)
-#define RAW3(nr, a, b, c) \
-    pyshim_raw_syscall((nr), (long)(a), (long)(b), (long)(c), 0, 0, 0)
-#define RAW4(nr, a, b, c, d) \
-    pyshim_raw_syscall((nr), (long)(a), (long)(b), (long)(c), (long)(d), 0, 0)
-#define RAW6(nr, a, b, c, d, e, f)                                          \
-    pyshim_raw_syscall((nr), (long)(a), (long)(b), (long)(c), (long)(d), \
-                       (long)(e), (long)(f))
 
 /* ---- per-thread state --------------------------------------------------
  * Lives at the base of the thread's alternate signal stack, which is
@@ -123,19 +67,6 @@ struct shim_process {
 };
 extern struct shim_process shim_proc SHIM_HIDDEN;
 
-/* ---- util.c ------------------------------------------------------------ */
-SHIM_HIDDEN size_t shim_strlen(const char *s);
-SHIM_HIDDEN void shim_memcpy(void *dst, const void *src, size_t n);
-SHIM_HIDDEN void shim_memset(void *dst, int c, size_t n);
-SHIM_HIDDEN int shim_strncmp(const char *a, const char *b, size_t n);
-/* Writes "pyshim: " + msg + "\n" to fd 2 in one write. */
-SHIM_HIDDEN void shim_say(const char *msg);
-/* Writes a message (unless NULL) and kills the whole process with SIGKILL. */
-SHIM_HIDDEN __attribute__((noreturn)) void shim_die(const char *msg);
-/* Copies n bytes from the program's (possibly invalid) address: 0 or -EFAULT. */
-SHIM_HIDDEN long shim_copy_in(void *dst, const void *user_src, size_t n);
-SHIM_HIDDEN long shim_copy_out(void *user_dst, const void *src, size_t n);
-
 /* ---- maps.c ------------------------------------------------------------ */
 /* Maps the block named by `desc` (cached per process); NULL on failure. */
 SHIM_HIDDEN void *shim_map_block(const struct pyshim_block_desc *desc);
@@ -170,7 +101,7 @@ SHIM_HIDDEN long shim_syscall(struct shim_thread *t, long nr, const long args[6]
                               ucontext_t *uc, uint64_t ip);
 SHIM_HIDDEN void shim_on_sigsys(int sig, siginfo_t *info, void *ctx);
 
-/* ---- clone.c ----------------------------------------------------------- */
+/* ---- create.c ---------------------------------------------------------- */
 struct shim_clone_req {
     struct pyshim_channel *channel; /* the child's, already mapped */
     uint64_t flags, stack, ptid, ctid, tls;

@@ -1,0 +1,82 @@
+/*
+ * The seed's do_clone_thread / do_clone_process, free of shim state so the
+ * same code serves the preload library and pyshim._core's in-process tests.
+ */
+#ifndef PYSHIM_CLONE_H
+#define PYSHIM_CLONE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pyshim_ipc.h"
+#include "raw.h"
+#include "../asm/context.h"
+
+/* ---- clone support (asm/clone.S) ---------------------------------------- */
+/* The registers a cloned thread resumes with; layout fixed by asm/context.h. */
+struct shim_context {
+    uint8_t fx[512] __attribute__((aligned(16))); /* fxsave area */
+    uint64_t r8, r9, r10, r11, r12, r13, r14, r15;
+    uint64_t rdi, rsi, rbp, rbx, rdx, rax, rcx, rsp, rip;
+    uint64_t has_fx;
+};
+#define SHIM_CTX_CHECK(field, off) \
+    _Static_assert(offsetof(struct shim_context, field) == (off), "shim_context." #field)
+SHIM_CTX_CHECK(fx, CTX_FX);
+SHIM_CTX_CHECK(r8, CTX_R8);
+SHIM_CTX_CHECK(r9, CTX_R9);
+SHIM_CTX_CHECK(r10, CTX_R10);
+SHIM_CTX_CHECK(r11, CTX_R11);
+SHIM_CTX_CHECK(r12, CTX_R12);
+SHIM_CTX_CHECK(r13, CTX_R13);
+SHIM_CTX_CHECK(r14, CTX_R14);
+SHIM_CTX_CHECK(r15, CTX_R15);
+SHIM_CTX_CHECK(rdi, CTX_RDI);
+SHIM_CTX_CHECK(rsi, CTX_RSI);
+SHIM_CTX_CHECK(rbp, CTX_RBP);
+SHIM_CTX_CHECK(rbx, CTX_RBX);
+SHIM_CTX_CHECK(rdx, CTX_RDX);
+SHIM_CTX_CHECK(rax, CTX_RAX);
+SHIM_CTX_CHECK(rcx, CTX_RCX);
+SHIM_CTX_CHECK(rsp, CTX_RSP);
+SHIM_CTX_CHECK(rip, CTX_RIP);
+SHIM_CTX_CHECK(has_fx, CTX_HAS_FX);
+_Static_assert(sizeof(struct shim_context) == CTX_SIZE, "shim_context size");
+#undef SHIM_CTX_CHECK
+
+SHIM_HIDDEN long pyshim_clone_thread(unsigned long flags, void *child_sp, int *ptid,
+                                     int *ctid, unsigned long tls,
+                                     void (*child_fn)(void *), void *arg);
+
+/* What a new thread finds below its stack: the context it resumes, its
+ * block (the seed's ShMemBlockSerialized) and, when the parent mapped it,
+ * the block's address; `init` runs first in the child.  64-byte aligned, so
+ * ctx.fx is 16-byte aligned for fxrstor. */
+struct shim_child_start {
+    struct shim_context ctx;
+    struct pyshim_block_desc desc;
+    void *channel;
+    void (*init)(struct shim_child_start *self);
+} __attribute__((aligned(64)));
+
+/* do_clone_thread: copies *start below `stack` and clones with `flags`
+ * (which must include CLONE_VM).  The child runs init(its copy), then
+ * resumes its copy's context with rax = 0 and rsp = stack.  Returns the
+ * kernel's result in the parent (-EINVAL without a stack, -EFAULT if the
+ * stack cannot be written).
+ * Contract: start->ctx is safe for the child to resume (valid rip, a stack
+ * at `stack` with room for the start block and for init below it); the
+ * pointers are valid for the kernel's use of them (ptid, ctid). */
+SHIM_HIDDEN long shim_clone_thread(const struct shim_child_start *start, uint64_t flags,
+                                   uint64_t stack, uint64_t ptid, uint64_t ctid,
+                                   uint64_t tls);
+
+/* do_clone_process: clones without CLONE_VM (the caller checks); returns 0
+ * in the child, which continues as a copy of the caller, and the kernel's
+ * result in the parent.  Any stack switch is the caller's job afterwards.
+ * Contract: flags lack CLONE_VM; ptid/ctid/tls are valid for the kernel. */
+SHIM_HIDDEN long shim_clone_process(uint64_t flags, uint64_t ptid, uint64_t ctid,
+                                    uint64_t tls);
+SHIM_HIDDEN __attribute__((noreturn)) void pyshim_set_context(const struct shim_context *ctx);
+SHIM_HIDDEN __attribute__((noreturn)) void pyshim_exit_thread(void *base, size_t size, int status);
+#endif /* PYSHIM_CLONE_H */
