@@ -88,12 +88,15 @@ int main(int argc, char **argv)
         int fds[2];
         if (pipe(fds))
             return 2;
+        pid_t parent = getpid();
         pid_t pid = fork();
         if (pid == 0) {
             char c;
             close(fds[1]);
-            while (read(fds[0], &c, 1) > 0) /* until the parent is gone */
+            while (read(fds[0], &c, 1) > 0) /* until the parent is exiting */
                 ;
+            while (getppid() == parent) /* its files close before we are re-parented */
+                sched_yield();
             printf("orphan's parent: %d\n", getppid());
             _exit(0);
         }
