@@ -18,6 +18,7 @@ from pyshim.includes.linux cimport *
 from pyshim.includes.probe cimport *
 
 import os
+from time import monotonic
 
 from pyshim import syscalls as _syscalls
 from pyshim.replies import NATIVE, Fail

@@ -141,6 +141,10 @@ class Run:
                 return
         raise ValueError(f"{block.segment} is not a segment of run {self.run_id}")
 
+    @property
+    def blocks_in_use(self) -> int:
+        return len(self._slabs) * BLOCKS_PER_SEGMENT - len(self._free)
+
     def segment_names(self) -> list[str]:
         return [self.control.name] + [s.name for s in self._slabs]
 

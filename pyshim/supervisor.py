@@ -64,6 +64,7 @@ class Supervisor:
         self._after: dict[int, Callable] = {}
         self._trap: set[int] = _numbers(trap)
         self._table: Table | None = None
+        self._run: shm.Run | None = None
 
     def trap(self, names: Iterable[str | int] | str) -> None:
         """Subscribe to syscalls without a handler: they go to the supervisor
@@ -102,6 +103,11 @@ class Supervisor:
         return self._table
 
     @property
+    def blocks_in_use(self) -> int:
+        """Channel blocks allocated in the current run (0 outside a run)."""
+        return self._run.blocks_in_use if self._run else 0
+
+    @property
     def threads(self) -> list[dict]:
         """The process and thread table of the current (or last) run: one row
         per thread with pid, tid, parent (creating tid), channel, state."""
@@ -122,6 +128,7 @@ class Supervisor:
         # Forwarding outlives the run's segments: a signal that arrives while
         # they are removed is still passed on, never fatal to pyshim.
         with _Forwarding(forward_signals) as forwarding, shm.Run() as run:
+            self._run = run
             block = run.alloc_channel()
             env[_core.ENV_CHANNEL] = block.text
             preload = preload_path()
@@ -133,7 +140,10 @@ class Supervisor:
             dispatcher = _core.Dispatcher(run.control.map, self.subscribed, self._before,
                                           self._after, run.alloc_channel, run.free_block, table)
             dispatcher.add_channel(_core.Channel(block.view, block.desc, pid, block))
-            return exit_code(_serve(dispatcher, table))
+            try:
+                return exit_code(_serve(dispatcher, table))
+            finally:
+                self._run = None
 
 
 def _fd(stream) -> int | None:

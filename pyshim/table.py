@@ -14,7 +14,7 @@ class Thread:
     pid: int
     parent: int | None  # tid of the thread that created it
     channel: object = field(repr=False)  # pyshim._core.Channel
-    state: str = "running"  # running | exited
+    state: str = "running"  # running | exiting | exited
 
     @property
     def block(self) -> str:
@@ -62,6 +62,14 @@ class Table:
     def thread(self, pid: int, tid: int) -> Thread | None:
         proc = self.processes.get(pid)
         return proc.threads.get(tid) if proc else None
+
+    def exiting(self, pid: int) -> None:
+        """The process announced exit_group: its threads are on their way out."""
+        proc = self.processes.get(pid)
+        if proc is not None:
+            for thread in proc.threads.values():
+                if thread.state == "running":
+                    thread.state = "exiting"
 
     def live(self) -> list[Process]:
         return [p for p in self.processes.values() if p.alive]

@@ -112,10 +112,13 @@ def test_clone3_answers_enosys_so_libc_falls_back(prog):
 
 
 def test_failed_clone_returns_kernel_errno_and_leaks_nothing(prog, tmp_path):
+    in_use = []
     sup = Supervisor()
+    sup.on("exit_group")(lambda call: in_use.append(sup.blocks_in_use))
     status, out, _ = run_capture(sup, [prog("clones"), "badflags"], tmp_path)
     assert out == "clone(CLONE_THREAD): -1 Invalid argument\n"
-    assert [row["tid"] for row in sup.threads] == [row["pid"] for row in sup.threads]  # one thread
+    assert in_use == [1]  # the failed child's block was given back
+    assert len(sup.threads) == 1
 
 
 def test_raw_clone_vm_without_new_tls(prog):

@@ -32,6 +32,7 @@ cdef class Channel:
     cdef public int tid
     cdef public object parent_tid  # tid of the thread whose clone made it
     cdef public bint started
+    cdef int index                 # in the dispatcher's arrays
     cdef list pending              # calls waiting for their SyscallDone
     cdef object pending_clone      # (child channel, call) until AddThreadResult
 

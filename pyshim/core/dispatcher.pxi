@@ -5,6 +5,8 @@ cdef enum:
     WAIT_NS = 20000000     # sleep at most 20 ms between liveness checks
     EXITING_WAIT_NS = 1000000  # 1 ms while a process is on its way out
 
+REAP_EVERY_S = 0.02
+
 cdef enum:
     CLONE_VM = 0x100
     CLONE_VFORK = 0x4000
@@ -103,22 +105,26 @@ cdef class Dispatcher:
             self.cap = newcap
         self.chans[self.nchan] = channel.ch
         self.chan_pid[self.nchan] = channel.pid
+        channel.index = self.nchan
         self.nchan += 1
         self.channels.append(channel)
 
     cdef _set_pid(self, Channel c, int pid):
         c.pid = pid
-        self.chan_pid[self.channels.index(c)] = pid
+        self.chan_pid[c.index] = pid
 
     cdef _remove_channel(self, Channel c):
-        """Stops serving `c` and gives its block back."""
-        cdef int i = self.channels.index(c)
+        """Stops serving `c` and gives its block back (swap with the last)."""
+        cdef int i = c.index
         cdef int last = self.nchan - 1
+        cdef Channel moved = self.channels[last]
         self.chans[i] = self.chans[last]
         self.chan_pid[i] = self.chan_pid[last]
-        self.channels[i] = self.channels[last]
+        self.channels[i] = moved
+        moved.index = i
         self.channels.pop()
         self.nchan = last
+        c.index = -1
         if c.block is not None:
             self.release(c.block)
             c.block = None
@@ -181,9 +187,10 @@ cdef class Dispatcher:
     def serve(self):
         """Answers events until every process of the run is gone; returns the
         wait status of the first one (the program).  Raises what a handler
-        raised, ChannelError on garbage, UnsupportedCall or ArmError."""
+        raised, ChannelError on garbage or ArmError."""
         cdef int idx
         cdef long timeout
+        last_reap = monotonic()
         while True:
             timeout = EXITING_WAIT_NS if self.exiting else WAIT_NS
             with nogil:
@@ -193,9 +200,11 @@ cdef class Dispatcher:
                 if self.error is not None:
                     error, self.error = self.error, None
                     raise error
-                continue
+                if monotonic() - last_reap < REAP_EVERY_S:
+                    continue  # a busy run still forgets its dead now and then
             PyErr_CheckSignals()
             self._reap()
+            last_reap = monotonic()
             root = self.table.processes[self.table.root]
             if not root.alive and not self.table.live():
                 return root.status
@@ -361,6 +370,7 @@ cdef class Dispatcher:
                 thread.state = "exited"
             self._remove_channel(c)
         else:
+            self.table.exiting(c.pid)
             self.exiting = 1
 
     cdef _handler_raised(self, Channel c, Call call, exc):
