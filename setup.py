@@ -14,6 +14,7 @@ SHIM_SOURCES = [
     "pyshim/shim/clone.c",
     "pyshim/shim/create.c",
     "pyshim/shim/dispatch.c",
+    "pyshim/shim/exec.c",
     "pyshim/shim/init.c",
     "pyshim/shim/maps.c",
     "pyshim/shim/signals.c",

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 from collections.abc import Callable, Iterable, Mapping
 from importlib import resources
 
@@ -138,12 +139,40 @@ class Supervisor:
             self._table = table = Table(pid)
             table.add_process(pid, None)
             dispatcher = _core.Dispatcher(run.control.map, self.subscribed, self._before,
-                                          self._after, run.alloc_channel, run.free_block, table)
+                                          self._after, run.alloc_channel, run.free_block, table,
+                                          on_exec=lambda call: _check_exec(call, table))
             dispatcher.add_channel(_core.Channel(block.view, block.desc, pid, block))
             try:
                 return exit_code(_serve(dispatcher, table))
             finally:
                 self._run = None
+
+
+def exec_target(call) -> str:
+    """The file an execve/execveat call asks the kernel to run, as a path
+    the supervisor can open (through /proc for relative ones)."""
+    if call.name == "execve":
+        dirfd, path = -100, call.string(call.args[0])
+    else:
+        dirfd, path = call.int_arg(0), call.string(call.args[1])
+    if path.startswith("/"):
+        return path
+    base = f"/proc/{call.pid}/cwd" if dirfd == -100 else f"/proc/{call.pid}/fd/{dirfd}"
+    return os.path.join(base, path) if path else base
+
+
+def _check_exec(call, table: Table) -> None:
+    """Warns, in one line, when a process is about to exec an image the
+    shim cannot enter; the run goes on with that process unsupervised."""
+    try:
+        target = exec_target(call)
+        program.check_supervisable(target)
+    except (OSError, PyshimError) as exc:
+        if isinstance(exc, program.CannotSupervise):
+            table.unsupervised(call.pid)
+            print(f"pyshim: warning: pid {call.pid} runs unsupervised: {exc}",
+                  file=sys.stderr, flush=True)
+        # anything else (no such file...): the exec itself will fail
 
 
 def _fd(stream) -> int | None:

@@ -30,6 +30,7 @@ class Process:
     threads: dict[int, Thread] = field(default_factory=dict)
     status: int | None = None  # wait status, when the supervisor reaped it
     alive: bool = True
+    image_supervised: bool = True  # False after exec of a static program
 
 
 class Table:
@@ -62,6 +63,26 @@ class Table:
     def thread(self, pid: int, tid: int) -> Thread | None:
         proc = self.processes.get(pid)
         return proc.threads.get(tid) if proc else None
+
+    def exec_done(self, pid: int, old_tid: int, new_tid: int) -> None:
+        """An exec in `pid` by thread `old_tid` succeeded: the other threads
+        are gone and the exec'ing thread now has the leader's tid."""
+        proc = self.processes.get(pid)
+        if proc is None:
+            return
+        thread = proc.threads.pop(old_tid, None)
+        for other in proc.threads.values():
+            other.state = "exited"
+        if thread is not None:
+            thread.tid = new_tid
+            proc.threads[new_tid] = thread
+        proc.image_supervised = True
+
+    def unsupervised(self, pid: int) -> None:
+        """`pid` is about to run an image the shim cannot enter."""
+        proc = self.processes.get(pid)
+        if proc is not None:
+            proc.image_supervised = False
 
     def exiting(self, pid: int) -> None:
         """The process announced exit_group: its threads are on their way out."""
@@ -111,7 +132,8 @@ class Table:
     def rows(self) -> list[dict]:
         """The table as plain rows (pid, tid, parent, channel, state)."""
         return [{"pid": t.pid, "tid": t.tid, "parent": t.parent, "channel": t.block,
-                 "state": t.state if p.alive else "exited"}
+                 "state": (t.state if p.image_supervised else "unsupervised")
+                 if p.alive else "exited"}
                 for p in self.processes.values() for t in p.threads.values()]
 
 

@@ -17,19 +17,17 @@ _NR_FORK = _syscalls.NUMBERS["fork"]
 _NR_VFORK = _syscalls.NUMBERS["vfork"]
 _NR_EXIT = _syscalls.NUMBERS["exit"]
 _CLONE_FAMILY = frozenset((_NR_CLONE, _NR_FORK, _NR_VFORK))
+_EXEC_FAMILY = frozenset((_syscalls.NUMBERS["execve"], _syscalls.NUMBERS["execveat"]))
 
 
 def clone_request(nr, args):
     """(flags, child_stack, ptid, ctid, newtls) of the clone the shim should
-    perform for a trapped clone, fork or vfork.  vfork and CLONE_VFORK get
-    fork semantics for now (the child runs on a copy of memory)."""
+    perform for a trapped clone, fork or vfork."""
     if nr == _NR_CLONE:
-        flags, stack, ptid, ctid, tls = args[:5]
-    else:
-        flags, stack, ptid, ctid, tls = SIGCHLD_, 0, 0, 0, 0
-    if flags & CLONE_VFORK:
-        flags &= ~(CLONE_VM | CLONE_VFORK)
-    return flags, stack, ptid, ctid, tls
+        return tuple(args[:5])
+    if nr == _NR_VFORK:
+        return CLONE_VM | CLONE_VFORK | SIGCHLD_, 0, 0, 0, 0
+    return SIGCHLD_, 0, 0, 0, 0
 
 
 cdef class Dispatcher:
@@ -52,15 +50,19 @@ cdef class Dispatcher:
     cdef object release
     cdef int exiting
     cdef public object table
+    cdef object on_exec
 
     def __cinit__(self):
         self.chans = NULL
         self.chan_pid = NULL
 
-    def __init__(self, control_view, subscribed, before, after, allocate, release, table):
+    def __init__(self, control_view, subscribed, before, after, allocate, release, table,
+                 on_exec=None):
         """subscribed: syscall numbers; before/after: dicts of number ->
         callable; allocate() -> Block and release(Block) manage channel
-        blocks; table: a pyshim.table.Table."""
+        blocks; table: a pyshim.table.Table; on_exec(call) sees every exec
+        before the user's handlers."""
+        self.on_exec = on_exec
         self._ctl_view = control_view
         self.ctl = <pyshim_control *>_at(control_view, 0, sizeof(pyshim_control))
         self.channels = []
@@ -79,7 +81,7 @@ cdef class Dispatcher:
         for nr, fn in after.items():
             self.after[nr] = fn
             self.needs_python[nr] = 1
-        for nr in _CLONE_FAMILY:
+        for nr in _CLONE_FAMILY | _EXEC_FAMILY:
             self.needs_python[nr] = 1
 
     def __dealloc__(self):
@@ -260,6 +262,8 @@ cdef class Dispatcher:
             c.started = True
             c.tid = ev.tid
             self.table.add_thread(ev.pid, ev.tid, c.parent_tid, c)
+        else:
+            self._exec_done(c, ev.tid)
         # A Start after a reported execve means the exec succeeded.
         while c.pending:
             call = c.pending.pop()
@@ -268,11 +272,24 @@ cdef class Dispatcher:
         memcpy(c.ch.reply.subscribed, self.subscribed, sizeof(self.subscribed))
         _reply(c.ch, PYSHIM_RE_START, 0, 0)
 
+    cdef _exec_done(self, Channel c, int tid):
+        """A new image started on `c`: the exec killed the process's other
+        threads, and the exec'ing thread took the leader's tid."""
+        for other in [o for o in self.channels if (<Channel>o).pid == c.pid and o is not c]:
+            self._remove_channel(other)
+        self.table.exec_done(c.pid, c.tid, tid)
+        c.tid = tid
+
     cdef _on_syscall(self, Channel c, pyshim_event *ev):
         if ev.nr < 0 or ev.nr >= PYSHIM_NR_MAX:
             return self._fail(c, ChannelError(
                 f"garbage in the channel of pid {c.pid}: syscall number {ev.nr}"))
         cdef Call call = _make_call(ev)
+        if self.on_exec is not None and call.nr in _EXEC_FAMILY:
+            try:
+                self.on_exec(call)
+            except BaseException as exc:
+                return self._handler_raised(c, call, exc)
         handler = self.before[call.nr]
         value = None
         if handler is not None:

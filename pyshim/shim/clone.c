@@ -25,7 +25,6 @@ long shim_clone_thread(const struct shim_child_start *start, uint64_t flags, uin
     struct shim_child_start copy;
     shim_memcpy(&copy, start, sizeof copy);
     copy.ctx.rax = 0; /* the child's view of clone */
-    copy.ctx.rsp = stack;
     /* Below the program's stack pointer, never above: the program may keep
      * data there (glibc's clone() keeps fn and arg at the top). */
     uintptr_t at = (stack - sizeof copy) & ~(uintptr_t)63;

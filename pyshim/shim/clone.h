@@ -56,17 +56,20 @@ struct shim_child_start {
     struct shim_context ctx;
     struct pyshim_block_desc desc;
     void *channel;
+    void *area;       /* for init: memory the parent prepared (vfork) */
+    uint64_t sigmask; /* for init: the mask to resume with (vfork) */
     void (*init)(struct shim_child_start *self);
 } __attribute__((aligned(64)));
 
 /* do_clone_thread: copies *start below `stack` and clones with `flags`
- * (which must include CLONE_VM).  The child runs init(its copy), then
- * resumes its copy's context with rax = 0 and rsp = stack.  Returns the
- * kernel's result in the parent (-EINVAL without a stack, -EFAULT if the
- * stack cannot be written).
- * Contract: start->ctx is safe for the child to resume (valid rip, a stack
- * at `stack` with room for the start block and for init below it); the
- * pointers are valid for the kernel's use of them (ptid, ctid). */
+ * (which must include CLONE_VM).  The child runs init(its copy) on `stack`,
+ * then resumes its copy's context with rax = 0 (and the rsp in the context:
+ * usually `stack`, the parent's stack for vfork).  Returns the kernel's
+ * result in the parent (-EINVAL without a stack, -EFAULT if the stack cannot
+ * be written).
+ * Contract: start->ctx is safe for the child to resume (valid rip and rsp);
+ * `stack` has room for the start block and for init below it; the pointers
+ * are valid for the kernel's use of them (ptid, ctid). */
 SHIM_HIDDEN long shim_clone_thread(const struct shim_child_start *start, uint64_t flags,
                                    uint64_t stack, uint64_t ptid, uint64_t ctid,
                                    uint64_t tls);

@@ -39,7 +39,7 @@ static void capture(struct shim_context *ctx, const ucontext_t *uc)
 static void join_run(struct shim_child_start *s)
 {
     long status;
-    struct shim_thread *t = shim_thread_init(s->channel, &status);
+    struct shim_thread *t = shim_thread_init(s->channel, &s->desc, &status);
     if (!t)
         shim_die("no memory for a new thread's shim stack");
     shim_start(t, status);
@@ -53,9 +53,50 @@ static void join_run_as_process(struct shim_thread *t, ucontext_t *uc,
     t->pid = (int32_t)RAW0(SYS_getpid);
     t->tid = (int32_t)RAW0(SYS_gettid);
     t->channel = req->channel;
+    shim_memcpy(&t->desc, &req->desc, sizeof t->desc);
     shim_start(t, shim_arm()); /* the kernel did not copy dispatch */
     if (req->stack)
         uc->uc_mcontext.gregs[REG_RSP] = (greg_t)req->stack;
+}
+
+/* A vfork child's first steps: its altstack is the region its parent
+ * mapped (the child runs on it now, as a scratch stack), and signals stay
+ * blocked until that altstack is installed, so nothing is ever delivered
+ * onto the suspended parent's. */
+static void join_run_vfork(struct shim_child_start *s)
+{
+    long status;
+    struct shim_thread *t = shim_thread_init_at(s->area, s->channel, &s->desc, &status);
+    t->vfork_child = 1;
+    shim_start(t, status);
+    RAW4(SYS_rt_sigprocmask, SIG_SETMASK, &s->sigmask, 0, 8);
+}
+
+/* CLONE_VM|CLONE_VFORK (vfork, posix_spawn): the child shares memory and,
+ * without a stack of its own, the parent's stack, while the kernel keeps
+ * the parent suspended until the child execs or exits.  The child must not
+ * run on the parent's handler frames or altstack: it starts on a region the
+ * parent maps and unmaps once it is resumed. */
+static long clone_vfork(ucontext_t *uc, const struct shim_clone_req *req,
+                        const struct shim_child_start *base)
+{
+    struct shim_thread *area = shim_map_altstack();
+    if (!area)
+        return -ENOMEM;
+    struct shim_child_start start;
+    shim_memcpy(&start, base, sizeof start);
+    if (req->stack)
+        start.ctx.rsp = req->stack;
+    start.area = area;
+    shim_memcpy(&start.sigmask, &uc->uc_sigmask, sizeof start.sigmask);
+    start.init = join_run_vfork;
+    uint64_t all = ~0ull, old;
+    RAW4(SYS_rt_sigprocmask, SIG_SETMASK, &all, &old, 8);
+    long r = shim_clone_thread(&start, req->flags, (uint64_t)area + SHIM_ALTSTACK_SIZE,
+                               req->ptid, req->ctid, req->tls);
+    RAW4(SYS_rt_sigprocmask, SIG_SETMASK, &old, 0, 8);
+    RAW2(SYS_munmap, area, SHIM_ALTSTACK_SIZE);
+    return r;
 }
 
 long shim_do_clone(struct shim_thread *t, ucontext_t *uc, const struct shim_clone_req *req,
@@ -67,6 +108,10 @@ long shim_do_clone(struct shim_thread *t, ucontext_t *uc, const struct shim_clon
         shim_memset(&start, 0, sizeof start);
         capture(&start.ctx, uc);
         start.channel = req->channel;
+        shim_memcpy(&start.desc, &req->desc, sizeof start.desc);
+        if (req->flags & CLONE_VFORK)
+            return clone_vfork(uc, req, &start);
+        start.ctx.rsp = req->stack;
         start.init = join_run;
         return shim_clone_thread(&start, req->flags, req->stack, req->ptid, req->ctid, req->tls);
     }

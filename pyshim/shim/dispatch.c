@@ -24,6 +24,13 @@ static inline int is_clone_family(long nr)
     return nr == SYS_clone || nr == SYS_fork || nr == SYS_vfork;
 }
 
+/* Execs always go to the supervisor too: it must know which image each
+ * process runs (and warn when one cannot be supervised). */
+static inline int is_exec(long nr)
+{
+    return nr == SYS_execve || nr == SYS_execveat;
+}
+
 /* A conversation runs with every signal blocked (SIGSYS stays open, as it
  * must always be), so a signal handler's syscalls cannot interleave with it.
  * Contract: `old` receives the mask to hand back to conversation_end. */
@@ -51,6 +58,9 @@ static long execute(struct shim_thread *t, long nr, const long a[6], ucontext_t 
         return shim_sigaltstack(t, a);
     case SYS_rt_sigreturn:
         shim_die("rt_sigreturn from a restorer outside the shim cannot be supervised");
+    case SYS_execve:
+    case SYS_execveat:
+        return shim_execve(t, nr, a);
     case SYS_exit:
         shim_event_fill(t, PYSHIM_EV_EXIT, nr, a, 0, 0);
         shim_notify(t);
@@ -91,7 +101,8 @@ static long create(struct shim_thread *t, long nr, const long a[6], ucontext_t *
     struct shim_clone_req req = {0};
     if (tag == PYSHIM_RE_ADD_THREAD) {
         /* Mapped here, with signals blocked: the map cache is not reentrant. */
-        req.channel = shim_map_block(&re->child_block);
+        shim_memcpy(&req.desc, &re->child_block, sizeof req.desc);
+        req.channel = shim_map_block(&req.desc);
         req.flags = re->clone_flags;
         req.stack = re->child_stack;
         req.ptid = re->ptid;
@@ -119,7 +130,7 @@ long shim_syscall(struct shim_thread *t, long nr, const long a[6], ucontext_t *u
         return -ENOSYS; /* libc falls back to clone, whose arguments fit a register */
     if (is_clone_family(nr))
         return create(t, nr, a, uc, ip);
-    if (!is_subscribed(nr))
+    if (!is_subscribed(nr) && !is_exec(nr))
         return execute(t, nr, a, uc);
 
     uint32_t flags;

@@ -7,6 +7,27 @@
 
 #include "shim.h"
 
+/* Keeps this library's path from LD_PRELOAD (entries are separated by ':'
+ * or spaces), to give it to new images. */
+static void remember_preload(const char *list)
+{
+    static const char name[] = "libpyshim_preload.so";
+    const size_t name_len = sizeof name - 1;
+    for (const char *p = list; p && *p;) {
+        const char *end = p;
+        while (*end && *end != ':' && *end != ' ')
+            end++;
+        size_t len = (size_t)(end - p);
+        if (len >= name_len && len < sizeof shim_proc.preload &&
+            shim_strncmp(end - name_len, name, name_len) == 0) {
+            shim_memcpy(shim_proc.preload, p, len);
+            shim_proc.preload[len] = 0;
+            return;
+        }
+        p = *end ? end + 1 : end;
+    }
+}
+
 /* Contract: runs once per image, single-threaded, before main; libc is
  * usable (getenv) because dispatch is not armed yet. */
 __attribute__((constructor)) static void shim_init(void)
@@ -44,7 +65,8 @@ __attribute__((constructor)) static void shim_init(void)
     if (shim_install_sigsys_handler() < 0)
         shim_die("cannot install the SIGSYS handler");
     long status;
-    struct shim_thread *t = shim_thread_init(ch, &status);
+    remember_preload(getenv("LD_PRELOAD"));
+    struct shim_thread *t = shim_thread_init(ch, &desc, &status);
     if (!t)
         shim_die("no memory for the shim's signal stack");
 

@@ -42,5 +42,10 @@ SHIM_HIDDEN __attribute__((noreturn)) void shim_die(const char *msg);
 /* Copies n bytes from the program's (possibly invalid) address: 0 or -EFAULT. */
 SHIM_HIDDEN long shim_copy_in(void *dst, const void *user_src, size_t n);
 SHIM_HIDDEN long shim_copy_out(void *user_dst, const void *src, size_t n);
+/* Copies up to n bytes from the program's address; returns how many could
+ * be read (0 if none), stopping at the first unreadable page. */
+SHIM_HIDDEN size_t shim_copy_in_partial(void *dst, const void *user_src, size_t n);
+/* Writes the decimal form of v at p (no NUL); returns the digits written. */
+SHIM_HIDDEN size_t shim_utoa(char *p, uint64_t v);
 
 #endif /* PYSHIM_RAW_H */

@@ -44,9 +44,11 @@ struct shim_kaction {
 struct shim_thread {
     uint64_t magic;
     struct pyshim_channel *channel;
+    struct pyshim_block_desc desc; /* the channel's block, for a new image's environment */
     int32_t pid;
     int32_t tid;
     stack_t program_altstack; /* what the program believes its altstack is */
+    int32_t vfork_child;      /* its altstack is the parent's to unmap */
 };
 
 /* Contract: call only on the stack the SIGSYS handler runs on. */
@@ -64,6 +66,7 @@ struct shim_process {
     /* The program's view of the handlers the shim rewrites. */
     struct shim_kaction sigsys_action; /* SIGSYS disposition is virtual */
     uintptr_t restorer[65];   /* program's sa_restorer per signal */
+    char preload[512];        /* this library's path, as LD_PRELOAD named it */
 };
 extern struct shim_process shim_proc SHIM_HIDDEN;
 
@@ -77,7 +80,15 @@ SHIM_HIDDEN int shim_parse_desc(const char *text, struct pyshim_block_desc *out)
  * dispatch armed.  Returns the thread's state (NULL if no memory) and puts 0
  * or -errno of arming in *status. */
 SHIM_HIDDEN struct shim_thread *shim_thread_init(struct pyshim_channel *channel,
+                                                const struct pyshim_block_desc *desc,
                                                 long *status);
+/* The same on an altstack region already mapped by shim_map_altstack. */
+SHIM_HIDDEN struct shim_thread *shim_thread_init_at(struct shim_thread *area,
+                                                   struct pyshim_channel *channel,
+                                                   const struct pyshim_block_desc *desc,
+                                                   long *status);
+/* Maps a SHIM_ALTSTACK_SIZE-aligned altstack region; NULL on failure. */
+SHIM_HIDDEN struct shim_thread *shim_map_altstack(void);
 /* Arms Syscall User Dispatch for the calling thread: 0 or -errno. */
 SHIM_HIDDEN long shim_arm(void);
 /* Ends the calling thread: frees its shim state and exits with `status`. */
@@ -104,6 +115,7 @@ SHIM_HIDDEN void shim_on_sigsys(int sig, siginfo_t *info, void *ctx);
 /* ---- create.c ---------------------------------------------------------- */
 struct shim_clone_req {
     struct pyshim_channel *channel; /* the child's, already mapped */
+    struct pyshim_block_desc desc;  /* and its descriptor */
     uint64_t flags, stack, ptid, ctid, tls;
 };
 /* Performs the clone the supervisor asked for.  Returns the kernel's result
@@ -112,6 +124,12 @@ struct shim_clone_req {
  * program at the trapped context). */
 SHIM_HIDDEN long shim_do_clone(struct shim_thread *t, ucontext_t *uc,
                                const struct shim_clone_req *req, int *in_child);
+
+/* ---- exec.c ------------------------------------------------------------ */
+/* Runs execve/execveat with the environment a new image needs to join the
+ * run (this thread's channel, the preload), whatever envp the program gave.
+ * Returns only on failure, with the kernel's -errno. */
+SHIM_HIDDEN long shim_execve(struct shim_thread *t, long nr, const long a[6]);
 
 /* ---- signals.c --------------------------------------------------------- */
 SHIM_HIDDEN long shim_rt_sigaction(const long a[6]);

@@ -16,7 +16,7 @@
 /* Maps an alternate stack aligned to its own size, so that masking a stack
  * pointer inside it finds its base.  Layout: page 0 holds struct shim_thread,
  * page 1 is a guard, the rest is stack.  Returns NULL on failure. */
-static struct shim_thread *map_altstack(void)
+struct shim_thread *shim_map_altstack(void)
 {
     long raw = RAW6(SYS_mmap, 0, 2 * SHIM_ALTSTACK_SIZE, PROT_READ | PROT_WRITE,
                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
@@ -49,13 +49,22 @@ long shim_install_sigsys_handler(void)
 
 /* Contract: runs on the thread being set up, before any of its syscalls are
  * dispatched; `channel` is mapped and owned by this thread. */
-struct shim_thread *shim_thread_init(struct pyshim_channel *channel, long *status)
+struct shim_thread *shim_thread_init(struct pyshim_channel *channel,
+                                     const struct pyshim_block_desc *desc, long *status)
 {
-    struct shim_thread *t = map_altstack();
-    if (!t)
-        return NULL;
+    struct shim_thread *t = shim_map_altstack();
+    return t ? shim_thread_init_at(t, channel, desc, status) : NULL;
+}
+
+/* Contract: as shim_thread_init; `t` is a region from shim_map_altstack
+ * that no other thread uses as its altstack. */
+struct shim_thread *shim_thread_init_at(struct shim_thread *t, struct pyshim_channel *channel,
+                                        const struct pyshim_block_desc *desc, long *status)
+{
     t->magic = SHIM_THREAD_MAGIC;
+    t->vfork_child = 0;
     t->channel = channel;
+    shim_memcpy(&t->desc, desc, sizeof t->desc);
     t->pid = (int32_t)RAW0(SYS_getpid);
     t->tid = (int32_t)RAW0(SYS_gettid);
     t->program_altstack.ss_sp = 0;
@@ -87,5 +96,8 @@ void shim_thread_exit(struct shim_thread *t, int status)
     uint64_t all = ~0ull;
     RAW4(SYS_rt_sigprocmask, SIG_SETMASK, &all, 0, 8);
     t->magic = 0;
+    if (t->vfork_child) /* the suspended parent unmaps it */
+        for (;;)
+            RAW1(SYS_exit, status);
     pyshim_exit_thread(t, SHIM_ALTSTACK_SIZE, status);
 }

@@ -78,3 +78,23 @@ long shim_copy_out(void *user_dst, const void *src, size_t n)
     long r = RAW6(SYS_process_vm_writev, RAW0(SYS_getpid), &local, 1, &remote, 1, 0);
     return r == (long)n ? 0 : -EFAULT;
 }
+
+size_t shim_copy_in_partial(void *dst, const void *user_src, size_t n)
+{
+    struct iovec local = {dst, n}, remote = {(void *)user_src, n};
+    long r = RAW6(SYS_process_vm_readv, RAW0(SYS_getpid), &local, 1, &remote, 1, 0);
+    return r > 0 ? (size_t)r : 0;
+}
+
+size_t shim_utoa(char *p, uint64_t v)
+{
+    char tmp[20];
+    size_t n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    for (size_t i = 0; i < n; i++)
+        p[i] = tmp[n - 1 - i];
+    return n;
+}

@@ -1,0 +1,139 @@
+/* execve and execveat: a new image joins the run through its environment
+ * (LD_PRELOAD loads the shim, PYSHIM_CHANNEL names this thread's channel),
+ * so both are put back whatever envp the program passes (env -i, execle). */
+#include <errno.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+
+#include "shim.h"
+
+#define ENV_ON_STACK 2048  /* entries; more go into a temporary mapping */
+#define PRELOAD_MAX 4096   /* bytes of the program's own LD_PRELOAD kept */
+#define CHUNK 64           /* envp pointers read at a time */
+
+static const char CHANNEL_KEY[] = PYSHIM_ENV_CHANNEL "=";
+static const char PRELOAD_KEY[] = "LD_PRELOAD=";
+
+static int starts_with(const char *s, size_t n, const char *prefix)
+{
+    size_t len = shim_strlen(prefix);
+    return n >= len && shim_strncmp(s, prefix, len) == 0;
+}
+
+/* Appends the entries of a colon- or space-separated preload list that are
+ * not this library.  Returns the new length. */
+static size_t add_other_preloads(char *out, size_t at, size_t cap, const char *list, size_t n)
+{
+    size_t ours = shim_strlen(shim_proc.preload);
+    size_t i = 0;
+    while (i < n) {
+        size_t end = i;
+        while (end < n && list[end] != ':' && list[end] != ' ')
+            end++;
+        size_t len = end - i;
+        int mine = len == ours && shim_strncmp(list + i, shim_proc.preload, len) == 0;
+        if (len && !mine && at + 1 + len < cap) {
+            out[at++] = ':';
+            shim_memcpy(out + at, list + i, len);
+            at += len;
+        }
+        i = end + 1;
+    }
+    return at;
+}
+
+/* "PYSHIM_CHANNEL=<segment>:<offset>:<size>" for the calling thread. */
+static void channel_entry(char *out, const struct pyshim_block_desc *d)
+{
+    size_t n = shim_strlen(CHANNEL_KEY);
+    shim_memcpy(out, CHANNEL_KEY, n);
+    for (size_t i = 0; i < PYSHIM_SEGMENT_NAME_MAX && d->segment[i]; i++)
+        out[n++] = d->segment[i];
+    out[n++] = ':';
+    n += shim_utoa(out + n, d->offset);
+    out[n++] = ':';
+    n += shim_utoa(out + n, d->size);
+    out[n] = 0;
+}
+
+/* Counts the program's envp entries; -EFAULT if the array is unreadable. */
+static long count_env(const char *const *uenv)
+{
+    long count = 0;
+    for (;;) {
+        const char *chunk[CHUNK];
+        if (shim_copy_in(chunk, uenv + count, sizeof chunk)) {
+            /* The array may end close to an unmapped page: go one by one. */
+            if (shim_copy_in(chunk, uenv + count, sizeof chunk[0]))
+                return -EFAULT;
+            if (!chunk[0])
+                return count;
+            count++;
+            continue;
+        }
+        for (int i = 0; i < CHUNK; i++, count++)
+            if (!chunk[i])
+                return count;
+    }
+}
+
+/* Contract: `t` is the calling thread's state; `a` the program's raw
+ * arguments (every pointer untrusted).  Runs inside the SIGSYS handler on
+ * the thread's altstack, which holds the new environment while the kernel
+ * copies it. */
+long shim_execve(struct shim_thread *t, long nr, const long a[6])
+{
+    const char *const *uenv = (const char *const *)(nr == SYS_execve ? a[2] : a[3]);
+    long count = uenv ? count_env(uenv) : 0;
+    if (count < 0)
+        return count;
+
+    const char *stack_env[ENV_ON_STACK];
+    const char **env = stack_env;
+    size_t bytes = ((size_t)count + 3) * sizeof *env;
+    if ((size_t)count + 3 > ENV_ON_STACK) {
+        long m = RAW6(SYS_mmap, 0, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (m < 0 && m > -4096)
+            return m;
+        env = (const char **)m;
+    }
+
+    char preload[PRELOAD_MAX + 640];
+    size_t plen = shim_strlen(PRELOAD_KEY);
+    shim_memcpy(preload, PRELOAD_KEY, plen);
+    shim_memcpy(preload + plen, shim_proc.preload, shim_strlen(shim_proc.preload));
+    plen += shim_strlen(shim_proc.preload);
+
+    size_t kept = 0;
+    for (long i = 0; i < count; i++) {
+        const char *entry;
+        char head[16];
+        shim_copy_in(&entry, uenv + i, sizeof entry);
+        size_t n = entry ? shim_copy_in_partial(head, entry, sizeof head) : 0;
+        if (starts_with(head, n, CHANNEL_KEY))
+            continue;
+        if (starts_with(head, n, PRELOAD_KEY)) {
+            char value[PRELOAD_MAX];
+            size_t got = shim_copy_in_partial(value, entry + shim_strlen(PRELOAD_KEY), sizeof value);
+            size_t len = 0;
+            while (len < got && value[len])
+                len++;
+            plen = add_other_preloads(preload, plen, sizeof preload - 1, value, len);
+            continue;
+        }
+        env[kept++] = entry;
+    }
+    preload[plen] = 0;
+    char channel[sizeof CHANNEL_KEY + PYSHIM_SEGMENT_NAME_MAX + 48];
+    channel_entry(channel, &t->desc);
+    env[kept++] = channel;
+    if (shim_proc.preload[0])
+        env[kept++] = preload;
+    env[kept] = 0;
+
+    long r = nr == SYS_execve ? RAW3(SYS_execve, a[0], a[1], env)
+                              : RAW6(SYS_execveat, a[0], a[1], a[2], env, a[4], 0);
+    if (env != stack_env)
+        RAW2(SYS_munmap, env, bytes);
+    return r;
+}
