@@ -130,10 +130,12 @@ class Table:
                 proc.pidfd = None
 
     def rows(self) -> list[dict]:
-        """The table as plain rows (pid, tid, parent, channel, state)."""
+        """The table as plain rows (pid, tid, parent, channel, state,
+        supervised: False once the process exec'd an image the shim cannot
+        enter)."""
         return [{"pid": t.pid, "tid": t.tid, "parent": t.parent, "channel": t.block,
                  "state": (t.state if p.image_supervised else "unsupervised")
-                 if p.alive else "exited"}
+                 if p.alive else "exited", "supervised": p.image_supervised}
                 for p in self.processes.values() for t in p.threads.values()]
 
 

@@ -87,3 +87,28 @@ def test_channel_of_a_gone_supervisor_is_a_clear_error(prog):
                               "PYSHIM_CHANNEL": "/pyshim-gone0000-1:0:512"})
     assert out.returncode == -9
     assert "cannot map the channel named in PYSHIM_CHANNEL" in out.stderr
+
+
+@pytest.mark.parametrize("trap", TRAPS, ids=TRAP_IDS)
+@pytest.mark.parametrize("how", ["sigsuspend", "ppoll", "pselect", "epoll_pwait"])
+def test_temporary_masks_never_block_sigsys(prog, trap, how):
+    """A handler that runs while one of these waits with everything but
+    SIGALRM blocked makes a syscall: SIGSYS must stay deliverable."""
+    native, supervised = native_and_supervised([prog("signals"), how], trap)
+    expected = f"handler wrote\n{how}: -1 Interrupted system call\n"
+    assert native.stdout == expected
+    assert (supervised.stdout, supervised.returncode) == (expected, 0), supervised.stderr
+
+
+@pytest.mark.parametrize("trap", TRAPS, ids=TRAP_IDS)
+def test_mask_restored_by_sigreturn_never_blocks_sigsys(prog, trap):
+    native, supervised = native_and_supervised([prog("signals"), "sigreturn"], trap)
+    assert native.stdout == supervised.stdout == "alive after sigreturn: 1\n", supervised.stderr
+    assert supervised.returncode == 0
+
+
+@pytest.mark.parametrize("trap", TRAPS, ids=TRAP_IDS)
+def test_kill_and_death_by_signal(prog, trap):
+    native, supervised = native_and_supervised([prog("signals"), "kill"], trap)
+    assert native.stdout == supervised.stdout == "got signal 12\n"
+    assert native.returncode == -15 and supervised.returncode == 128 + 15

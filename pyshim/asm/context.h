@@ -27,4 +27,10 @@
 #define CTX_HAS_FX 648
 #define CTX_SIZE 656
 
+/* In the kernel's rt_sigframe, as the restorer finds it (rsp at the
+ * ucontext): offset of uc_sigmask, and the SIGSYS bit in it.  Checked
+ * against ucontext_t in shim/signals.c. */
+#define UC_SIGMASK 296
+#define SIGSYS_BIT 30
+
 #endif

@@ -7,6 +7,8 @@
  *
  * One copy, linked into both the preload library and pyshim._core.
  */
+#include "context.h"
+
     .section pyshim_text, "ax", @progbits
 
 /*
@@ -43,13 +45,16 @@ pyshim_raw_syscall:
  * pyshim_restorer: the sa_restorer of every handler the shim installs or
  * rewrites.  Contract: entered only by the kernel's return from a signal
  * handler, with rsp pointing at the rt_sigframe's ucontext as the kernel
- * laid it out.  Its rt_sigreturn is inside the allowed region, so it is not
- * dispatched (libc's own restorer would be, and would kill the program).
+ * laid it out.  It clears SIGSYS from the mask the frame restores (a
+ * handler may have added it), then issues rt_sigreturn inside the allowed
+ * region, so it is not dispatched (libc's own restorer would be, and would
+ * kill the program).
  */
     .globl pyshim_restorer
     .hidden pyshim_restorer
     .type pyshim_restorer, @function
 pyshim_restorer:
+    btrq $SIGSYS_BIT, UC_SIGMASK(%rsp)
     movl $15, %eax          /* __NR_rt_sigreturn */
     syscall
     ud2

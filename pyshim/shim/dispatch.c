@@ -70,6 +70,9 @@ static long execute(struct shim_thread *t, long nr, const long a[6], ucontext_t 
         shim_notify(t);
         break;
     }
+    long r;
+    if (shim_masked_wait(nr, a, &r))
+        return r;
     return pyshim_raw_syscall(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
 }
 

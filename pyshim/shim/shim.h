@@ -136,5 +136,7 @@ SHIM_HIDDEN long shim_rt_sigaction(const long a[6]);
 SHIM_HIDDEN long shim_rt_sigprocmask(const long a[6], ucontext_t *uc);
 SHIM_HIDDEN long shim_sigaltstack(struct shim_thread *t, const long a[6]);
 SHIM_HIDDEN void shim_foreign_sigsys(siginfo_t *info, ucontext_t *uc);
+SHIM_HIDDEN const void *shim_mask_without_sigsys(const void *umask, uint64_t *copy);
+SHIM_HIDDEN int shim_masked_wait(long nr, const long a[6], long *r);
 
 #endif /* PYSHIM_SHIM_H */

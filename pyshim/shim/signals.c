@@ -11,6 +11,53 @@
 
 struct shim_process shim_proc;
 
+_Static_assert(offsetof(ucontext_t, uc_sigmask) == UC_SIGMASK, "restorer's uc_sigmask offset");
+_Static_assert(SIGBIT(SIGSYS) == 1ull << SIGSYS_BIT, "restorer's SIGSYS bit");
+
+/* A mask argument (rt_sigsuspend, ppoll, epoll_pwait...) without SIGSYS:
+ * the copy lives in *copy, the result points at it (or at the original if
+ * it cannot be read, so the kernel reports the error). */
+const void *shim_mask_without_sigsys(const void *umask, uint64_t *copy)
+{
+    if (!umask || shim_copy_in(copy, umask, sizeof *copy))
+        return umask;
+    *copy &= ~SIGBIT(SIGSYS);
+    return copy;
+}
+
+/* Calls that install a temporary mask while they wait: a handler that runs
+ * meanwhile must still be able to trap, so SIGSYS is taken out of it.
+ * Returns 1 and the result in *r when `nr` is one of them. */
+int shim_masked_wait(long nr, const long a[6], long *r)
+{
+    uint64_t copy;
+    switch (nr) {
+    case SYS_rt_sigsuspend:
+        *r = RAW2(nr, shim_mask_without_sigsys((void *)a[0], &copy), a[1]);
+        return 1;
+    case SYS_ppoll:
+        *r = RAW6(nr, a[0], a[1], a[2], shim_mask_without_sigsys((void *)a[3], &copy), a[4], 0);
+        return 1;
+    case SYS_epoll_pwait:
+    case SYS_epoll_pwait2:
+        *r = RAW6(nr, a[0], a[1], a[2], a[3], shim_mask_without_sigsys((void *)a[4], &copy), a[5]);
+        return 1;
+    case SYS_pselect6: {
+        /* The sixth argument points at {const sigset_t *ss; size_t ss_len}. */
+        struct {
+            const void *ss;
+            size_t len;
+        } arg;
+        if (!a[5] || shim_copy_in(&arg, (void *)a[5], sizeof arg))
+            return 0;
+        arg.ss = shim_mask_without_sigsys(arg.ss, &copy);
+        *r = RAW6(nr, a[0], a[1], a[2], a[3], a[4], &arg);
+        return 1;
+    }
+    }
+    return 0;
+}
+
 /* rt_sigaction(sig, act, oact, sigsetsize).  Contract: `a` holds the
  * program's raw arguments; every pointer in it is untrusted. */
 long shim_rt_sigaction(const long a[6])

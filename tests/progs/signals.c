@@ -5,7 +5,11 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <poll.h>
+#include <sys/epoll.h>
+#include <sys/select.h>
 #include <sys/time.h>
+#include <ucontext.h>
 #include <unistd.h>
 
 static int pipefd[2];
@@ -85,6 +89,84 @@ static int own_altstack(void)
     return 0;
 }
 
+/* SIGALRM's handler makes a syscall: under pyshim it traps, so SIGSYS must
+ * not be blocked by the mask the interrupted call installed. */
+static void alarm_writes(int sig)
+{
+    (void)sig;
+    static const char msg[] = "handler wrote\n";
+    if (write(1, msg, sizeof msg - 1) < 0)
+        _exit(3);
+}
+
+static int masked_wait(const char *how)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = alarm_writes;
+    sigaction(SIGALRM, &sa, 0);
+    sigset_t block, wait_mask;
+    sigemptyset(&block);
+    sigaddset(&block, SIGALRM);
+    sigprocmask(SIG_BLOCK, &block, 0);
+    sigfillset(&wait_mask); /* everything, SIGSYS included... */
+    sigdelset(&wait_mask, SIGALRM); /* ...but the alarm */
+    struct itimerval it = {{0, 0}, {0, 20000}};
+    setitimer(ITIMER_REAL, &it, 0);
+    int r;
+    if (!strcmp(how, "sigsuspend")) {
+        r = sigsuspend(&wait_mask);
+    } else if (!strcmp(how, "ppoll")) {
+        r = ppoll(0, 0, 0, &wait_mask);
+    } else if (!strcmp(how, "pselect")) {
+        r = pselect(0, 0, 0, 0, 0, &wait_mask);
+    } else {
+        int ep = epoll_create1(0);
+        struct epoll_event ev;
+        r = epoll_pwait(ep, &ev, 1, -1, &wait_mask);
+    }
+    printf("%s: %d %s\n", how, r, r < 0 ? strerror(errno) : "");
+    return 0;
+}
+
+/* A handler that puts SIGSYS into the mask its return restores. */
+static void block_sigsys_on_return(int sig, siginfo_t *info, void *ctx)
+{
+    (void)sig;
+    (void)info;
+    sigaddset(&((ucontext_t *)ctx)->uc_sigmask, SIGSYS);
+    got = sig;
+}
+
+static int sigreturn_mask(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = block_sigsys_on_return;
+    sa.sa_flags = SA_SIGINFO;
+    sigaction(SIGALRM, &sa, 0);
+    /* Delivered while the program runs its own code (not inside a call the
+     * shim handles), so the handler's mask is what sigreturn restores. */
+    struct itimerval it = {{0, 0}, {0, 10000}};
+    setitimer(ITIMER_REAL, &it, 0);
+    while (!got)
+        ;
+    printf("alive after sigreturn: %d\n", getpid() > 0);
+    return 0;
+}
+
+static int kill_self(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = note;
+    sigaction(SIGUSR2, &sa, 0);
+    kill(getpid(), SIGUSR2);
+    printf("got signal %d\n", got);
+    kill(getpid(), SIGTERM);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     setvbuf(stdout, 0, _IONBF, 0);
@@ -99,6 +181,14 @@ int main(int argc, char **argv)
         return block_all();
     if (!strcmp(mode, "altstack"))
         return own_altstack();
-    fprintf(stderr, "usage: signals restart|norestart|sigsys|blockall|altstack\n");
+    if (!strcmp(mode, "sigsuspend") || !strcmp(mode, "ppoll") || !strcmp(mode, "pselect") ||
+        !strcmp(mode, "epoll_pwait"))
+        return masked_wait(mode);
+    if (!strcmp(mode, "sigreturn"))
+        return sigreturn_mask();
+    if (!strcmp(mode, "kill"))
+        return kill_self();
+    fprintf(stderr, "usage: signals restart|norestart|sigsys|blockall|altstack|sigsuspend|"
+                    "ppoll|pselect|epoll_pwait|sigreturn|kill\n");
     return 2;
 }
