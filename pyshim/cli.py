@@ -12,7 +12,6 @@ from pyshim import _core, shm
 from pyshim.errors import PyshimError
 from pyshim.replies import NATIVE, Fail
 from pyshim.supervisor import Supervisor
-from pyshim.trace import Tracer
 
 EPILOG_RUN = """\
 examples:
@@ -81,6 +80,8 @@ def cmd_run(args, parser) -> int:
 
 
 def cmd_trace(args, parser) -> int:
+    from pyshim.trace import Tracer  # the decoder's tables load only when tracing
+
     argv = _command(args, parser)
     out = open(args.output, "w", encoding="utf-8", errors="replace") if args.output else sys.stderr
     try:

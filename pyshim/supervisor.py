@@ -42,6 +42,18 @@ def _numbers(names: Iterable[str | int] | str) -> set[int]:
     return {nr for nr in out if 0 <= nr < _core.NR_MAX}
 
 
+def _registrar(table: dict[int, Callable], names) -> Callable[[Callable], Callable]:
+    """A decorator that puts its function in `table` for each syscall named
+    (names are checked now, not when the decorator is applied)."""
+    numbers = _numbers(names)
+
+    def register(fn: Callable) -> Callable:
+        for nr in numbers:
+            table[nr] = fn
+        return fn
+    return register
+
+
 def exit_code(status: int) -> int:
     """A wait status as subprocess reports it: the exit code, or -N if the
     program was killed by signal N."""
@@ -75,24 +87,12 @@ class Supervisor:
     def on(self, *names: str | int) -> Callable[[Callable], Callable]:
         """Decorator: handler(call) runs before the syscall and answers it
         (see pyshim.replies)."""
-        numbers = _numbers(names)
-
-        def register(fn: Callable) -> Callable:
-            for nr in numbers:
-                self._before[nr] = fn
-            return fn
-        return register
+        return _registrar(self._before, names)
 
     def after(self, *names: str | int) -> Callable[[Callable], Callable]:
         """Decorator: hook(call, result) runs after the syscall with its
         result (None when it never returns, like exit_group)."""
-        numbers = _numbers(names)
-
-        def register(fn: Callable) -> Callable:
-            for nr in numbers:
-                self._after[nr] = fn
-            return fn
-        return register
+        return _registrar(self._after, names)
 
     @property
     def subscribed(self) -> set[int]:

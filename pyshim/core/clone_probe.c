@@ -79,18 +79,28 @@ static void prepare(struct shim_context *ctx, const uint64_t regs[16], uint32_t 
     ctx->has_fx = 1;
 }
 
+/* The start block of a probe child resuming on `area`'s stack; returns
+ * that stack's top (where the probe writes its result). */
+static uint64_t prepare_start(struct shim_child_start *start, char *area, const uint64_t regs[16],
+                              uint32_t mxcsr, const uint8_t xmm0[16],
+                              const struct pyshim_block_desc *desc)
+{
+    uint64_t stack = (uint64_t)(area + PROBE_STACK);
+    memset(start, 0, sizeof *start);
+    prepare(&start->ctx, regs, mxcsr, xmm0, stack);
+    start->desc = *desc;
+    start->init = record_start;
+    return stack;
+}
+
 long pyshim_probe_clone_thread(const uint64_t regs[16], uint32_t mxcsr, const uint8_t xmm0[16],
                                const struct pyshim_block_desc *desc, struct probe_result *out)
 {
     char *area = map_area();
     if (!area)
         return -ENOMEM;
-    uint64_t stack = (uint64_t)(area + PROBE_STACK);
     struct shim_child_start start;
-    memset(&start, 0, sizeof start);
-    prepare(&start.ctx, regs, mxcsr, xmm0, stack);
-    start.desc = *desc;
-    start.init = record_start;
+    uint64_t stack = prepare_start(&start, area, regs, mxcsr, xmm0, desc);
 
     /* The kernel sets `tid` before clone returns and clears it, waking the
      * futex, when the thread is gone: then its stack may be unmapped. */
@@ -115,11 +125,8 @@ long pyshim_probe_clone_process(const uint64_t regs[16], uint32_t mxcsr, const u
     char *area = map_area();
     if (!area)
         return -ENOMEM;
-    uint64_t stack = (uint64_t)(area + PROBE_STACK);
     struct shim_child_start start;
-    memset(&start, 0, sizeof start);
-    prepare(&start.ctx, regs, mxcsr, xmm0, stack);
-    start.desc = *desc;
+    uint64_t stack = prepare_start(&start, area, regs, mxcsr, xmm0, desc);
 
     long r = shim_clone_process(SIGCHLD, 0, 0, 0);
     if (r == 0) {
@@ -135,7 +142,7 @@ long pyshim_probe_clone_process(const uint64_t regs[16], uint32_t mxcsr, const u
             RAW1(SYS_exit_group, 0);
         }
         start.ctx.rax = 0;
-        record_start(&start);
+        start.init(&start);
         pyshim_set_context(&start.ctx);
     }
     if (r > 0) {

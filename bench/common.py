@@ -1,0 +1,71 @@
+"""What every bench/ script shares: compiling a C loop, running a command
+and reading the ns count it printed, medians, and the printed report."""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+
+
+def compile_c(source, workdir: str, *flags: str) -> str:
+    prog = os.path.join(workdir, os.path.splitext(os.path.basename(source))[0])
+    subprocess.run(["gcc", "-O2", *flags, "-o", prog, str(source)], check=True)
+    return prog
+
+
+def last_number(out, what: str, code: int) -> int:
+    """The last whitespace-separated number written to the file `out`."""
+    out.seek(0)
+    words = out.read().decode(errors="replace").split()
+    if code != 0 or not words:
+        raise RuntimeError(f"{what}: exit status {code}, output {words[-3:]!r}")
+    return int(words[-1])
+
+
+def run_command(argv: list[str]) -> int:
+    """Runs argv and returns the number it printed last (its own timing)."""
+    with tempfile.TemporaryFile() as out:
+        proc = subprocess.run(argv, stdout=out, stderr=subprocess.PIPE)
+        if proc.returncode != 0:
+            sys.stderr.write(proc.stderr.decode(errors="replace"))
+        return last_number(out, " ".join(argv), proc.returncode)
+
+
+def run_supervised(sup, argv: list[str]) -> int:
+    """Runs argv under `sup` in this process; the number it printed last."""
+    with tempfile.TemporaryFile() as out:
+        code = sup.run(argv, stdout=out)
+        return last_number(out, f"Supervisor.run {argv[0]}", code)
+
+
+def median(measure, repeat: int) -> tuple[float, list]:
+    runs = [measure() for _ in range(repeat)]
+    return statistics.median(runs), runs
+
+
+def machine_line() -> str:
+    return f"kernel {platform.release()}, nproc {len(os.sched_getaffinity(0))}"
+
+
+def print_table(header: list[str], rows: list[list[str]]) -> None:
+    print("| " + " | ".join(header) + " |")
+    print("|---|" + "---:|" * (len(header) - 1))
+    for row in rows:
+        print("| " + " | ".join(row) + " |")
+
+
+def print_bars(bars: dict[str, bool]) -> None:
+    print()
+    for bar, ok in bars.items():
+        print(f"{'PASS' if ok else 'FAIL'}: {bar}")
+
+
+def write_json(path: str | None, data: dict) -> None:
+    if path:
+        with open(path, "w") as f:
+            json.dump({"kernel": platform.release(),
+                       "nproc": len(os.sched_getaffinity(0)), **data}, f, indent=2)
