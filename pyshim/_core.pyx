@@ -17,6 +17,7 @@ from pyshim.includes.ipc cimport *
 from pyshim.includes.linux cimport *
 from pyshim.includes.probe cimport *
 
+import errno as errno_mod
 import os
 from time import monotonic
 

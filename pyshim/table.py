@@ -46,6 +46,10 @@ class Table:
                                              else _pidfd(pid))
         return proc
 
+    def ensure_process(self, pid: int, parent: int | None) -> Process:
+        """The process `pid`, registered (with its pidfd) if it is new."""
+        return self.processes.get(pid) or self.add_process(pid, parent)
+
     def add_thread(self, pid: int, tid: int, parent_tid: int | None, channel) -> Thread:
         proc = self.processes.get(pid)
         if proc is None:

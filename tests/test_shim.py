@@ -112,3 +112,11 @@ def test_kill_and_death_by_signal(prog, trap):
     native, supervised = native_and_supervised([prog("signals"), "kill"], trap)
     assert native.stdout == supervised.stdout == "got signal 12\n"
     assert native.returncode == -15 and supervised.returncode == 128 + 15
+
+
+@pytest.mark.parametrize("trap", TRAPS, ids=TRAP_IDS)
+def test_backtrace_through_a_signal_frame(prog, trap):
+    """The restorer the program's handlers return through looks like libc's,
+    so an unwinder recognizes the signal frame."""
+    native, supervised = native_and_supervised([prog("signals"), "backtrace"], trap)
+    assert native.stdout == supervised.stdout == "backtrace in a handler: ok\n", supervised.stderr

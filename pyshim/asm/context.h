@@ -1,6 +1,6 @@
 /*
  * Register context a cloned thread restores (struct shim_context in
- * shim/shim.h).  The offsets are used by asm/clone.S; shim/context.c checks
+ * shim/clone.h).  The offsets are used by asm/clone.S; shim/clone.h checks
  * each of them against the C struct with _Static_assert.
  */
 #ifndef PYSHIM_ASM_CONTEXT_H
@@ -26,11 +26,5 @@
 #define CTX_RIP 640
 #define CTX_HAS_FX 648
 #define CTX_SIZE 656
-
-/* In the kernel's rt_sigframe, as the restorer finds it (rsp at the
- * ucontext): offset of uc_sigmask, and the SIGSYS bit in it.  Checked
- * against ucontext_t in shim/signals.c. */
-#define UC_SIGMASK 296
-#define SIGSYS_BIT 30
 
 #endif

@@ -3,11 +3,13 @@
 cdef enum:
     SPIN = 20000           # doorbell polls before sleeping (~tens of us)
     WAIT_NS = 20000000     # sleep at most 20 ms between liveness checks
+    FAST_BUDGET = 4096     # answers in C before Python gets a look (signals, reaping)
     EXITING_WAIT_NS = 1000000  # 1 ms while a process is on its way out
 
 REAP_EVERY_S = 0.02
 
 cdef enum:
+    CLONE_THREAD = 0x10000
     CLONE_VM = 0x100
     CLONE_VFORK = 0x4000
     SIGCHLD_ = 17
@@ -118,6 +120,8 @@ cdef class Dispatcher:
     cdef _remove_channel(self, Channel c):
         """Stops serving `c` and gives its block back (swap with the last)."""
         cdef int i = c.index
+        if i < 0:
+            return  # already removed
         cdef int last = self.nchan - 1
         cdef Channel moved = self.channels[last]
         self.chans[i] = self.chans[last]
@@ -158,9 +162,11 @@ cdef class Dispatcher:
         return True
 
     cdef int _wait(self, long timeout_ns) noexcept nogil:
-        """Index of a channel with an event, or -1 after `timeout_ns` or a signal."""
+        """Index of a channel with an event; -1 after `timeout_ns` or a
+        signal; -2 after FAST_BUDGET answers given in C."""
         cdef uint32_t seq
         cdef int i, idx
+        cdef int fast = 0
         cdef long r
         cdef timespec ts
         while True:
@@ -168,6 +174,9 @@ cdef class Dispatcher:
             idx = self._scan()
             if idx >= 0:
                 if self._fast(idx):
+                    fast += 1
+                    if fast == FAST_BUDGET:
+                        return -2
                     continue
                 return idx
             for i in range(SPIN):
@@ -202,9 +211,10 @@ cdef class Dispatcher:
                 if self.error is not None:
                     error, self.error = self.error, None
                     raise error
-                if monotonic() - last_reap < REAP_EVERY_S:
-                    continue  # a busy run still forgets its dead now and then
-            PyErr_CheckSignals()
+            else:
+                PyErr_CheckSignals()
+            if idx != -1 and monotonic() - last_reap < REAP_EVERY_S:
+                continue  # a busy run still forgets its dead now and then
             self._reap()
             last_reap = monotonic()
             root = self.table.processes[self.table.root]
@@ -229,7 +239,11 @@ cdef class Dispatcher:
 
     cdef _handle(self, int idx):
         cdef Channel c = self.channels[idx]
-        cdef pyshim_event *ev = &c.ch.event
+        # One copy, validated and used from here on: the program can rewrite
+        # its channel at any time, and nothing read twice may be trusted.
+        cdef pyshim_event local
+        memcpy(&local, &c.ch.event, sizeof(local))
+        cdef pyshim_event *ev = &local
         cdef uint32_t tag = ev.tag
         if ev.pid != c.pid and not (tag == PYSHIM_EV_START and c.pid == 0):
             return self._fail(c, ChannelError(
@@ -318,7 +332,11 @@ cdef class Dispatcher:
     cdef _clone(self, Channel c, Call call):
         """Allocates the new thread's channel and tells the shim to clone."""
         flags, stack, ptid, ctid, tls = clone_request(call.nr, call.args)
-        block = self.allocate()
+        try:
+            block = self.allocate()
+        except OSError:  # no shared memory left: the program sees EAGAIN
+            _reply(c.ch, PYSHIM_RE_COMPLETE, 0, -errno_mod.EAGAIN)
+            return
         cdef Channel child = Channel(block.view, block.desc, 0, block, c.tid)
         self.add_channel(child)
         c.pending_clone = (child, call)
@@ -339,6 +357,12 @@ cdef class Dispatcher:
         c.pending_clone = None
         if ev.result < 0:
             self._remove_channel(child)
+        elif not ((<Call>call).nr == _NR_CLONE and (<Call>call).args[0] & CLONE_THREAD):
+            # A new process: alive from now on for the run, even before it
+            # says Start (and its channel goes when it dies without one).
+            self.table.ensure_process(ev.result, c.pid)
+            if (<Channel>child).pid == 0:
+                self._set_pid(child, ev.result)
         value = ev.result
         if self.after[(<Call>call).nr] is not None:
             value = self._after(c, call, ev.result, ev.result)

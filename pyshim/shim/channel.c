@@ -50,6 +50,17 @@ void shim_notify(struct shim_thread *t)
     post(t);
 }
 
+void shim_block_signals(uint64_t *old)
+{
+    uint64_t all = ~SIGBIT(SIGSYS);
+    RAW4(SYS_rt_sigprocmask, SIG_SETMASK, &all, old, 8);
+}
+
+void shim_unblock(const uint64_t *old)
+{
+    RAW4(SYS_rt_sigprocmask, SIG_SETMASK, old, 0, 8);
+}
+
 /* Contract: the event slot is filled in and signals that could re-enter the
  * shim are blocked (the caller's conversation). */
 const struct pyshim_reply *shim_converse(struct shim_thread *t)
@@ -63,11 +74,13 @@ const struct pyshim_reply *shim_converse(struct shim_thread *t)
             pyshim_cpu_relax();
         }
         pyshim_store_seq(&ch->shim_sleeping, 1);
-        if (pyshim_load_seq(&ch->state) != PYSHIM_CH_REPLY) {
+        uint32_t state = pyshim_load_seq(&ch->state);
+        if (state != PYSHIM_CH_REPLY) {
+            if (state != PYSHIM_CH_EVENT)
+                shim_die("the supervisor took this thread's channel away; stopping the program");
             struct timespec ts = {0, SHIM_LIVENESS_NS};
-            long r = RAW6(SYS_futex, &ch->state, FUTEX_WAIT, PYSHIM_CH_EVENT, &ts, 0, 0);
-            if (r == -ETIMEDOUT &&
-                RAW2(SYS_kill, shim_proc.supervisor_pid, 0) == -ESRCH)
+            RAW6(SYS_futex, &ch->state, FUTEX_WAIT, PYSHIM_CH_EVENT, &ts, 0, 0);
+            if (RAW2(SYS_kill, shim_proc.supervisor_pid, 0) == -ESRCH)
                 shim_die("the supervisor is gone; stopping the program");
         }
         pyshim_store_relaxed(&ch->shim_sleeping, 0);
@@ -81,12 +94,12 @@ got:
 
 void shim_start(struct shim_thread *t, long status)
 {
-    uint64_t all = ~(1ull << (SIGSYS - 1)), old;
-    RAW4(SYS_rt_sigprocmask, SIG_SETMASK, &all, &old, 8);
+    uint64_t old;
+    shim_block_signals(&old);
     shim_event_fill(t, PYSHIM_EV_START, 0, 0, status, 0);
     const struct pyshim_reply *re = shim_converse(t);
     if (re->tag != PYSHIM_RE_START)
         shim_die("the supervisor did not answer Start");
     shim_memcpy(shim_proc.subscribed, re->subscribed, sizeof shim_proc.subscribed);
-    RAW4(SYS_rt_sigprocmask, SIG_SETMASK, &old, 0, 8);
+    shim_unblock(&old);
 }

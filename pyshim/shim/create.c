@@ -45,11 +45,13 @@ static void join_run(struct shim_child_start *s)
     shim_start(t, status);
 }
 
-/* A new process, continuing as a copy of its parent inside this handler.
+/* A new process, continuing as a copy of its parent inside this handler,
+ * with every signal blocked until it has its own channel and dispatch.
  * Contract: `t` is the calling thread's state, copied into the child. */
 static void join_run_as_process(struct shim_thread *t, ucontext_t *uc,
                                 const struct shim_clone_req *req)
 {
+    shim_maps_after_fork();
     t->pid = (int32_t)RAW0(SYS_getpid);
     t->tid = (int32_t)RAW0(SYS_gettid);
     t->channel = req->channel;
@@ -115,10 +117,13 @@ long shim_do_clone(struct shim_thread *t, ucontext_t *uc, const struct shim_clon
         start.init = join_run;
         return shim_clone_thread(&start, req->flags, req->stack, req->ptid, req->ctid, req->tls);
     }
+    uint64_t old;
+    shim_block_signals(&old);
     long r = shim_clone_process(req->flags, req->ptid, req->ctid, req->tls);
     if (r == 0) {
         join_run_as_process(t, uc, req);
         *in_child = 1;
     }
+    shim_unblock(&old);
     return r;
 }

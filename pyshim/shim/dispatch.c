@@ -9,8 +9,6 @@
 #define SYS_USER_DISPATCH 2 /* si_code of a dispatched syscall */
 #endif
 
-#define SIGBIT(s) (1ull << ((s) - 1))
-
 static inline int is_subscribed(long nr)
 {
     return nr >= 0 && nr < (long)PYSHIM_NR_MAX &&
@@ -31,22 +29,24 @@ static inline int is_exec(long nr)
     return nr == SYS_execve || nr == SYS_execveat;
 }
 
-/* A conversation runs with every signal blocked (SIGSYS stays open, as it
- * must always be), so a signal handler's syscalls cannot interleave with it.
- * Contract: `old` receives the mask to hand back to conversation_end. */
-static inline void conversation_begin(uint64_t *old)
+/* Announces the end of the thread (exit) or process (exit_group) and
+ * performs it.  Signals are blocked first and never unblocked: once the
+ * supervisor has the Exit, the channel is no longer this thread's. */
+static __attribute__((noreturn)) void leave(struct shim_thread *t, long nr, const long a[6])
 {
-    uint64_t all = ~SIGBIT(SIGSYS);
-    RAW4(SYS_rt_sigprocmask, SIG_SETMASK, &all, old, 8);
-}
-
-static inline void conversation_end(const uint64_t *old)
-{
-    RAW4(SYS_rt_sigprocmask, SIG_SETMASK, old, 0, 8);
+    uint64_t old;
+    shim_block_signals(&old);
+    shim_event_fill(t, PYSHIM_EV_EXIT, nr, a, 0, 0);
+    shim_notify(t);
+    if (nr == SYS_exit)
+        shim_thread_exit(t, (int)a[0]);
+    for (;;)
+        RAW1(SYS_exit_group, a[0]);
 }
 
 /* Runs a syscall the way the program would see it natively; the calls the
- * shim must emulate are emulated here. */
+ * shim must emulate are emulated here.  Contract: `t` is the calling
+ * thread's state, `uc` the trapped context (emulations write into it). */
 static long execute(struct shim_thread *t, long nr, const long a[6], ucontext_t *uc)
 {
     switch (nr) {
@@ -56,19 +56,12 @@ static long execute(struct shim_thread *t, long nr, const long a[6], ucontext_t 
         return shim_rt_sigprocmask(a, uc);
     case SYS_sigaltstack:
         return shim_sigaltstack(t, a);
-    case SYS_rt_sigreturn:
-        shim_die("rt_sigreturn from a restorer outside the shim cannot be supervised");
     case SYS_execve:
     case SYS_execveat:
         return shim_execve(t, nr, a);
     case SYS_exit:
-        shim_event_fill(t, PYSHIM_EV_EXIT, nr, a, 0, 0);
-        shim_notify(t);
-        shim_thread_exit(t, (int)a[0]);
     case SYS_exit_group:
-        shim_event_fill(t, PYSHIM_EV_EXIT, nr, a, 0, 0);
-        shim_notify(t);
-        break;
+        leave(t, nr, a);
     }
     long r;
     if (shim_masked_wait(nr, a, &r))
@@ -81,22 +74,23 @@ static uint32_t ask(struct shim_thread *t, uint32_t tag, long nr, const long a[6
                     long result, uint64_t ip, uint32_t *flags, long *retval)
 {
     uint64_t old;
-    conversation_begin(&old);
+    shim_block_signals(&old);
     shim_event_fill(t, tag, nr, a, result, ip);
     const struct pyshim_reply *re = shim_converse(t);
     uint32_t rtag = re->tag;
     *flags = re->flags;
     *retval = re->retval;
-    conversation_end(&old);
+    shim_unblock(&old);
     return rtag;
 }
 
 /* clone, fork, vfork: the supervisor allocates the child's channel and says
- * which clone to perform (or answers the call itself). */
+ * which clone to perform (or answers the call itself).  Contract: as
+ * execute(); `ip` is the address after the trapped syscall. */
 static long create(struct shim_thread *t, long nr, const long a[6], ucontext_t *uc, uint64_t ip)
 {
     uint64_t old;
-    conversation_begin(&old);
+    shim_block_signals(&old);
     shim_event_fill(t, PYSHIM_EV_SYSCALL, nr, a, 0, ip);
     const struct pyshim_reply *re = shim_converse(t);
     uint32_t tag = re->tag;
@@ -112,7 +106,7 @@ static long create(struct shim_thread *t, long nr, const long a[6], ucontext_t *
         req.ctid = re->ctid;
         req.tls = re->newtls;
     }
-    conversation_end(&old);
+    shim_unblock(&old);
     if (tag == PYSHIM_RE_COMPLETE)
         return retval;
     if (tag != PYSHIM_RE_ADD_THREAD)
@@ -129,6 +123,8 @@ static long create(struct shim_thread *t, long nr, const long a[6], ucontext_t *
 
 long shim_syscall(struct shim_thread *t, long nr, const long a[6], ucontext_t *uc, uint64_t ip)
 {
+    if (nr == SYS_rt_sigreturn)
+        shim_sigreturn(uc); /* the program's restorer: never a conversation */
     if (nr == SYS_clone3)
         return -ENOSYS; /* libc falls back to clone, whose arguments fit a register */
     if (is_clone_family(nr))

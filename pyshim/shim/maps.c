@@ -70,8 +70,8 @@ static void *map_locked(const struct pyshim_block_desc *desc)
         if (addr < 0 && addr > -4096)
             return NULL;
         shim_memcpy(maps[slot].name, desc->segment, len + 1);
-        maps[slot].base = (char *)addr;
         maps[slot].size = (uint64_t)st.st_size;
+        maps[slot].base = (char *)addr; /* last: a set base marks the slot used */
     }
     if (desc->offset > maps[slot].size || desc->size > maps[slot].size - desc->offset)
         return NULL;
@@ -108,4 +108,9 @@ int shim_parse_desc(const char *text, struct pyshim_block_desc *out)
     if (parse_u64(&p, &out->offset) || *p++ != ':' || parse_u64(&p, &out->size) || *p)
         return -1;
     return 0;
+}
+
+void shim_maps_after_fork(void)
+{
+    __atomic_store_n(&maps_lock, 0, __ATOMIC_RELEASE);
 }

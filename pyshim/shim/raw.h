@@ -16,6 +16,8 @@
 SHIM_HIDDEN long pyshim_raw_syscall(long nr, long a1, long a2, long a3,
                                     long a4, long a5, long a6);
 SHIM_HIDDEN void pyshim_restorer(void);
+SHIM_HIDDEN void pyshim_program_restorer(void);
+SHIM_HIDDEN __attribute__((noreturn)) void pyshim_sigreturn_at(void *frame_uc);
 extern const char __start_pyshim_text[] SHIM_HIDDEN;
 extern const char __stop_pyshim_text[] SHIM_HIDDEN;
 

@@ -17,6 +17,8 @@
 #include "raw.h"
 
 
+#define SIGBIT(s) (1ull << ((s) - 1))
+
 #ifndef SA_RESTORER
 #define SA_RESTORER 0x04000000
 #endif
@@ -73,6 +75,9 @@ extern struct shim_process shim_proc SHIM_HIDDEN;
 /* ---- maps.c ------------------------------------------------------------ */
 /* Maps the block named by `desc` (cached per process); NULL on failure. */
 SHIM_HIDDEN void *shim_map_block(const struct pyshim_block_desc *desc);
+/* In a new process: the lock guarding the cache may have been copied while
+ * another thread of the parent held it. */
+SHIM_HIDDEN void shim_maps_after_fork(void);
 SHIM_HIDDEN int shim_parse_desc(const char *text, struct pyshim_block_desc *out);
 
 /* ---- thread.c ---------------------------------------------------------- */
@@ -98,10 +103,19 @@ SHIM_HIDDEN long shim_install_sigsys_handler(void);
 /* ---- channel.c --------------------------------------------------------- */
 /* Posts the thread's event (already filled in) and waits for the reply. */
 SHIM_HIDDEN const struct pyshim_reply *shim_converse(struct shim_thread *t);
+/* A conversation runs with every signal but SIGSYS blocked, so a signal
+ * handler's syscalls cannot interleave with it.  `old` receives the mask to
+ * hand back to shim_unblock. */
+SHIM_HIDDEN void shim_block_signals(uint64_t *old);
+SHIM_HIDDEN void shim_unblock(const uint64_t *old);
 /* Sends Start (with the arming status) and installs the subscribed set. */
 SHIM_HIDDEN void shim_start(struct shim_thread *t, long status);
-/* Posts a one-way event (EXIT) without waiting. */
+/* Posts a one-way event (EXIT) without waiting.  Contract: signals are
+ * blocked, and stay blocked until the thread is gone: after this the
+ * supervisor may free the channel. */
 SHIM_HIDDEN void shim_notify(struct shim_thread *t);
+/* Fills the calling thread's event slot.  Contract: signals are blocked
+ * (inside a conversation), so no handler on this thread writes it too. */
 SHIM_HIDDEN void shim_event_fill(struct shim_thread *t, uint32_t tag, long nr,
                                  const long args[6], long result, uint64_t ip);
 
@@ -136,6 +150,8 @@ SHIM_HIDDEN long shim_rt_sigaction(const long a[6]);
 SHIM_HIDDEN long shim_rt_sigprocmask(const long a[6], ucontext_t *uc);
 SHIM_HIDDEN long shim_sigaltstack(struct shim_thread *t, const long a[6]);
 SHIM_HIDDEN void shim_foreign_sigsys(siginfo_t *info, ucontext_t *uc);
+/* rt_sigreturn that trapped (the program's restorer): performs it. */
+SHIM_HIDDEN __attribute__((noreturn)) void shim_sigreturn(ucontext_t *uc);
 SHIM_HIDDEN const void *shim_mask_without_sigsys(const void *umask, uint64_t *copy);
 SHIM_HIDDEN int shim_masked_wait(long nr, const long a[6], long *r);
 

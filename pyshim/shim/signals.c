@@ -7,12 +7,8 @@
 
 #include "shim.h"
 
-#define SIGBIT(s) (1ull << ((s) - 1))
-
 struct shim_process shim_proc;
 
-_Static_assert(offsetof(ucontext_t, uc_sigmask) == UC_SIGMASK, "restorer's uc_sigmask offset");
-_Static_assert(SIGBIT(SIGSYS) == 1ull << SIGSYS_BIT, "restorer's SIGSYS bit");
 
 /* A mask argument (rt_sigsuspend, ppoll, epoll_pwait...) without SIGSYS:
  * the copy lives in *copy, the result points at it (or at the original if
@@ -87,7 +83,7 @@ long shim_rt_sigaction(const long a[6])
     if (uact) {
         program_restorer = k.restorer;
         k.flags |= SA_RESTORER;
-        k.restorer = (uintptr_t)pyshim_restorer;
+        k.restorer = (uintptr_t)pyshim_program_restorer;
         k.mask &= ~SIGBIT(SIGSYS);
     }
     long r = RAW4(SYS_rt_sigaction, sig, uact ? &k : 0, uoact ? &old : 0, 8);
@@ -97,7 +93,7 @@ long shim_rt_sigaction(const long a[6])
     if (uact)
         shim_proc.restorer[sig] = program_restorer;
     if (uoact) {
-        if (old.restorer == (uintptr_t)pyshim_restorer)
+        if (old.restorer == (uintptr_t)pyshim_program_restorer)
             old.restorer = previous;
         if (shim_copy_out(uoact, &old, sizeof old))
             return -EFAULT;
@@ -107,11 +103,14 @@ long shim_rt_sigaction(const long a[6])
 
 /* rt_sigprocmask(how, set, oset, sigsetsize).  The mask in force after the
  * handler returns is the one in the trapped context, so the new mask is
- * written there (without SIGSYS).  The native call does the validation and
- * writes `oset`; it runs with the trapped mask, which the handler keeps. */
+ * written there (without SIGSYS).  The native call, given the set without
+ * SIGSYS, does the validation and writes `oset`.
+ * Contract: `uc` is the trapped context; `a` holds untrusted pointers. */
 long shim_rt_sigprocmask(const long a[6], ucontext_t *uc)
 {
-    long r = RAW4(SYS_rt_sigprocmask, a[0], a[1], a[2], a[3]);
+    uint64_t copy;
+    long r = RAW4(SYS_rt_sigprocmask, a[0], shim_mask_without_sigsys((void *)a[1], &copy),
+                  a[2], a[3]);
     if (r < 0 || !a[1])
         return r;
     uint64_t now = 0;
@@ -123,7 +122,8 @@ long shim_rt_sigprocmask(const long a[6], ucontext_t *uc)
 
 /* sigaltstack(ss, old_ss): the shim keeps its own stack installed and
  * records what the program asked for.  The program's handlers that ask for
- * SA_ONSTACK run on the shim's stack, which is at least as large. */
+ * SA_ONSTACK run on the shim's stack, which is at least as large.
+ * Contract: `t` is the calling thread's state; `a` holds untrusted pointers. */
 long shim_sigaltstack(struct shim_thread *t, const long a[6])
 {
     const stack_t *uss = (const stack_t *)a[0];
@@ -148,7 +148,8 @@ long shim_sigaltstack(struct shim_thread *t, const long a[6])
 }
 
 /* A SIGSYS that is not a dispatched syscall (kill, tgkill, seccomp): act on
- * the program's virtual disposition. */
+ * the program's virtual disposition.  Contract: called from the SIGSYS
+ * handler with its own arguments. */
 void shim_foreign_sigsys(siginfo_t *info, ucontext_t *uc)
 {
     uintptr_t h = shim_proc.sigsys_action.handler;
@@ -161,4 +162,21 @@ void shim_foreign_sigsys(siginfo_t *info, ucontext_t *uc)
         return;
     }
     ((void (*)(int, siginfo_t *, void *))h)(SIGSYS, info, uc);
+}
+
+/* The program's handler returned into its restorer, whose rt_sigreturn
+ * trapped: the frame's ucontext is at the trapped rsp.  SIGSYS is taken out
+ * of the mask it restores, then the sigreturn is issued from the allowed
+ * region; this handler's own frame is abandoned.
+ * Contract: `uc` is the trapped context of an rt_sigreturn. */
+void shim_sigreturn(ucontext_t *uc)
+{
+    char *frame_uc = (char *)uc->uc_mcontext.gregs[REG_RSP];
+    char *at = frame_uc + offsetof(ucontext_t, uc_sigmask); /* the kernel's layout */
+    uint64_t mask;
+    if (shim_copy_in(&mask, at, sizeof mask) == 0) {
+        mask &= ~SIGBIT(SIGSYS);
+        shim_copy_out(at, &mask, sizeof mask);
+    }
+    pyshim_sigreturn_at(frame_uc);
 }

@@ -16,6 +16,8 @@
 /* Maps an alternate stack aligned to its own size, so that masking a stack
  * pointer inside it finds its base.  Layout: page 0 holds struct shim_thread,
  * page 1 is a guard, the rest is stack.  Returns NULL on failure. */
+_Static_assert(sizeof(struct shim_thread) <= 4096, "thread state fits page 0 of its altstack");
+
 struct shim_thread *shim_map_altstack(void)
 {
     long raw = RAW6(SYS_mmap, 0, 2 * SHIM_ALTSTACK_SIZE, PROT_READ | PROT_WRITE,

@@ -2,6 +2,7 @@
  * the program prints what it observed. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <execinfo.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -155,6 +156,25 @@ static int sigreturn_mask(void)
     return 0;
 }
 
+/* Unwinding through a signal frame (crash reporters do this). */
+static void unwind(int sig)
+{
+    void *frames[32];
+    got = sig;
+    got = backtrace(frames, 32) > 2 ? sig : -1;
+}
+
+static int backtrace_in_handler(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = unwind;
+    sigaction(SIGUSR1, &sa, 0);
+    raise(SIGUSR1);
+    printf("backtrace in a handler: %s\n", got == SIGUSR1 ? "ok" : "failed");
+    return 0;
+}
+
 static int kill_self(void)
 {
     struct sigaction sa;
@@ -188,7 +208,9 @@ int main(int argc, char **argv)
         return sigreturn_mask();
     if (!strcmp(mode, "kill"))
         return kill_self();
+    if (!strcmp(mode, "backtrace"))
+        return backtrace_in_handler();
     fprintf(stderr, "usage: signals restart|norestart|sigsys|blockall|altstack|sigsuspend|"
-                    "ppoll|pselect|epoll_pwait|sigreturn|kill\n");
+                    "ppoll|pselect|epoll_pwait|sigreturn|kill|backtrace\n");
     return 2;
 }
