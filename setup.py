@@ -3,6 +3,8 @@
 The preload library is built by build_ext like an extension, but under a
 plain file name and without Python: it must load into any program.
 """
+import os
+
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 from Cython.Build import cythonize
@@ -40,6 +42,16 @@ class BuildExt(build_ext):
         if ".S" not in self.compiler.src_extensions:
             self.compiler.src_extensions.append(".S")
         super().build_extensions()
+
+    def build_extension(self, ext):
+        # Both extensions compile some of the same sources with different
+        # flags: give each its own object directory.
+        shared_temp = self.build_temp
+        self.build_temp = os.path.join(shared_temp, ext.name)
+        try:
+            super().build_extension(ext)
+        finally:
+            self.build_temp = shared_temp
 
     def get_ext_filename(self, fullname):
         # Called with the dotted name or its last part, depending on the

@@ -7,6 +7,8 @@
 
 #include "shim.h"
 
+/* The string and memory helpers below: contract as their libc namesakes
+ * (valid, non-overlapping buffers), without libc. */
 size_t shim_strlen(const char *s)
 {
     size_t n = 0;
@@ -62,27 +64,29 @@ void shim_die(const char *msg)
         RAW1(SYS_exit_group, 137);
 }
 
-/* Copies through process_vm_readv/writev on ourselves so that a bad program
- * pointer yields -EFAULT, as the kernel would return, instead of a fault
- * inside the handler.  Contract: `dst`/`src` on the shim's side are valid. */
+/* Copies between our memory and the program's through process_vm_readv or
+ * writev on ourselves, so that a bad program pointer yields -EFAULT (or a
+ * short count), as the kernel would, instead of a fault inside the handler.
+ * Returns the bytes copied.  Contract: `mine` is valid for n bytes. */
+static long vm_copy(long nr, void *mine, void *theirs, size_t n)
+{
+    struct iovec local = {mine, n}, remote = {theirs, n};
+    return RAW6(nr, RAW0(SYS_getpid), &local, 1, &remote, 1, 0);
+}
+
 long shim_copy_in(void *dst, const void *user_src, size_t n)
 {
-    struct iovec local = {dst, n}, remote = {(void *)user_src, n};
-    long r = RAW6(SYS_process_vm_readv, RAW0(SYS_getpid), &local, 1, &remote, 1, 0);
-    return r == (long)n ? 0 : -EFAULT;
+    return vm_copy(SYS_process_vm_readv, dst, (void *)user_src, n) == (long)n ? 0 : -EFAULT;
 }
 
 long shim_copy_out(void *user_dst, const void *src, size_t n)
 {
-    struct iovec local = {(void *)src, n}, remote = {user_dst, n};
-    long r = RAW6(SYS_process_vm_writev, RAW0(SYS_getpid), &local, 1, &remote, 1, 0);
-    return r == (long)n ? 0 : -EFAULT;
+    return vm_copy(SYS_process_vm_writev, (void *)src, user_dst, n) == (long)n ? 0 : -EFAULT;
 }
 
 size_t shim_copy_in_partial(void *dst, const void *user_src, size_t n)
 {
-    struct iovec local = {dst, n}, remote = {(void *)user_src, n};
-    long r = RAW6(SYS_process_vm_readv, RAW0(SYS_getpid), &local, 1, &remote, 1, 0);
+    long r = vm_copy(SYS_process_vm_readv, dst, (void *)user_src, n);
     return r > 0 ? (size_t)r : 0;
 }
 
