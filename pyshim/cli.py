@@ -34,9 +34,24 @@ EPILOG_TRACE = """\
 examples:
   pyshim trace -- ls /tmp
   pyshim trace -e openat,read,write -o trace.txt -- python3 -c 'print(1)'
+  pyshim trace --record make.rec -- make -j2     then: pyshim inspect make.rec
 
 Lines look like strace's: openat(AT_FDCWD, "/etc/passwd", O_RDONLY|O_CLOEXEC) = 3.
+They go to stderr, or to FILE with -o; with --record alone only the record is
+written. On a terminal, long traces show a live count of calls.
 The dynamic loader's own calls before the shim is loaded are not seen.
+"""
+
+EPILOG_INSPECT = """\
+examples:
+  pyshim inspect                     list live runs: processes, threads, channel states
+  pyshim inspect make.rec            summarize a record: calls and errors per syscall,
+                                     the process tree, the slowest calls
+  pyshim inspect --json make.rec     the same as JSON
+  pyshim inspect --block /pyshim-3f2a9c0e1b7d4a55-1:512:512
+                                     decode one block (a channel) of a live run
+
+Inspection only reads shared memory: it never disturbs a run.
 """
 
 EPILOG_GC = """\
@@ -83,13 +98,37 @@ def cmd_trace(args, parser) -> int:
     from pyshim.trace import Tracer  # the decoder's tables load only when tracing
 
     argv = _command(args, parser)
-    out = open(args.output, "w", encoding="utf-8", errors="replace") if args.output else sys.stderr
+    if args.output:
+        out = open(args.output, "w", encoding="utf-8", errors="replace")
+    else:
+        out = None if args.record else sys.stderr
     try:
-        tracer = Tracer(out, _names(args.trace) if args.trace else "all")
+        tracer = Tracer(out, _names(args.trace) if args.trace else "all", record=args.record,
+                        progress=sys.stderr.isatty() and out is not sys.stderr)
         return _shell_status(tracer.run(argv, forward_signals=True))
     finally:
         if args.output:
             out.close()
+
+
+def cmd_inspect(args, parser) -> int:
+    import json
+
+    from pyshim import inspection, records
+
+    if args.block and args.record:
+        parser.error("give a record FILE or --block, not both")
+    if args.block:
+        data = inspection.decode_block(args.block)
+        text = inspection.format_block
+    elif args.record:
+        data = records.summarize(args.record)
+        text = records.format_summary
+    else:
+        data = inspection.live_runs()
+        text = inspection.format_runs
+    print(json.dumps(data, indent=2) if args.json else text(data))
+    return 0
 
 
 def cmd_gc(args, parser) -> int:
@@ -106,7 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="pyshim",
         description="Run Linux programs under a syscall supervisor written in Python.")
     parser.add_argument("--version", action="version", version=f"pyshim {pyshim.__version__}")
-    sub = parser.add_subparsers(dest="cmd", required=True, metavar="{run,trace,gc}")
+    sub = parser.add_subparsers(dest="cmd", required=True, metavar="{run,trace,inspect,gc}")
 
     p = sub.add_parser("run", help="run a program under the supervisor",
                        epilog=EPILOG_RUN, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -120,8 +159,17 @@ def build_parser() -> argparse.ArgumentParser:
                        epilog=EPILOG_TRACE, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("-o", "--output", metavar="FILE", help="write the trace to FILE (default: stderr)")
     p.add_argument("-e", "--trace", metavar="NAME,...", help="trace only these syscalls (default: all)")
+    p.add_argument("--record", metavar="FILE",
+                   help="write every call to FILE as a msgpack record (read it with pyshim inspect)")
     p.add_argument("command", nargs=argparse.REMAINDER, help="-- PROGRAM [ARGS...]")
     p.set_defaults(func=cmd_trace)
+
+    p = sub.add_parser("inspect", help="look at live runs, a block, or a record",
+                       epilog=EPILOG_INSPECT, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("record", nargs="?", metavar="FILE", help="a record written by pyshim trace --record")
+    p.add_argument("--block", metavar="DESCRIPTOR", help="decode the block segment:offset:size")
+    p.add_argument("--json", action="store_true", help="print JSON instead of text")
+    p.set_defaults(func=cmd_inspect)
 
     p = sub.add_parser("gc", help="remove shared memory left by dead runs",
                        epilog=EPILOG_GC, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -145,6 +193,10 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         print(f"pyshim: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:
+        print(f"pyshim: {exc.filename or ''}{': ' if exc.filename else ''}{exc.strerror or exc}",
+              file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
 

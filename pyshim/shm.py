@@ -137,6 +137,7 @@ class Run:
     def free_block(self, block: Block) -> None:
         for seg in self._slabs:
             if seg.name == block.segment:
+                _core.retire_channel(seg.map, block.offset)
                 self._free.append((seg, block.offset))
                 return
         raise ValueError(f"{block.segment} is not a segment of run {self.run_id}")

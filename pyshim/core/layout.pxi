@@ -137,6 +137,12 @@ def init_channel(view, size_t offset, control_desc):
     pyshim_store_seq(&ch.magic, PYSHIM_CHANNEL_MAGIC)
 
 
+def retire_channel(view, size_t offset):
+    """Marks the channel at `offset` free: inspection then skips the block."""
+    cdef pyshim_channel *ch = <pyshim_channel *>_at(view, offset, sizeof(pyshim_channel))
+    pyshim_store_seq(&ch.magic, 0)
+
+
 _STATE_NAMES = {PYSHIM_CH_IDLE: "idle", PYSHIM_CH_EVENT: "event", PYSHIM_CH_REPLY: "reply"}
 _EVENT_NAMES = {PYSHIM_EV_START: "Start", PYSHIM_EV_SYSCALL: "Syscall",
                 PYSHIM_EV_SYSCALL_DONE: "SyscallDone",
@@ -156,6 +162,7 @@ def decode_channel(const unsigned char[::1] data):
         "magic_ok": ch.magic == PYSHIM_CHANNEL_MAGIC, "version": ch.version,
         "state": _STATE_NAMES.get(ch.state, f"invalid({ch.state})"),
         "shim_sleeping": bool(ch.shim_sleeping),
+        "magic": ch.magic,
         "event": {"tag": _EVENT_NAMES.get(ch.event.tag, f"invalid({ch.event.tag})"),
                   "pid": ch.event.pid, "tid": ch.event.tid, "nr": ch.event.nr,
                   "args": [ch.event.args[i] for i in range(6)],
