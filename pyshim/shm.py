@@ -101,10 +101,17 @@ class Segment:
         self.size = size
 
     def unlink(self) -> None:
+        """Removes the name and, unless a view still borrows it, the mapping
+        (a traceback that keeps the run's frames alive must not keep its
+        memory mapped)."""
         try:
             posix_ipc.unlink_shared_memory(self.name)
         except posix_ipc.ExistentialError:
             pass
+        try:
+            self.map.close()
+        except BufferError:
+            pass  # a channel still points into it: freed with that channel
 
 
 class Run:

@@ -1,0 +1,305 @@
+"""Fault rules a test writes in one line, installed on a Supervisor.
+
+    from pyshim.faults import fail, delay, returns, fixed_bytes
+
+    rules = [
+        fail("write", errno.ENOSPC, fd=1, nth=3),      # the 3rd write to stdout
+        fail("openat", errno.EACCES, path_under="/srv/data"),
+        delay("connect", 0.1),                          # 100 ms, then native
+        returns("getppid", 1),                          # without running it
+        fixed_bytes("getrandom", b"\\x00"),             # deterministic "random"
+    ]
+    for rule in rules:
+        rule.install(sup)
+
+Every rule takes the same optional filters: ``fd=N`` (the call's first
+argument, as an int, is N), ``path_under=DIR`` (the call's path argument
+resolves under DIR; only for syscalls that take a path) and ``nth=K`` (only
+the K-th call, 1-based, among those that pass the other filters).
+
+Rules for the same syscall compose: the first rule installed on a
+Supervisor for a syscall puts one handler there, and every later rule for
+that syscall joins its list.  The handler asks the rules in order; the
+first one that matches answers, and a call no rule matches runs natively
+(or goes to the handler that was registered for it before the first rule).
+
+A rule object holds no state of its own, so one rule may be installed on
+many supervisors; what changes during a run (how many calls each rule saw,
+how many calls the rules answered) lives in the handler installed on the
+Supervisor.  Install rules on a fresh Supervisor for each run.
+"""
+from __future__ import annotations
+
+import errno as _errno
+import os
+import time
+
+from pyshim.replies import NATIVE, Fail
+from pyshim.syscalls import NUMBERS
+
+__all__ = ["Rule", "fail", "delay", "returns", "fixed_bytes", "install", "hits",
+           "PATH_ARGS"]
+
+AT_FDCWD = -100
+
+# Where a syscall's path argument is: name -> (index of its dirfd argument,
+# or None for paths relative to the cwd; index of the path argument).
+PATH_ARGS: dict[str, tuple[int | None, int]] = {
+    **{name: (None, 0) for name in (
+        "open", "creat", "stat", "lstat", "access", "unlink", "mkdir", "rmdir", "chdir",
+        "execve", "truncate", "chmod", "chown", "lchown", "readlink", "statfs", "utime",
+        "utimes", "mknod", "chroot", "rename", "link", "uselib", "acct", "swapon",
+        "swapoff", "getxattr", "lgetxattr", "setxattr", "lsetxattr", "listxattr",
+        "llistxattr", "removexattr", "lremovexattr", "pivot_root")},
+    **{name: (0, 1) for name in (
+        "openat", "openat2", "newfstatat", "unlinkat", "mkdirat", "mknodat", "faccessat",
+        "faccessat2", "fchmodat", "fchmodat2", "fchownat", "readlinkat", "utimensat",
+        "futimesat", "execveat", "statx", "name_to_handle_at", "renameat", "renameat2",
+        "linkat", "open_tree", "mount_setattr")},
+    "symlink": (None, 1),          # the link created, not its target text
+    "symlinkat": (1, 2),
+    "inotify_add_watch": (None, 1),
+}
+
+# Where fixed_bytes writes: name -> (index of the buffer, index of its length).
+BUFFER_ARGS: dict[str, tuple[int, int]] = {
+    "getrandom": (0, 1),
+    "read": (1, 2),
+    "pread64": (1, 2),
+}
+
+
+def _syscall(name: str) -> str:
+    if name not in NUMBERS:
+        raise ValueError(f"unknown syscall {name!r}")
+    return name
+
+
+class Rule:
+    """A fault on one syscall: which calls it matches and how it answers.
+
+    Subclasses implement ``answer(call)``, returning what a handler returns
+    (None/NATIVE, an int, or Fail).  ``install(sup)`` adds the rule to the
+    supervisor's handler for its syscall."""
+
+    def __init__(self, name: str, *, nth: int | None = None, fd: int | None = None,
+                 path_under: str | os.PathLike | None = None):
+        self.name = _syscall(name)
+        if nth is not None and (isinstance(nth, bool) or not isinstance(nth, int) or nth < 1):
+            raise ValueError(f"nth counts calls from 1, not {nth!r}")
+        if fd is not None and (isinstance(fd, bool) or not isinstance(fd, int)):
+            raise ValueError(f"fd is an int, not {fd!r}")
+        self.nth = nth
+        self.fd = fd
+        self.path_under = None
+        if path_under is not None:
+            if name not in PATH_ARGS:
+                raise ValueError(f"{name} takes no path: path_under cannot apply to it")
+            self.path_under = os.path.realpath(os.fspath(path_under))
+
+    # -- matching ------------------------------------------------------------
+
+    def filters_match(self, call) -> bool:
+        """The fd and path_under filters (nth is counted by the handler)."""
+        if self.fd is not None and call.int_arg(0) != self.fd:
+            return False
+        if self.path_under is not None:
+            path = call_path(call)
+            if path is None:
+                return False
+            try:
+                if os.path.commonpath([path, self.path_under]) != self.path_under:
+                    return False
+            except ValueError:
+                return False
+        return True
+
+    def answer(self, call):
+        raise NotImplementedError
+
+    # -- installing ----------------------------------------------------------
+
+    def install(self, sup) -> None:
+        """Adds this rule to the supervisor's handler for its syscall."""
+        _chain(sup, self.name).rules.append(self)
+
+    def _filters_repr(self) -> str:
+        parts = [f"{k}={v!r}" for k, v in
+                 (("nth", self.nth), ("fd", self.fd), ("path_under", self.path_under))
+                 if v is not None]
+        return "".join(", " + p for p in parts)
+
+
+class _Fail(Rule):
+    def __init__(self, name, code, **filters):
+        super().__init__(name, **filters)
+        self.fail = Fail(code)
+
+    def answer(self, call):
+        return self.fail
+
+    def __repr__(self):
+        return f"fail({self.name!r}, errno.{_errno.errorcode.get(self.fail.errno, self.fail.errno)}" \
+               f"{self._filters_repr()})"
+
+
+class _Delay(Rule):
+    def __init__(self, name, seconds, **filters):
+        super().__init__(name, **filters)
+        if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds < 0:
+            raise ValueError(f"a delay is a number of seconds >= 0, not {seconds!r}")
+        self.seconds = seconds
+
+    def answer(self, call):
+        time.sleep(self.seconds)
+        return NATIVE
+
+    def __repr__(self):
+        return f"delay({self.name!r}, {self.seconds!r}{self._filters_repr()})"
+
+
+class _Returns(Rule):
+    def __init__(self, name, value, **filters):
+        super().__init__(name, **filters)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValueError(f"returns() takes an int, not {value!r}")
+        self.value = value
+
+    def answer(self, call):
+        return self.value
+
+    def __repr__(self):
+        return f"returns({self.name!r}, {self.value!r}{self._filters_repr()})"
+
+
+class _FixedBytes(Rule):
+    def __init__(self, name, data, **filters):
+        super().__init__(name, **filters)
+        if name not in BUFFER_ARGS:
+            raise ValueError(f"fixed_bytes applies to {', '.join(BUFFER_ARGS)}, not {name}")
+        data = bytes(data)
+        if not data:
+            raise ValueError("fixed_bytes needs at least one byte")
+        self.data = data
+
+    def answer(self, call):
+        buf_i, len_i = BUFFER_ARGS[self.name]
+        n = call.args[len_i]
+        if n == 0:
+            return 0
+        reps, rest = divmod(n, len(self.data))
+        try:
+            call.write(call.args[buf_i], self.data * reps + self.data[:rest])
+        except OSError:
+            return Fail(_errno.EFAULT)
+        return n
+
+    def __repr__(self):
+        return f"fixed_bytes({self.name!r}, {self.data!r}{self._filters_repr()})"
+
+
+def fail(name: str, errno: int, *, nth: int | None = None, fd: int | None = None,
+         path_under: str | os.PathLike | None = None) -> Rule:
+    """Fails matching calls of `name` with `errno` (the program sees -1 and
+    errno set, as from the kernel)."""
+    return _Fail(name, errno, nth=nth, fd=fd, path_under=path_under)
+
+
+def delay(name: str, seconds: float, **filters) -> Rule:
+    """Sleeps `seconds` in the supervisor, then runs the call natively.
+    The supervisor serves one call at a time: the whole run waits."""
+    return _Delay(name, seconds, **filters)
+
+
+def returns(name: str, value: int, **filters) -> Rule:
+    """Makes matching calls return `value` without running."""
+    return _Returns(name, value, **filters)
+
+
+def fixed_bytes(name: str, data: bytes, **filters) -> Rule:
+    """getrandom (or read, pread64): fills the call's buffer with `data`,
+    repeated or truncated to the requested length, and returns that length
+    without running the call."""
+    return _FixedBytes(name, data, **filters)
+
+
+def install(sup, rules) -> None:
+    """Installs every rule of `rules` (or a single rule) on `sup`, in order."""
+    if hasattr(rules, "install"):
+        rules = [rules]
+    for rule in rules:
+        rule.install(sup)
+
+
+def hits(sup) -> int:
+    """How many calls rules installed on `sup` have answered."""
+    return sum(chain.hits for chain in _chains(sup).values())
+
+
+def call_path(call) -> str | None:
+    """The absolute path a call's path argument names, as the program sees
+    it (relative paths through its cwd or dirfd, symlinks resolved), or None
+    if it cannot be read."""
+    where = PATH_ARGS.get(call.name)
+    if where is None:
+        return None
+    dirfd_i, path_i = where
+    try:
+        addr = call.args[path_i]
+        path = call.string(addr) if addr else ""
+        if path.startswith("/"):
+            return os.path.realpath(path)
+        dirfd = AT_FDCWD if dirfd_i is None else call.int_arg(dirfd_i)
+        link = f"/proc/{call.pid}/cwd" if dirfd == AT_FDCWD else f"/proc/{call.pid}/fd/{dirfd}"
+        base = os.readlink(link)
+    except OSError:
+        return None
+    return os.path.realpath(os.path.join(base, path) if path else base)
+
+
+# -- the handler per syscall ---------------------------------------------------
+
+_ATTR = "_pyshim_fault_chains"
+
+
+class _Chain:
+    """The one handler for a syscall: asks its rules in order."""
+
+    def __init__(self, fallback):
+        self.rules: list[Rule] = []
+        self.seen: dict[int, int] = {}  # id(rule) -> calls that passed its filters
+        self.hits = 0
+        self.fallback = fallback
+
+    def __call__(self, call):
+        for rule in self.rules:
+            if not rule.filters_match(call):
+                continue
+            if rule.nth is not None:
+                count = self.seen[id(rule)] = self.seen.get(id(rule), 0) + 1
+                if count != rule.nth:
+                    continue
+            self.hits += 1
+            return rule.answer(call)
+        if self.fallback is not None:
+            return self.fallback(call)
+        return NATIVE
+
+
+def _chains(sup) -> dict[str, _Chain]:
+    chains = getattr(sup, _ATTR, None)
+    if chains is None:
+        chains = {}
+        setattr(sup, _ATTR, chains)
+    return chains
+
+
+def _chain(sup, name: str) -> _Chain:
+    chains = _chains(sup)
+    chain = chains.get(name)
+    if chain is None:
+        # A handler registered before the first rule keeps the calls no rule matches.
+        previous = getattr(sup, "_before", {}).get(NUMBERS[name])
+        chain = chains[name] = _Chain(previous)
+        sup.on(name)(chain)
+    return chain

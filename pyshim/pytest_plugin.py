@@ -1,0 +1,177 @@
+"""pytest plugin (registered through the ``pytest11`` entry point): the
+``pyshim_run`` fixture.
+
+    import errno
+    from pyshim.faults import fail
+
+    def test_disk_full(pyshim_run):
+        r = pyshim_run(["bash", "-c", "echo a; echo b"],
+                       [fail("write", errno.ENOSPC, fd=1, nth=2)])
+        assert r.stdout == "a\\n" and r.faults_hit == 1
+
+Each call of ``pyshim_run`` runs the program to completion under a fresh
+``pyshim.Supervisor`` in the test process; the supervisor gives every run
+fresh random segment names (prefixed by ``$PYSHIM_RUN_TAG``), and the
+fixture keeps no state between calls, so it is safe under ``pytest -n``.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import tempfile
+import threading
+from dataclasses import dataclass, field
+
+import pytest
+
+
+@dataclass
+class Result:
+    """What a supervised run did."""
+
+    status: int  # exit code, -N if killed by signal N (-9 after a timeout)
+    stdout: str
+    stderr: str
+    calls: list[tuple[str, int, int, int | None]] = field(default_factory=list)
+    faults_hit: int = 0
+    timed_out: bool = False
+
+    def called(self, name: str) -> list[tuple[str, int, int, int | None]]:
+        """The recorded calls of one syscall."""
+        return [c for c in self.calls if c[0] == name]
+
+
+class _Killer:
+    """After `timeout` seconds, SIGKILLs every live process of the run (again
+    every 50 ms, for the ones forked meanwhile) until the run is over."""
+
+    def __init__(self, sup, timeout: float):
+        self.sup = sup
+        self.timeout = timeout
+        self.done = threading.Event()
+        self.fired = False
+        self.thread = threading.Thread(target=self._main, name="pyshim-timeout", daemon=True)
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.done.set()
+        self.thread.join()
+
+    def _main(self) -> None:
+        if self.done.wait(self.timeout):
+            return
+        self.fired = True
+        while not self.done.is_set():
+            self._kill_all()
+            self.done.wait(0.05)
+
+    def _kill_all(self) -> None:
+        table = self.sup.table
+        if table is None:
+            return
+        try:
+            procs = [(p.pid, p.pidfd) for p in list(table.processes.values()) if p.alive]
+        except RuntimeError:  # the table changed under us: next round
+            return
+        for pid, pidfd in procs:
+            try:
+                if pid == table.root:
+                    # the supervisor's own child: its pid is ours until we reap it
+                    os.kill(pid, signal.SIGKILL)
+                elif pidfd is not None:
+                    signal.pidfd_send_signal(pidfd, signal.SIGKILL)
+            except OSError:
+                pass  # gone already (or its pidfd was just closed)
+
+
+def _names(rules, trap) -> list[str]:
+    names: list[str] = []
+    for rule in rules:
+        name = getattr(rule, "name", None)
+        if isinstance(name, str) and name not in names:
+            names.append(name)
+    for name in [trap] if isinstance(trap, str) else trap:
+        if name not in names:
+            names.append(name)
+    return names
+
+
+def _stdin_file(stdin, stack):
+    """stdin as something Supervisor.run takes: None -> /dev/null, bytes or
+    str -> a temporary file holding them, else passed as is."""
+    if stdin is None:
+        f = open(os.devnull, "rb")
+    elif isinstance(stdin, (bytes, str)):
+        f = tempfile.TemporaryFile()
+        f.write(stdin.encode() if isinstance(stdin, str) else stdin)
+        f.flush()
+        f.seek(0)
+    else:
+        return stdin
+    stack.append(f)
+    return f
+
+
+def run(argv, faults=(), *, trap=(), env=None, stdin=None, timeout=None) -> Result:
+    """Runs argv under a fresh Supervisor with `faults` (pyshim.faults rules,
+    or any objects with install(sup)) installed and returns a Result.
+
+    trap: more syscall names to record in Result.calls ("all" for every
+    syscall; the faulted syscalls are always recorded).  env: the program's
+    environment (default: the test's).  stdin: None (/dev/null), bytes or
+    str to feed, or a file descriptor / file object.  timeout: seconds
+    after which every process of the run is killed (status -9)."""
+    from pyshim import Supervisor
+    from pyshim import faults as _faults
+
+    if hasattr(faults, "install"):
+        faults = [faults]
+    faults = list(faults)
+    sup = Supervisor()
+    _faults.install(sup, faults)
+    calls: list[tuple[str, int, int, int | None]] = []
+    names = _names(faults, trap)
+    if names:
+        @sup.after(*names)
+        def record(call, result):
+            calls.append((call.name, call.pid, call.tid, result))
+
+    opened: list = []
+    killer = None
+    try:
+        out = tempfile.TemporaryFile()
+        opened.append(out)
+        err = tempfile.TemporaryFile()
+        opened.append(err)
+        infile = _stdin_file(stdin, opened)
+        if timeout is not None:
+            killer = _Killer(sup, timeout)
+            killer.start()
+        try:
+            status = sup.run(list(argv), env=env, stdin=infile, stdout=out, stderr=err)
+        finally:
+            if killer is not None:
+                killer.stop()
+        timed_out = killer is not None and killer.fired
+        if timed_out:
+            status = -signal.SIGKILL
+        out.seek(0)
+        err.seek(0)
+        return Result(status=status,
+                      stdout=out.read().decode(errors="replace"),
+                      stderr=err.read().decode(errors="replace"),
+                      calls=calls, faults_hit=_faults.hits(sup), timed_out=timed_out)
+    finally:
+        for f in opened:
+            f.close()
+
+
+@pytest.fixture
+def pyshim_run():
+    """pyshim_run(argv, faults=(), *, trap=(), env=None, stdin=None,
+    timeout=None) -> Result(status, stdout, stderr, calls, faults_hit):
+    runs argv supervised by pyshim with the fault rules of pyshim.faults
+    installed (fail, delay, returns, fixed_bytes)."""
+    return run
