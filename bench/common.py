@@ -2,6 +2,7 @@
 and reading the ns count it printed, medians, and the printed report."""
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
@@ -9,6 +10,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 
 
 def compile_c(source, workdir: str, *flags: str) -> str:
@@ -26,18 +28,43 @@ def last_number(out, what: str, code: int) -> int:
     return int(words[-1])
 
 
-def run_command(argv: list[str]) -> int:
+def run_command(argv: list[str], timeout: float | None = None) -> int:
     """Runs argv and returns the number it printed last (its own timing)."""
     with tempfile.TemporaryFile() as out:
-        proc = subprocess.run(argv, stdout=out, stderr=subprocess.PIPE)
+        try:
+            proc = subprocess.run(argv, stdout=out, stderr=subprocess.PIPE, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise RuntimeError(f"{' '.join(argv)}: no exit after {timeout} s") from None
         if proc.returncode != 0:
             sys.stderr.write(proc.stderr.decode(errors="replace"))
         return last_number(out, " ".join(argv), proc.returncode)
 
 
-def run_supervised(sup, argv: list[str]) -> int:
+@contextlib.contextmanager
+def watchdog(what: str, timeout: float | None):
+    """Supervisor.run cannot be interrupted from Python: if the block outlives
+    `timeout` seconds, say what hung and exit with status 3."""
+    if timeout is None:
+        yield
+        return
+
+    def fire() -> None:
+        sys.stderr.write(f"HANG: {what} did not return after {timeout} s\n")
+        sys.stderr.flush()
+        os._exit(3)
+
+    timer = threading.Timer(timeout, fire)
+    timer.daemon = True
+    timer.start()
+    try:
+        yield
+    finally:
+        timer.cancel()
+
+
+def run_supervised(sup, argv: list[str], timeout: float | None = None) -> int:
     """Runs argv under `sup` in this process; the number it printed last."""
-    with tempfile.TemporaryFile() as out:
+    with tempfile.TemporaryFile() as out, watchdog(f"Supervisor.run({argv!r})", timeout):
         code = sup.run(argv, stdout=out)
         return last_number(out, f"Supervisor.run {argv[0]}", code)
 
