@@ -165,3 +165,23 @@ def test_kernel_check(release, machine, ok):
     else:
         with pytest.raises(UnsupportedKernel, match="pyshim needs Linux 5.11|x86-64 only"):
             program.check_kernel(release, machine)
+
+
+def test_supervisor_killed_takes_the_whole_tree_down(no_leaks):
+    """Descendants blocked in a native call die with the supervisor too,
+    through the parent-death signal each forked process sets."""
+    proc = subprocess.Popen([sys.executable, "-m", "pyshim", "run", "--", "sh", "-c",
+                             "sleep 30 & (sleep 30 & sleep 30); wait"])
+    try:
+        sleeps = wait_for(lambda: len([p for p, c in tagged_processes(no_leaks)
+                                       if c.startswith("sleep")]) == 3 or None,
+                          what="three supervised sleeps")
+        assert sleeps
+        proc.kill()
+        proc.wait()
+        wait_for(lambda: not tagged_processes(no_leaks), timeout=1.0,
+                 what="every supervised process to die with the supervisor")
+    finally:
+        proc.kill()
+        proc.wait()
+    assert pyshim_cli("gc").returncode == 0

@@ -52,6 +52,7 @@ static void join_run_as_process(struct shim_thread *t, ucontext_t *uc,
                                 const struct shim_clone_req *req)
 {
     shim_maps_after_fork();
+    shim_follow_supervisor();
     t->pid = (int32_t)RAW0(SYS_getpid);
     t->tid = (int32_t)RAW0(SYS_gettid);
     t->channel = req->channel;
@@ -70,6 +71,7 @@ static void join_run_vfork(struct shim_child_start *s)
     long status;
     struct shim_thread *t = shim_thread_init_at(s->area, s->channel, &s->desc, &status);
     t->vfork_child = 1;
+    shim_follow_supervisor();
     shim_start(t, status);
     RAW4(SYS_rt_sigprocmask, SIG_SETMASK, &s->sigmask, 0, 8);
 }

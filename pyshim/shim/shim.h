@@ -69,6 +69,7 @@ struct shim_process {
     struct shim_kaction sigsys_action; /* SIGSYS disposition is virtual */
     uintptr_t restorer[65];   /* program's sa_restorer per signal */
     char preload[512];        /* this library's path, as LD_PRELOAD named it */
+    int32_t parent;           /* getppid() when the process joined, for PDEATHSIG */
 };
 extern struct shim_process shim_proc SHIM_HIDDEN;
 
@@ -150,6 +151,9 @@ SHIM_HIDDEN long shim_rt_sigaction(const long a[6]);
 SHIM_HIDDEN long shim_rt_sigprocmask(const long a[6], ucontext_t *uc);
 SHIM_HIDDEN long shim_sigaltstack(struct shim_thread *t, const long a[6]);
 SHIM_HIDDEN void shim_foreign_sigsys(siginfo_t *info, ucontext_t *uc);
+/* Makes the calling process die with the supervisor even when its parent
+ * is not the supervisor (see shim_foreign_sigsys). */
+SHIM_HIDDEN void shim_follow_supervisor(void);
 /* rt_sigreturn that trapped (the program's restorer): performs it. */
 SHIM_HIDDEN __attribute__((noreturn)) void shim_sigreturn(ucontext_t *uc);
 SHIM_HIDDEN const void *shim_mask_without_sigsys(const void *umask, uint64_t *copy);

@@ -3,6 +3,7 @@
  * program's alternate stack are virtual. */
 #include <errno.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 
 #include "shim.h"
@@ -152,6 +153,16 @@ long shim_sigaltstack(struct shim_thread *t, const long a[6])
  * handler with its own arguments. */
 void shim_foreign_sigsys(siginfo_t *info, ucontext_t *uc)
 {
+    /* Our parent-death signal: the parent (or a subreaper that adopted us)
+     * died.  If the supervisor is gone too, so is the run; otherwise we are
+     * an ordinary orphan and the program need not know. */
+    if (info->si_code == SI_USER &&
+        (info->si_pid == shim_proc.parent || info->si_pid == shim_proc.supervisor_pid)) {
+        if (RAW2(SYS_kill, shim_proc.supervisor_pid, 0) == -ESRCH)
+            shim_die("the supervisor is gone; stopping the program");
+        shim_proc.parent = (int32_t)RAW0(SYS_getppid);
+        return;
+    }
     uintptr_t h = shim_proc.sigsys_action.handler;
     if (h == (uintptr_t)SIG_IGN)
         return;
@@ -179,4 +190,12 @@ void shim_sigreturn(ucontext_t *uc)
         shim_copy_out(at, &mask, sizeof mask);
     }
     pyshim_sigreturn_at(frame_uc);
+}
+
+void shim_follow_supervisor(void)
+{
+    shim_proc.parent = (int32_t)RAW0(SYS_getppid);
+    RAW2(SYS_prctl, PR_SET_PDEATHSIG, SIGSYS);
+    if (RAW2(SYS_kill, shim_proc.supervisor_pid, 0) == -ESRCH)
+        shim_die("the supervisor is gone; stopping the program");
 }
