@@ -228,6 +228,11 @@ cdef class Dispatcher:
             return
         gone = {proc.pid for proc in dead}
         for c in [c for c in self.channels if (<Channel>c).pid in gone]:
+            # Its last word may still be waiting: an Exit posted just before
+            # the process died is handled (after-hooks see exit_group) first.
+            if (pyshim_load_acquire(&(<Channel>c).ch.state) == PYSHIM_CH_EVENT
+                    and (<Channel>c).ch.event.tag == PYSHIM_EV_EXIT):
+                self._handle((<Channel>c).index)
             self._remove_channel(c)
         self.exiting = 0
 

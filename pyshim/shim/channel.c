@@ -2,6 +2,7 @@
  * then sleep on the futex until the reply arrives. */
 #include <errno.h>
 #include <linux/futex.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -80,7 +81,7 @@ const struct pyshim_reply *shim_converse(struct shim_thread *t)
                 shim_die("the supervisor took this thread's channel away; stopping the program");
             struct timespec ts = {0, SHIM_LIVENESS_NS};
             RAW6(SYS_futex, &ch->state, FUTEX_WAIT, PYSHIM_CH_EVENT, &ts, 0, 0);
-            if (RAW2(SYS_kill, shim_proc.supervisor_pid, 0) == -ESRCH)
+            if (shim_supervisor_gone())
                 shim_die("the supervisor is gone; stopping the program");
         }
         pyshim_store_relaxed(&ch->shim_sleeping, 0);
@@ -102,4 +103,20 @@ void shim_start(struct shim_thread *t, long status)
         shim_die("the supervisor did not answer Start");
     shim_memcpy(shim_proc.subscribed, re->subscribed, sizeof shim_proc.subscribed);
     shim_unblock(&old);
+}
+
+int shim_supervisor_gone(void)
+{
+    /* kill(pid, 0) succeeds on a zombie: ask a pidfd, which polls readable
+     * as soon as the process has exited, reaped or not. */
+    long fd = RAW2(SYS_pidfd_open, shim_proc.supervisor_pid, 0);
+    if (fd == -ESRCH)
+        return 1;
+    if (fd < 0) /* no pidfds (old kernel, seccomp): fall back */
+        return RAW2(SYS_kill, shim_proc.supervisor_pid, 0) == -ESRCH;
+    struct pollfd p = {(int)fd, POLLIN, 0};
+    struct timespec zero = {0, 0};
+    long ready = RAW4(SYS_ppoll, &p, 1, &zero, 0);
+    RAW1(SYS_close, fd);
+    return ready > 0;
 }

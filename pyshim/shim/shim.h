@@ -73,6 +73,9 @@ struct shim_process {
 };
 extern struct shim_process shim_proc SHIM_HIDDEN;
 
+/* Whether the supervisor has exited (a zombie counts as gone). */
+SHIM_HIDDEN int shim_supervisor_gone(void);
+
 /* ---- maps.c ------------------------------------------------------------ */
 /* Maps the block named by `desc` (cached per process); NULL on failure. */
 SHIM_HIDDEN void *shim_map_block(const struct pyshim_block_desc *desc);

@@ -158,7 +158,7 @@ void shim_foreign_sigsys(siginfo_t *info, ucontext_t *uc)
      * an ordinary orphan and the program need not know. */
     if (info->si_code == SI_USER &&
         (info->si_pid == shim_proc.parent || info->si_pid == shim_proc.supervisor_pid)) {
-        if (RAW2(SYS_kill, shim_proc.supervisor_pid, 0) == -ESRCH)
+        if (shim_supervisor_gone())
             shim_die("the supervisor is gone; stopping the program");
         shim_proc.parent = (int32_t)RAW0(SYS_getppid);
         return;
@@ -196,6 +196,6 @@ void shim_follow_supervisor(void)
 {
     shim_proc.parent = (int32_t)RAW0(SYS_getppid);
     RAW2(SYS_prctl, PR_SET_PDEATHSIG, SIGSYS);
-    if (RAW2(SYS_kill, shim_proc.supervisor_pid, 0) == -ESRCH)
+    if (shim_supervisor_gone())
         shim_die("the supervisor is gone; stopping the program");
 }
