@@ -77,7 +77,7 @@ def test_trace_reports_killing_signal():
     assert out.returncode == 128 + signal.SIGINT
 
 
-@pytest.mark.parametrize("cmd", ["run", "trace", "gc"])
+@pytest.mark.parametrize("cmd", ["run", "trace", "inspect", "gc"])
 def test_every_command_has_help_with_an_example(cmd):
     out = pyshim_cli(cmd, "--help")
     assert out.returncode == 0
