@@ -185,3 +185,10 @@ def test_supervisor_killed_takes_the_whole_tree_down(no_leaks):
         proc.kill()
         proc.wait()
     assert pyshim_cli("gc").returncode == 0
+
+
+def test_32bit_syscall_is_refused_clearly(prog):
+    out = pyshim_cli("run", "--", prog("signals"), "int80")
+    assert out.returncode == 128 + 9 and out.stdout == ""
+    assert out.stderr == ("pyshim: a 32-bit syscall (int 0x80) cannot be supervised; "
+                          "stopping the program\n")

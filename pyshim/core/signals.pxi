@@ -7,8 +7,10 @@ cdef sigaction_t _saved[65]
 cdef void _forward(int sig, siginfo_t *info, void *ctx) noexcept nogil:
     # A signal the terminal sent to the foreground process group reached the
     # program too (si_code SI_KERNEL); one sent to us alone is passed on.
+    cdef int saved = pyshim_errno()  # a handler must leave errno as it found it
     if _forward_pid > 0 and info.si_code != SI_KERNEL:
         kill(_forward_pid, sig)
+    pyshim_set_errno(saved)
 
 
 def forward_signals(int pid, signals):

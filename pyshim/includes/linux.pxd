@@ -44,3 +44,12 @@ cdef extern from "<errno.h>" nogil:
     int EINTR
     int ETIMEDOUT
     int EAGAIN
+
+cdef extern from *:
+    """
+    #include <errno.h>
+    static inline int pyshim_errno(void) { return errno; }
+    static inline void pyshim_set_errno(int e) { errno = e; }
+    """
+    int pyshim_errno() nogil
+    void pyshim_set_errno(int e) nogil

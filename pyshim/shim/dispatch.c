@@ -1,5 +1,6 @@
 /* The SIGSYS handler and the one syscall path behind it. */
 #include <errno.h>
+#include <linux/audit.h>
 #include <signal.h>
 #include <sys/syscall.h>
 
@@ -157,6 +158,8 @@ void shim_on_sigsys(int sig, siginfo_t *info, void *ctx)
         shim_foreign_sigsys(info, uc);
         return;
     }
+    if (info->si_arch != AUDIT_ARCH_X86_64)
+        shim_die("a 32-bit syscall (int 0x80) cannot be supervised; stopping the program");
     struct shim_thread *t = shim_thread_self();
     if (t->magic != SHIM_THREAD_MAGIC)
         shim_die("a syscall was trapped outside a thread the shim set up");
