@@ -11,7 +11,7 @@ in Python.
 
     status = sup.run(["cat", "/secret/key"])
 """
-from pyshim._core import ArmError, Call, ChannelError, HandlerError, UnsupportedCall
+from pyshim._core import ArmError, Call, ChannelError, HandlerError
 from pyshim.errors import CannotSupervise, ProgramNotFound, PyshimError, UnsupportedKernel
 from pyshim.replies import NATIVE, Fail
 from pyshim.supervisor import Supervisor
@@ -20,6 +20,6 @@ __version__ = "0.1.0"
 
 __all__ = [
     "ArmError", "Call", "CannotSupervise", "ChannelError", "Fail", "HandlerError",
-    "NATIVE", "ProgramNotFound", "PyshimError", "Supervisor", "UnsupportedCall",
-    "UnsupportedKernel", "__version__",
+    "NATIVE", "ProgramNotFound", "PyshimError", "Supervisor", "UnsupportedKernel",
+    "__version__",
 ]

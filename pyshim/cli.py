@@ -187,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
         traceback.print_exception(type(cause), cause, cause.__traceback__, file=sys.stderr)
         print(f"pyshim: {exc}; the program was stopped", file=sys.stderr)
         return 125
-    except (PyshimError, _core.ChannelError, _core.UnsupportedCall, _core.ArmError) as exc:
+    except (PyshimError, _core.ChannelError, _core.ArmError) as exc:
         print(f"pyshim: {exc}", file=sys.stderr)
         return getattr(exc, "exit_status", 125)
     except ValueError as exc:

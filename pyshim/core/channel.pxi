@@ -4,10 +4,6 @@ class ChannelError(Exception):
     """A channel held something the protocol does not allow."""
 
 
-class UnsupportedCall(Exception):
-    """The program made a call this version of pyshim cannot supervise."""
-
-
 class ArmError(Exception):
     """The shim could not arm Syscall User Dispatch in the program."""
 
