@@ -1312,6 +1312,18 @@ _COMPILED: dict[int, _Compiled] = {NUMBERS[n]: _compile(e) for n, e in SYSCALLS.
 _FALLBACK = _compile(" ".join(["hex"] * 6))
 
 
+def string_arguments() -> dict[int, tuple[int, ...]]:
+    """Syscall number -> indices of its path and string arguments (for
+    calls whose arguments depend on a command argument, like prctl, only
+    the fixed ones)."""
+    out = {}
+    for nr, comp in _COMPILED.items():
+        indices = tuple(a.index for a in comp.base.args if a.kind in ("path", "str"))
+        if indices:
+            out[nr] = indices
+    return out
+
+
 def _resolve(c: _Call) -> _Spec:
     comp = _COMPILED.get(c.nr, _FALLBACK)
     if comp.cases is None:

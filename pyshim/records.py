@@ -83,26 +83,6 @@ class RecordWriter:
         self.close()
 
 
-def string_arguments() -> dict[int, tuple[int, ...]]:
-    """Syscall number -> indices of its path and string arguments, from the
-    decoder's table of argument kinds (calls whose arguments depend on a
-    command argument, like prctl, contribute only their fixed arguments)."""
-    from pyshim import decode
-    from pyshim.syscalls import NUMBERS
-
-    out: dict[int, tuple[int, ...]] = {}
-    for name, spec in decode.SYSCALLS.items():
-        text = spec if isinstance(spec, str) else spec.base
-        indices = []
-        for pos, tok in enumerate(text.partition("->")[0].split()):
-            kind, _, idx = tok.rpartition("=")[2].partition("@")
-            if kind in ("path", "str"):
-                indices.append(int(idx) if idx else pos)
-        if indices and name in NUMBERS:
-            out[NUMBERS[name]] = tuple(indices)
-    return out
-
-
 class _Reader:
     """Iterates over a record's header and frames; afterwards ``truncated``
     says whether the file ended inside a frame."""

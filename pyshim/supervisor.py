@@ -7,9 +7,9 @@ import sys
 from collections.abc import Callable, Iterable, Mapping
 from importlib import resources
 
-from pyshim import _core, program, shm, syscalls
+from pyshim import _core, paths, program, shm, syscalls
 from pyshim.table import Table
-from pyshim.errors import PyshimError
+from pyshim.errors import CannotSupervise, PyshimError
 
 PRELOAD_NAME = "libpyshim_preload.so"
 # Signals a shell would let reach its foreground job; `pyshim run` passes on
@@ -148,27 +148,16 @@ class Supervisor:
                 self._run = None
 
 
-def exec_target(call) -> str:
-    """The file an execve/execveat call asks the kernel to run, as a path
-    the supervisor can open (through /proc for relative ones)."""
-    if call.name == "execve":
-        dirfd, path = -100, call.string(call.args[0])
-    else:
-        dirfd, path = call.int_arg(0), call.string(call.args[1])
-    if path.startswith("/"):
-        return path
-    base = f"/proc/{call.pid}/cwd" if dirfd == -100 else f"/proc/{call.pid}/fd/{dirfd}"
-    return os.path.join(base, path) if path else base
-
-
 def _check_exec(call, table: Table) -> None:
     """Warns, in one line, when a process is about to exec an image the
     shim cannot enter; the run goes on with that process unsupervised."""
+    target = paths.call_path(call)
+    if target is None:
+        return  # unreadable: the exec itself will fail
     try:
-        target = exec_target(call)
         program.check_supervisable(target)
     except (OSError, PyshimError) as exc:
-        if isinstance(exc, program.CannotSupervise):
+        if isinstance(exc, CannotSupervise):
             table.unsupervised(call.pid)
             print(f"pyshim: warning: pid {call.pid} runs unsupervised: {exc}",
                   file=sys.stderr, flush=True)
@@ -190,9 +179,9 @@ def _spawn(path, argv, env, stdin, stdout, stderr) -> int:
                               setsigdef=(signal.SIGPIPE, signal.SIGXFSZ, signal.SIGINT),
                               setsigmask=())
     except PermissionError as exc:
-        raise program.CannotSupervise(f"{path}: {exc.strerror}") from None
+        raise CannotSupervise(f"{path}: {exc.strerror}") from None
     except OSError as exc:
-        raise program.CannotSupervise(f"{path}: cannot execute: {exc.strerror}") from None
+        raise CannotSupervise(f"{path}: cannot execute: {exc.strerror}") from None
 
 
 class _Forwarding:

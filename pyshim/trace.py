@@ -50,7 +50,7 @@ class Tracer:
         names = [names] if isinstance(names, str) else list(names)
         self.supervisor = Supervisor()
         if record is not None:
-            self._strings = records.string_arguments()
+            self._strings = decode.string_arguments()
             self.supervisor.on(*names)(self._stamp)
         self.supervisor.on(*_RENDER_ON_ENTRY)(self._on_entry)
         plain = record is None and not progress

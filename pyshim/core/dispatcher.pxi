@@ -75,7 +75,9 @@ cdef class Dispatcher:
         self.table = table
         memset(self.subscribed, 0, sizeof(self.subscribed))
         memset(self.needs_python, 0, sizeof(self.needs_python))
-        for nr in subscribed:
+        # Execs always come here: the supervisor must know which image each
+        # process runs (and warn when the shim cannot enter it).
+        for nr in set(subscribed) | _EXEC_FAMILY:
             self.subscribed[nr >> 3] |= 1 << (nr & 7)
         for nr, fn in before.items():
             self.before[nr] = fn

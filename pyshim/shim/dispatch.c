@@ -23,13 +23,6 @@ static inline int is_clone_family(long nr)
     return nr == SYS_clone || nr == SYS_fork || nr == SYS_vfork;
 }
 
-/* Execs always go to the supervisor too: it must know which image each
- * process runs (and warn when one cannot be supervised). */
-static inline int is_exec(long nr)
-{
-    return nr == SYS_execve || nr == SYS_execveat;
-}
-
 /* Announces the end of the thread (exit) or process (exit_group) and
  * performs it.  Signals are blocked first and never unblocked: once the
  * supervisor has the Exit, the channel is no longer this thread's. */
@@ -63,10 +56,13 @@ static long execute(struct shim_thread *t, long nr, const long a[6], ucontext_t 
     case SYS_exit:
     case SYS_exit_group:
         leave(t, nr, a);
+    case SYS_rt_sigsuspend:
+    case SYS_ppoll:
+    case SYS_pselect6:
+    case SYS_epoll_pwait:
+    case SYS_epoll_pwait2:
+        return shim_masked_wait(nr, a);
     }
-    long r;
-    if (shim_masked_wait(nr, a, &r))
-        return r;
     return pyshim_raw_syscall(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
 }
 
@@ -130,7 +126,7 @@ long shim_syscall(struct shim_thread *t, long nr, const long a[6], ucontext_t *u
         return -ENOSYS; /* libc falls back to clone, whose arguments fit a register */
     if (is_clone_family(nr))
         return create(t, nr, a, uc, ip);
-    if (!is_subscribed(nr) && !is_exec(nr))
+    if (!is_subscribed(nr))
         return execute(t, nr, a, uc);
 
     uint32_t flags;

@@ -160,6 +160,6 @@ SHIM_HIDDEN void shim_follow_supervisor(void);
 /* rt_sigreturn that trapped (the program's restorer): performs it. */
 SHIM_HIDDEN __attribute__((noreturn)) void shim_sigreturn(ucontext_t *uc);
 SHIM_HIDDEN const void *shim_mask_without_sigsys(const void *umask, uint64_t *copy);
-SHIM_HIDDEN int shim_masked_wait(long nr, const long a[6], long *r);
+SHIM_HIDDEN long shim_masked_wait(long nr, const long a[6]);
 
 #endif /* PYSHIM_SHIM_H */

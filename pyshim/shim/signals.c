@@ -22,23 +22,18 @@ const void *shim_mask_without_sigsys(const void *umask, uint64_t *copy)
     return copy;
 }
 
-/* Calls that install a temporary mask while they wait: a handler that runs
- * meanwhile must still be able to trap, so SIGSYS is taken out of it.
- * Returns 1 and the result in *r when `nr` is one of them. */
-int shim_masked_wait(long nr, const long a[6], long *r)
+/* Calls that install a temporary mask while they wait (rt_sigsuspend,
+ * ppoll, pselect6, epoll_pwait, epoll_pwait2): a handler that runs
+ * meanwhile must still be able to trap, so SIGSYS is taken out of the mask.
+ * Contract: `nr` is one of them; `a` holds the program's raw arguments. */
+long shim_masked_wait(long nr, const long a[6])
 {
     uint64_t copy;
     switch (nr) {
     case SYS_rt_sigsuspend:
-        *r = RAW2(nr, shim_mask_without_sigsys((void *)a[0], &copy), a[1]);
-        return 1;
+        return RAW2(nr, shim_mask_without_sigsys((void *)a[0], &copy), a[1]);
     case SYS_ppoll:
-        *r = RAW6(nr, a[0], a[1], a[2], shim_mask_without_sigsys((void *)a[3], &copy), a[4], 0);
-        return 1;
-    case SYS_epoll_pwait:
-    case SYS_epoll_pwait2:
-        *r = RAW6(nr, a[0], a[1], a[2], a[3], shim_mask_without_sigsys((void *)a[4], &copy), a[5]);
-        return 1;
+        return RAW6(nr, a[0], a[1], a[2], shim_mask_without_sigsys((void *)a[3], &copy), a[4], 0);
     case SYS_pselect6: {
         /* The sixth argument points at {const sigset_t *ss; size_t ss_len}. */
         struct {
@@ -46,13 +41,14 @@ int shim_masked_wait(long nr, const long a[6], long *r)
             size_t len;
         } arg;
         if (!a[5] || shim_copy_in(&arg, (void *)a[5], sizeof arg))
-            return 0;
+            break; /* let the kernel judge the pointer */
         arg.ss = shim_mask_without_sigsys(arg.ss, &copy);
-        *r = RAW6(nr, a[0], a[1], a[2], a[3], a[4], &arg);
-        return 1;
+        return RAW6(nr, a[0], a[1], a[2], a[3], a[4], &arg);
     }
+    default: /* epoll_pwait, epoll_pwait2 */
+        return RAW6(nr, a[0], a[1], a[2], a[3], shim_mask_without_sigsys((void *)a[4], &copy), a[5]);
     }
-    return 0;
+    return pyshim_raw_syscall(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
 }
 
 /* rt_sigaction(sig, act, oact, sigsetsize).  Contract: `a` holds the
