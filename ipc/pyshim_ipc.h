@@ -15,7 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define PYSHIM_PROTOCOL_VERSION 2u
+#define PYSHIM_PROTOCOL_VERSION 3u
 #define PYSHIM_CHANNEL_MAGIC 0x4e484350u /* "PCHN" little-endian */
 #define PYSHIM_CONTROL_MAGIC 0x4c544350u /* "PCTL" little-endian */
 
@@ -37,6 +37,16 @@ struct pyshim_block_desc {
     uint64_t size;                         /* of the block                  */
 };
 
+/* ---- ready set ----------------------------------------------------------
+ * Which channels have something for the supervisor, so that it never scans
+ * every channel: a three-level bitmap over channel indices (the `index`
+ * field of each channel).  A shim that posts sets its bit in `ready_low`,
+ * then the word's bit in `ready_mid`, then that word's bit in `ready_top`
+ * (see pyshim_ready.h); the supervisor takes bits with atomic exchanges,
+ * top first.  A bit is only a hint: the channel's state word is the truth. */
+#define PYSHIM_READY_WORDS 4096u                        /* words of ready_low */
+#define PYSHIM_READY_CAPACITY (PYSHIM_READY_WORDS * 64u) /* channels per run   */
+
 /* ---- control block (offset 0 of segment "-0" of a run) ----------------- */
 struct pyshim_control {
     uint32_t magic;          /* PYSHIM_CONTROL_MAGIC once initialized     */
@@ -45,21 +55,34 @@ struct pyshim_control {
     uint32_t reserved0;
     uint64_t supervisor_start; /* /proc/<pid>/stat field 22 (clock ticks) */
     uint8_t reserved1[40];
-    /* Doorbell, on its own cache line.  A shim bumps `seq` after posting an
-     * event and wakes the futex on it when `sleepers` is non-zero. */
+    /* Doorbell and the top of the ready set, on their own cache line.  A
+     * shim bumps `seq` after posting and wakes the futex on it when
+     * `sleepers` is non-zero. */
     uint32_t doorbell_seq;   /* futex word */
     uint32_t sleepers;
-    uint8_t reserved2[56];
+    uint64_t ready_top;      /* bit m: ready_mid[m] may be non-zero */
+    uint8_t reserved2[48];
+    uint64_t ready_mid[PYSHIM_READY_WORDS / 64u]; /* bit w%64 of [w/64]: ready_low[w] may be non-zero */
+    uint64_t ready_low[PYSHIM_READY_WORDS];       /* bit i%64 of [i/64]: channel i posted */
 };
 
 /* ---- channel states (the futex word `state`) ---------------------------
- * IDLE  --shim posts event-->  EVENT  --supervisor posts reply--> REPLY
- * REPLY --shim takes reply-->  IDLE
- * EXIT events are one-way: the supervisor moves EVENT back to IDLE.      */
+ * shim:        IDLE or CANCELLED --posts an event--> EVENT
+ *              REPLY --takes the reply--> IDLE
+ *              HELD --withdraws its call (a signal handler ran)--> CANCELLED
+ * supervisor:  EVENT --replies--> REPLY          EVENT --holds the call--> HELD
+ *              HELD --claims it to answer--> COMPLETING --replies--> REPLY
+ *              CANCELLED --acknowledges--> IDLE  EVENT(Exit) --> IDLE
+ * Moves out of HELD and CANCELLED are compare-and-swaps: a withdrawal and
+ * an answer race there, and exactly one wins.  PROTOCOL.md says who may
+ * move which state where, and why no late answer reaches the next call. */
 enum pyshim_channel_state {
     PYSHIM_CH_IDLE = 0,
     PYSHIM_CH_EVENT = 1,
     PYSHIM_CH_REPLY = 2,
+    PYSHIM_CH_HELD = 3,
+    PYSHIM_CH_COMPLETING = 4,
+    PYSHIM_CH_CANCELLED = 5,
 };
 
 /* ---- events, shim -> supervisor ---------------------------------------- */
@@ -71,6 +94,9 @@ enum pyshim_event_tag {
     PYSHIM_EV_EXIT = 5,        /* one-way: nr = exit or exit_group, args[0] = status */
 };
 
+/* event flags */
+#define PYSHIM_EF_RESTARTED 1u /* SYSCALL: asked again after a handler interrupted its hold */
+
 struct pyshim_event {
     uint32_t tag;      /* enum pyshim_event_tag */
     uint32_t version;  /* PYSHIM_PROTOCOL_VERSION (START only)  */
@@ -80,6 +106,8 @@ struct pyshim_event {
     uint64_t args[6];  /* raw register values rdi rsi rdx r10 r8 r9 */
     int64_t result;    /* SYSCALL_DONE: native result; START: 0 or -errno of arming */
     uint64_t ip;       /* address after the trapped syscall instruction */
+    uint32_t flags;    /* PYSHIM_EF_* */
+    uint32_t seq;      /* the thread's conversation number; the reply echoes it */
 };
 
 /* ---- replies, supervisor -> shim --------------------------------------- */
@@ -106,6 +134,8 @@ struct pyshim_reply {
     uint64_t ptid;
     uint64_t ctid;
     uint64_t newtls;
+    uint32_t seq;   /* the `seq` of the event this answers */
+    uint32_t reserved0;
 };
 
 /* ---- channel: one per thread, one block each --------------------------- */
@@ -114,7 +144,8 @@ struct pyshim_channel {
     uint32_t shim_sleeping;/* non-zero while the shim waits on `state`     */
     uint32_t magic;        /* PYSHIM_CHANNEL_MAGIC, written by supervisor  */
     uint32_t version;      /* PYSHIM_PROTOCOL_VERSION                      */
-    uint8_t reserved0[48];
+    uint32_t index;        /* the channel's bit in the run's ready set     */
+    uint8_t reserved0[44];
     struct pyshim_block_desc control; /* the run's control block           */
     struct pyshim_event event;        /* shim -> supervisor slot           */
     uint8_t reserved1[32];
@@ -139,7 +170,11 @@ PYSHIM_CHECK(pyshim_control, supervisor_pid, 8);
 PYSHIM_CHECK(pyshim_control, supervisor_start, 16);
 PYSHIM_CHECK(pyshim_control, doorbell_seq, 64);
 PYSHIM_CHECK(pyshim_control, sleepers, 68);
-_Static_assert(sizeof(struct pyshim_control) == 128, "control size");
+PYSHIM_CHECK(pyshim_control, ready_top, 72);
+PYSHIM_CHECK(pyshim_control, ready_mid, 128);
+PYSHIM_CHECK(pyshim_control, ready_low, 640);
+_Static_assert(sizeof(struct pyshim_control) == 33408, "control size");
+_Static_assert(PYSHIM_READY_WORDS / 64u <= 64u, "ready_top has a bit per ready_mid word");
 
 PYSHIM_CHECK(pyshim_event, tag, 0);
 PYSHIM_CHECK(pyshim_event, version, 4);
@@ -149,7 +184,9 @@ PYSHIM_CHECK(pyshim_event, nr, 16);
 PYSHIM_CHECK(pyshim_event, args, 24);
 PYSHIM_CHECK(pyshim_event, result, 72);
 PYSHIM_CHECK(pyshim_event, ip, 80);
-_Static_assert(sizeof(struct pyshim_event) == 88, "event size");
+PYSHIM_CHECK(pyshim_event, flags, 88);
+PYSHIM_CHECK(pyshim_event, seq, 92);
+_Static_assert(sizeof(struct pyshim_event) == 96, "event size");
 
 PYSHIM_CHECK(pyshim_reply, tag, 0);
 PYSHIM_CHECK(pyshim_reply, flags, 4);
@@ -161,16 +198,18 @@ PYSHIM_CHECK(pyshim_reply, child_stack, 152);
 PYSHIM_CHECK(pyshim_reply, ptid, 160);
 PYSHIM_CHECK(pyshim_reply, ctid, 168);
 PYSHIM_CHECK(pyshim_reply, newtls, 176);
-_Static_assert(sizeof(struct pyshim_reply) == 184, "reply size");
+PYSHIM_CHECK(pyshim_reply, seq, 184);
+_Static_assert(sizeof(struct pyshim_reply) == 192, "reply size");
 
 PYSHIM_CHECK(pyshim_channel, state, 0);
 PYSHIM_CHECK(pyshim_channel, shim_sleeping, 4);
 PYSHIM_CHECK(pyshim_channel, magic, 8);
 PYSHIM_CHECK(pyshim_channel, version, 12);
+PYSHIM_CHECK(pyshim_channel, index, 16);
 PYSHIM_CHECK(pyshim_channel, control, 64);
 PYSHIM_CHECK(pyshim_channel, event, 128);
-PYSHIM_CHECK(pyshim_channel, reply, 248);
-_Static_assert(sizeof(struct pyshim_channel) == 432, "channel size");
+PYSHIM_CHECK(pyshim_channel, reply, 256);
+_Static_assert(sizeof(struct pyshim_channel) == 448, "channel size");
 _Static_assert(sizeof(struct pyshim_channel) <= PYSHIM_BLOCK_SIZE, "channel fits a block");
 _Static_assert(PYSHIM_BLOCK_SIZE <= 4096, "budget: at most 4 KiB per thread");
 

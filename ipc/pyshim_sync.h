@@ -37,6 +37,29 @@ static inline uint32_t pyshim_fetch_add_seq(uint32_t *p, uint32_t v)
     return __atomic_fetch_add(p, v, __ATOMIC_SEQ_CST);
 }
 
+/* Moves *p from `expected` to `desired` if it holds `expected`; returns the
+ * value it held (equal to `expected` on success). */
+static inline uint32_t pyshim_cas(uint32_t *p, uint32_t expected, uint32_t desired)
+{
+    __atomic_compare_exchange_n(p, &expected, desired, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+    return expected;
+}
+
+static inline uint64_t pyshim_load64(const uint64_t *p)
+{
+    return __atomic_load_n(p, __ATOMIC_SEQ_CST);
+}
+
+static inline void pyshim_or64(uint64_t *p, uint64_t v)
+{
+    __atomic_fetch_or(p, v, __ATOMIC_SEQ_CST);
+}
+
+static inline uint64_t pyshim_exchange64(uint64_t *p, uint64_t v)
+{
+    return __atomic_exchange_n(p, v, __ATOMIC_SEQ_CST);
+}
+
 static inline void pyshim_cpu_relax(void)
 {
     __builtin_ia32_pause();

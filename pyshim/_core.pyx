@@ -3,10 +3,11 @@
 
 Layouts come from ipc/pyshim_ipc.h (through includes/ipc.pxd); Python code
 reads and writes shared memory only through the functions and classes here.
-The dispatcher waits for events without the GIL, spinning briefly and then
-sleeping on the run's doorbell futex, and takes the GIL only to call a
-Python handler.  Subscribed calls with no Python handler are answered
-without the GIL.
+The dispatcher finds channels with events through the run's ready set and
+waits without the GIL, spinning briefly and then sleeping on the run's
+doorbell futex; it takes the GIL only to call a Python handler.  Subscribed
+calls with no Python handler are answered without the GIL.  A handler may
+hold a call (Deferred) and answer it later, from any thread or a timer.
 """
 from libc.stdint cimport uint8_t, uint32_t, int32_t, int64_t, uint64_t
 from libc.string cimport memset, memcpy, strlen
@@ -18,7 +19,13 @@ from pyshim.includes.linux cimport *
 from pyshim.includes.probe cimport *
 
 import errno as errno_mod
+import itertools
+from array import array
 import os
+from collections import deque
+from collections.abc import Coroutine
+from functools import partial
+from heapq import heappop, heappush
 from time import monotonic
 
 from pyshim import syscalls as _syscalls
@@ -27,6 +34,7 @@ from pyshim.replies import NATIVE, Fail
 include "core/layout.pxi"
 include "core/channel.pxi"
 include "core/call.pxi"
+include "core/deferred.pxi"
 include "core/dispatcher.pxi"
 include "core/signals.pxi"
 include "core/clone_probe.pxi"

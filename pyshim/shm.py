@@ -74,6 +74,7 @@ class Block:
     offset: int
     size: int
     view: mmap.mmap = field(repr=False, compare=False)
+    index: int = 0  # the channel's bit in the run's ready set
 
     @property
     def desc(self) -> tuple[str, int, int]:
@@ -99,6 +100,7 @@ class Segment:
             shm.close_fd()
         self.name = name
         self.size = size
+        self.first_index = 0  # ready-set index of its first block (slabs)
 
     def unlink(self) -> None:
         """Removes the name and, unless a view still borrows it, the mapping
@@ -135,11 +137,13 @@ class Run:
         if not self._free:
             seg = Segment(segment_name(self.run_id, len(self._slabs) + 1),
                           BLOCKS_PER_SEGMENT * _core.BLOCK_SIZE)
+            seg.first_index = len(self._slabs) * BLOCKS_PER_SEGMENT
             self._slabs.append(seg)
             self._free = [(seg, i * _core.BLOCK_SIZE) for i in reversed(range(BLOCKS_PER_SEGMENT))]
         seg, offset = self._free.pop()
-        _core.init_channel(seg.map, offset, self.control_desc)
-        return Block(seg.name, offset, _core.BLOCK_SIZE, seg.map)
+        index = seg.first_index + offset // _core.BLOCK_SIZE
+        _core.init_channel(seg.map, offset, self.control_desc, index)
+        return Block(seg.name, offset, _core.BLOCK_SIZE, seg.map, index)
 
     def free_block(self, block: Block) -> None:
         for seg in self._slabs:

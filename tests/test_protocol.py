@@ -1,6 +1,7 @@
 """ipc/PROTOCOL.md says what the compiled header says, and descriptors and
 channels decode as documented."""
 import re
+import threading
 from pathlib import Path
 
 import pytest
@@ -72,6 +73,59 @@ def test_descriptor_of_wrong_size():
         _core.unpack_desc(b"short")
 
 
+def test_channel_index_must_fit_the_ready_set():
+    buf = bytearray(_core.BLOCK_SIZE)
+    with pytest.raises(ValueError, match="at most 262144 channels"):
+        _core.init_channel(buf, 0, ("/pyshim-x-0", 0, _core.CONTROL_SIZE), _core.READY_CAPACITY)
+
+
+def control_block():
+    return bytearray(_core.CONTROL_SIZE)
+
+
+@given(st.lists(st.integers(0, _core.READY_CAPACITY - 1), max_size=300),
+       st.integers(1, _core.READY_CAPACITY))
+def test_ready_set_takes_what_was_marked(marks, limit):
+    ctl = control_block()
+    _core.ready_mark(ctl, marks)
+    # Marks at or above the limit (no channel is served there: garbage) are dropped.
+    assert _core.ready_take(ctl, limit) == sorted(i for i in set(marks) if i < limit)
+    assert _core.ready_take(ctl) == []
+    assert _core.ready_trim(ctl) is False
+    assert _core.ready_summary(ctl) == (0, {})  # trimmed: idle channels cost nothing
+
+
+def test_ready_set_summary_bits_stay_until_trimmed():
+    ctl = control_block()
+    _core.ready_mark(ctl, [5, 70000])
+    assert _core.ready_take(ctl) == [5, 70000]
+    top, mids = _core.ready_summary(ctl)
+    assert top and mids  # sticky: the next mark of a busy channel is one OR
+    _core.ready_mark(ctl, [5])
+    assert _core.ready_trim(ctl) is True  # a marked word keeps its bits
+    assert _core.ready_take(ctl) == [5]
+    assert _core.ready_trim(ctl) is False and _core.ready_summary(ctl) == (0, {})
+
+
+def test_ready_set_loses_nothing_to_concurrent_markers():
+    # Two threads mark disjoint indices (the GIL is released) while this one
+    # takes: every index is taken, none twice.
+    ctl = control_block()
+    n = 20000
+    seen: list[int] = []
+    marks = [list(range(0, n, 2)), list(range(1, n, 2))]
+    threads = [threading.Thread(target=_core.ready_mark, args=(ctl, m)) for m in marks]
+    for t in threads:
+        t.start()
+    while any(t.is_alive() for t in threads):
+        seen += _core.ready_take(ctl)
+        _core.ready_trim(ctl)
+    for t in threads:
+        t.join()
+    seen += _core.ready_take(ctl)
+    assert sorted(seen) == list(range(n))
+
+
 def test_overlong_segment_name_is_refused():
     with pytest.raises(ValueError, match="segment name too long"):
         _core.pack_desc(("/" + "x" * 60, 0, 512))
@@ -80,12 +134,13 @@ def test_overlong_segment_name_is_refused():
 @given(st.binary(min_size=_core.CHANNEL_SIZE, max_size=_core.BLOCK_SIZE))
 def test_decode_channel_accepts_any_bytes(data):
     decoded = _core.decode_channel(data)
-    assert decoded["state"] in ("idle", "event", "reply") or decoded["state"].startswith("invalid")
+    assert (decoded["state"] in ("idle", "event", "reply", "held", "completing", "cancelled")
+            or decoded["state"].startswith("invalid"))
 
 
 def test_decode_fresh_channel():
     buf = bytearray(_core.BLOCK_SIZE)
-    _core.init_channel(buf, 0, ("/pyshim-x-0", 0, _core.CONTROL_SIZE))
+    _core.init_channel(buf, 0, ("/pyshim-x-0", 0, _core.CONTROL_SIZE), 70)
     decoded = _core.decode_channel(bytes(buf))
-    assert decoded["magic_ok"] and decoded["state"] == "idle"
+    assert decoded["magic_ok"] and decoded["state"] == "idle" and decoded["index"] == 70
     assert decoded["version"] == _core.PROTOCOL_VERSION

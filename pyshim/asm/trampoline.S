@@ -62,6 +62,86 @@ pyshim_raw_syscall:
 
 
 /*
+ * long pyshim_hold_wait(const uint64_t *program_mask, long nr,
+ *                       const long args[6], uint64_t *interrupted_by);
+ *
+ * The only place a thread waits with its signals open while the supervisor
+ * holds its call: rt_sigprocmask(SIG_SETMASK, program_mask), then syscall
+ * `nr` with `args` (a futex wait), then rt_sigprocmask(SIG_SETMASK, every
+ * signal but SIGSYS); returns the wait's result.  A program handler that
+ * interrupts the wait returns through the shim's rt_sigreturn into the
+ * context the kernel left: rip at pyshim_hold_syscall with rax = nr if the
+ * kernel restarts the wait (futex_waitv restarts under SA_RESTART, like the
+ * slow calls a held call stands for), rip at pyshim_hold_resumed with
+ * rax = -EINTR if not.  rbx holds interrupted_by throughout, so that
+ * sigreturn can tell the waiting frame which (shim_hold_note_signal).
+ * Contract: signals are blocked on entry; args hold what syscall nr needs
+ * and point at memory that outlives the call; interrupted_by points into
+ * the caller's frame.
+ */
+    .globl pyshim_hold_wait
+    .hidden pyshim_hold_wait
+    .globl pyshim_hold_syscall
+    .hidden pyshim_hold_syscall
+    .globl pyshim_hold_resumed
+    .hidden pyshim_hold_resumed
+    .type pyshim_hold_wait, @function
+pyshim_hold_wait:
+    .cfi_startproc
+    pushq %rbx
+    .cfi_adjust_cfa_offset 8
+    .cfi_rel_offset rbx, 0
+    pushq %r12
+    .cfi_adjust_cfa_offset 8
+    .cfi_rel_offset r12, 0
+    pushq %r13
+    .cfi_adjust_cfa_offset 8
+    .cfi_rel_offset r13, 0
+    movq %rcx, %rbx             /* interrupted_by, for shim_hold_note_signal */
+    movq %rsi, %r12             /* nr */
+    movq %rdx, %r13             /* args */
+    movq %rdi, %rsi             /* rt_sigprocmask(SIG_SETMASK, program_mask, 0, 8) */
+    movl $2, %edi
+    xorl %edx, %edx
+    movl $8, %r10d
+    movl $14, %eax
+    syscall
+    movq 0(%r13), %rdi          /* the wait */
+    movq 8(%r13), %rsi
+    movq 16(%r13), %rdx
+    movq 24(%r13), %r10
+    movq 32(%r13), %r8
+    movq 40(%r13), %r9
+    movq %r12, %rax
+pyshim_hold_syscall:
+    syscall
+pyshim_hold_resumed:
+    movq %rax, %r12             /* the wait's result */
+    movl $2, %edi               /* rt_sigprocmask(SIG_SETMASK, &all_but_sigsys, 0, 8) */
+    leaq pyshim_all_but_sigsys(%rip), %rsi
+    xorl %edx, %edx
+    movl $8, %r10d
+    movl $14, %eax
+    syscall
+    movq %r12, %rax
+    popq %r13
+    .cfi_adjust_cfa_offset -8
+    popq %r12
+    .cfi_adjust_cfa_offset -8
+    popq %rbx
+    .cfi_adjust_cfa_offset -8
+    ret
+    .cfi_endproc
+    .size pyshim_hold_wait, . - pyshim_hold_wait
+
+    .section .rodata
+    .balign 8
+pyshim_all_but_sigsys:
+    .quad ~(1 << 30)            /* SIGSYS is 31: bit 30 */
+    .section pyshim_text, "ax", @progbits
+
+
+/*
  * void pyshim_sigreturn_at(void *frame_uc) __attribute__((noreturn));
  *
  * Issues rt_sigreturn for the signal frame whose ucontext is at frame_uc.

@@ -6,9 +6,28 @@ cdef class Call:
     cdef readonly int pid
     cdef readonly int tid
     cdef readonly uint64_t ip
+    cdef readonly uint32_t seq      # the thread's conversation number
+    cdef readonly bint restarted    # asked again after a signal interrupted its hold
     cdef uint64_t _args[6]
     cdef public object result
     cdef dict __dict__
+    cdef object _dispatcher         # set while a before-handler may defer it
+    cdef object _channel
+    cdef object _deferred
+
+    def defer(self):
+        """Holds this call: the handler returns the Deferred, the thread waits
+        (as in a blocking syscall: signals reach it) and every other thread
+        runs on, until d.native(), d.complete(value) or d.fail(errno)."""
+        if self._deferred is not None:
+            return self._deferred
+        if self.nr == _NR_EXIT or self.nr == _NR_EXIT_GROUP:
+            raise ValueError(f"{self.name} cannot be deferred: it is one-way "
+                             "(the thread is gone once it runs)")
+        if self._dispatcher is None:
+            raise RuntimeError("defer() is for a before-handler (sup.on), while it runs")
+        self._deferred = Deferred(self, self._channel, self._dispatcher)
+        return self._deferred
 
     @property
     def name(self):
@@ -90,7 +109,7 @@ cdef class Call:
             raise OSError(errno, os.strerror(errno), f"pid {self.pid} address {addr:#x}")
 
     def __repr__(self):
-        return f"<Call {self.name} pid={self.pid} args={self.args}>"
+        return f"<Call {self.name} pid={self.pid} tid={self.tid} args={self.args}>"
 
 
 cdef Call _make_call(pyshim_event *ev):
@@ -99,6 +118,8 @@ cdef Call _make_call(pyshim_event *ev):
     call.pid = ev.pid
     call.tid = ev.tid
     call.ip = ev.ip
+    call.seq = ev.seq
+    call.restarted = (ev.flags & PYSHIM_EF_RESTARTED) != 0
     memcpy(call._args, ev.args, sizeof(call._args))
     return call
 

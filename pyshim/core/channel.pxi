@@ -28,14 +28,16 @@ cdef class Channel:
     cdef public int tid
     cdef public object parent_tid  # tid of the thread whose clone made it
     cdef public bint started
-    cdef int index                 # in the dispatcher's arrays
+    cdef readonly int index        # its bit in the ready set; -1 once not served
     cdef list pending              # calls waiting for their SyscallDone
     cdef object pending_clone      # (child channel, call) until AddThreadResult
+    cdef object held               # the Deferred whose call the channel holds
 
     def __cinit__(self, view, desc, int pid, block=None, parent_tid=None):
         self._view = view
         self.desc = tuple(desc)
         self.ch = <pyshim_channel *>_at(view, desc[1], sizeof(pyshim_channel))
+        self.index = self.ch.index
         self.pid = pid
         self.tid = pid
         self.block = block
@@ -47,13 +49,21 @@ cdef class Channel:
         return _STATE_NAMES.get(pyshim_load_acquire(&self.ch.state), "invalid")
 
 
+cdef inline void _publish(pyshim_channel *ch, uint32_t state) noexcept nogil:
+    """Moves the channel to `state` and wakes the shim if it sleeps on it."""
+    pyshim_store_seq(&ch.state, state)
+    if pyshim_load_seq(&ch.shim_sleeping):
+        syscall(SYS_futex, &ch.state, FUTEX_WAKE, 1, NULL, NULL, 0)
+
+
 cdef inline void _reply(pyshim_channel *ch, uint32_t tag, uint32_t flags,
-                        int64_t value) noexcept nogil:
+                        int64_t value, uint32_t seq) noexcept nogil:
+    """Answers conversation `seq`.  Contract: the supervisor owns the channel
+    (EVENT, or COMPLETING after its claim)."""
     ch.reply.tag = tag
     ch.reply.flags = flags
     ch.reply.retval = value
-    pyshim_store_seq(&ch.state, PYSHIM_CH_REPLY)
-    if pyshim_load_seq(&ch.shim_sleeping):
-        syscall(SYS_futex, &ch.state, FUTEX_WAKE, 1, NULL, NULL, 0)
+    ch.reply.seq = seq
+    _publish(ch, PYSHIM_CH_REPLY)
 
 

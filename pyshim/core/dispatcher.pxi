@@ -2,11 +2,17 @@
 
 cdef enum:
     SPIN = 20000           # doorbell polls before sleeping (~tens of us)
+    SPIN_MIN_NS = 2000000  # no spinning when the next timer is closer than this
     WAIT_NS = 20000000     # sleep at most 20 ms between liveness checks
     FAST_BUDGET = 4096     # answers in C before Python gets a look (signals, reaping)
     EXITING_WAIT_NS = 1000000  # 1 ms while a process is on its way out
+    # What _wait returns besides a channel's index:
+    W_TIMEOUT = -1         # the timeout passed, or a signal arrived
+    W_BUDGET = -2          # FAST_BUDGET calls were answered in C
+    W_POSTED = -3          # another thread posted an answer or a timer
 
 REAP_EVERY_S = 0.02
+SCAN_EVERY_S = 0.02        # a full scan of the channels, in case a ready mark was lost
 
 cdef enum:
     CLONE_THREAD = 0x10000
@@ -18,6 +24,7 @@ _NR_CLONE = _syscalls.NUMBERS["clone"]
 _NR_FORK = _syscalls.NUMBERS["fork"]
 _NR_VFORK = _syscalls.NUMBERS["vfork"]
 _NR_EXIT = _syscalls.NUMBERS["exit"]
+_NR_EXIT_GROUP = _syscalls.NUMBERS["exit_group"]
 _CLONE_FAMILY = frozenset((_NR_CLONE, _NR_FORK, _NR_VFORK))
 _EXEC_FAMILY = frozenset((_syscalls.NUMBERS["execve"], _syscalls.NUMBERS["execveat"]))
 
@@ -32,17 +39,26 @@ def clone_request(nr, args):
     return SIGCHLD_, 0, 0, 0, 0
 
 
+cdef inline bint _plain_reply(object rep):
+    """What most handlers return: no need to look for a coroutine or a Deferred."""
+    return rep is None or rep is NATIVE or type(rep) is int or type(rep) is Fail
+
+
 cdef class Dispatcher:
     """Serves every channel of one run, and keeps its table of processes and
-    threads."""
+    threads.  Channels are found through the run's ready set, by index."""
     cdef pyshim_control *ctl
     cdef object _ctl_view
-    cdef pyshim_channel **chans
-    cdef int *chan_pid
+    # Served channels by ready-set index (NULL/None where none is served).
+    cdef pyshim_channel **slots
+    cdef int *slot_pid
+    cdef uint8_t *slot_held        # the channel holds a call: Python looks at it
+    cdef uint32_t *ready           # indices taken from the ready set, in order
+    cdef uint32_t nready
+    cdef uint32_t rpos
+    cdef int cap                   # length of the arrays above
     cdef int nchan
-    cdef int cap
-    cdef int rr
-    cdef list channels
+    cdef list by_index
     cdef uint8_t subscribed[PYSHIM_SUBSCRIBED_BYTES]
     cdef uint8_t needs_python[PYSHIM_NR_MAX]
     cdef list before
@@ -53,26 +69,42 @@ cdef class Dispatcher:
     cdef int exiting
     cdef public object table
     cdef object on_exec
+    # Work other threads hand to the dispatcher, and its timers.
+    cdef uint32_t poked
+    cdef object posted             # deque of (Deferred, reply, exception)
+    cdef list timers               # heap of (when, n, Timer)
+    cdef object timer_count
+    cdef dict held                 # Deferred -> None, oldest first
+    cdef object task_loop          # () -> the asyncio loop async handlers run on
+    cdef double last_scan
 
     def __cinit__(self):
-        self.chans = NULL
-        self.chan_pid = NULL
+        self.slots = NULL
+        self.slot_pid = NULL
+        self.slot_held = NULL
+        self.ready = NULL
 
     def __init__(self, control_view, subscribed, before, after, allocate, release, table,
-                 on_exec=None):
+                 on_exec=None, task_loop=None):
         """subscribed: syscall numbers; before/after: dicts of number ->
         callable; allocate() -> Block and release(Block) manage channel
         blocks; table: a pyshim.table.Table; on_exec(call) sees every exec
-        before the user's handlers."""
+        before the user's handlers; task_loop() gives the asyncio loop that
+        runs async handlers."""
         self.on_exec = on_exec
+        self.task_loop = task_loop
         self._ctl_view = control_view
         self.ctl = <pyshim_control *>_at(control_view, 0, sizeof(pyshim_control))
-        self.channels = []
+        self.by_index = []
         self.before = [None] * PYSHIM_NR_MAX
         self.after = [None] * PYSHIM_NR_MAX
         self.allocate = allocate
         self.release = release
         self.table = table
+        self.posted = deque()
+        self.timers = []
+        self.timer_count = itertools.count()
+        self.held = {}
         memset(self.subscribed, 0, sizeof(self.subscribed))
         memset(self.needs_python, 0, sizeof(self.needs_python))
         # Execs always come here: the supervisor must know which image each
@@ -89,49 +121,70 @@ cdef class Dispatcher:
             self.needs_python[nr] = 1
 
     def __dealloc__(self):
-        PyMem_Free(self.chans)
-        PyMem_Free(self.chan_pid)
+        PyMem_Free(self.slots)
+        PyMem_Free(self.slot_pid)
+        PyMem_Free(self.slot_held)
+        PyMem_Free(self.ready)
 
     # -- the channel set --
 
+    cdef _grow(self, int need):
+        cdef int newcap = self.cap if self.cap else 64
+        while newcap < need:
+            newcap *= 2
+        slots = <pyshim_channel **>PyMem_Realloc(self.slots, newcap * sizeof(void *))
+        if slots == NULL:
+            raise MemoryError()
+        self.slots = slots
+        pids = <int *>PyMem_Realloc(self.slot_pid, newcap * sizeof(int))
+        if pids == NULL:
+            raise MemoryError()
+        self.slot_pid = pids
+        held = <uint8_t *>PyMem_Realloc(self.slot_held, newcap)
+        if held == NULL:
+            raise MemoryError()
+        self.slot_held = held
+        ready = <uint32_t *>PyMem_Realloc(self.ready, newcap * sizeof(uint32_t))
+        if ready == NULL:
+            raise MemoryError()
+        self.ready = ready
+        for i in range(self.cap, newcap):
+            self.slots[i] = NULL
+            self.slot_pid[i] = 0
+            self.slot_held[i] = 0
+        self.by_index.extend([None] * (newcap - self.cap))
+        self.cap = newcap
+
     def add_channel(self, Channel channel):
-        cdef int newcap
-        cdef pyshim_channel **chans
-        cdef int *pids
-        if self.nchan == self.cap:
-            newcap = self.cap * 2 if self.cap else 8
-            chans = <pyshim_channel **>PyMem_Realloc(self.chans, newcap * sizeof(void *))
-            if chans == NULL:
-                raise MemoryError()
-            self.chans = chans
-            pids = <int *>PyMem_Realloc(self.chan_pid, newcap * sizeof(int))
-            if pids == NULL:
-                raise MemoryError()
-            self.chan_pid = pids
-            self.cap = newcap
-        self.chans[self.nchan] = channel.ch
-        self.chan_pid[self.nchan] = channel.pid
-        channel.index = self.nchan
+        cdef int i = channel.index
+        if i < 0 or i >= PYSHIM_READY_CAPACITY:
+            raise ValueError(f"channel index {i} outside the ready set")
+        if i >= self.cap:
+            self._grow(i + 1)
+        if self.by_index[i] is not None:
+            raise ValueError(f"channel index {i} is served already")
+        self.slots[i] = channel.ch
+        self.slot_pid[i] = channel.pid
+        self.slot_held[i] = 0
+        self.by_index[i] = channel
         self.nchan += 1
-        self.channels.append(channel)
 
     cdef _set_pid(self, Channel c, int pid):
         c.pid = pid
-        self.chan_pid[c.index] = pid
+        self.slot_pid[c.index] = pid
 
     cdef _remove_channel(self, Channel c):
-        """Stops serving `c` and gives its block back (swap with the last)."""
+        """Stops serving `c` and gives its block back."""
         cdef int i = c.index
-        if i < 0:
+        if i < 0 or self.by_index[i] is not c:
             return  # already removed
-        cdef int last = self.nchan - 1
-        cdef Channel moved = self.channels[last]
-        self.chans[i] = self.chans[last]
-        self.chan_pid[i] = self.chan_pid[last]
-        self.channels[i] = moved
-        moved.index = i
-        self.channels.pop()
-        self.nchan = last
+        if c.held is not None:
+            self._end_hold(c.held, D_GONE)
+        self.slots[i] = NULL
+        self.slot_pid[i] = 0
+        self.slot_held[i] = 0
+        self.by_index[i] = None
+        self.nchan -= 1
         c.index = -1
         if c.block is not None:
             self.release(c.block)
@@ -141,61 +194,103 @@ cdef class Dispatcher:
     def channel_count(self):
         return self.nchan
 
+    cdef list _channels(self):
+        return [c for c in self.by_index if c is not None]
+
     # -- waiting, without the GIL --
 
-    cdef int _scan(self) noexcept nogil:
-        cdef int k, i
-        for k in range(self.nchan):
-            i = (self.rr + k) % self.nchan
-            if pyshim_load_acquire(&self.chans[i].state) == PYSHIM_CH_EVENT:
-                self.rr = i + 1
-                return i
-        return -1
+    cdef int _next_ready(self) noexcept nogil:
+        """Index of the next channel with an event or a withdrawal, or -1."""
+        cdef pyshim_channel *ch
+        cdef uint32_t i, state
+        while True:
+            if self.rpos == self.nready:
+                self.rpos = 0
+                self.nready = pyshim_ready_take(self.ctl, self.ready, <uint32_t>self.cap)
+                if self.nready == 0:
+                    return -1
+            i = self.ready[self.rpos]
+            self.rpos += 1
+            ch = self.slots[i]
+            if ch == NULL:
+                continue  # a stale mark, or garbage: the state word is the truth
+            state = pyshim_load_acquire(&ch.state)
+            if state == PYSHIM_CH_EVENT or state == PYSHIM_CH_CANCELLED:
+                return <int>i
 
     cdef bint _fast(self, int i) noexcept nogil:
         """Answers a subscribed call that has no Python handler: run natively."""
-        cdef pyshim_channel *ch = self.chans[i]
+        cdef pyshim_channel *ch = self.slots[i]
+        if pyshim_load_acquire(&ch.state) != PYSHIM_CH_EVENT:
+            return False
         cdef int64_t nr = ch.event.nr
         if (ch.event.tag != PYSHIM_EV_SYSCALL or nr < 0 or nr >= PYSHIM_NR_MAX
-                or self.needs_python[nr] or ch.event.pid != self.chan_pid[i]
-                or self.chan_pid[i] == 0):
+                or self.needs_python[nr] or self.slot_held[i]
+                or ch.event.pid != self.slot_pid[i] or self.slot_pid[i] == 0):
             return False
-        _reply(ch, PYSHIM_RE_NATIVE, 0, 0)
+        _reply(ch, PYSHIM_RE_NATIVE, 0, 0, ch.event.seq)
         return True
 
     cdef int _wait(self, long timeout_ns) noexcept nogil:
-        """Index of a channel with an event; -1 after `timeout_ns` or a
-        signal; -2 after FAST_BUDGET answers given in C."""
+        """Index of a channel with something to handle, or W_TIMEOUT after
+        `timeout_ns` (or a signal), W_BUDGET, W_POSTED."""
         cdef uint32_t seq
-        cdef int i, idx
+        cdef int idx
         cdef int fast = 0
         cdef long r
         cdef timespec ts
         while True:
-            seq = pyshim_load_seq(&self.ctl.doorbell_seq)
-            idx = self._scan()
+            if pyshim_load_acquire(&self.poked):
+                return W_POSTED
+            idx = self._next_ready()
             if idx >= 0:
                 if self._fast(idx):
                     fast += 1
                     if fast == FAST_BUDGET:
-                        return -2
+                        return W_BUDGET
                     continue
                 return idx
-            for i in range(SPIN):
-                if pyshim_load_acquire(&self.ctl.doorbell_seq) != seq:
-                    break
-                pyshim_cpu_relax()
-            else:
-                pyshim_store_seq(&self.ctl.sleepers, 1)
-                if pyshim_load_seq(&self.ctl.doorbell_seq) == seq:
-                    ts.tv_sec = 0
-                    ts.tv_nsec = timeout_ns
-                    r = syscall(SYS_futex, &self.ctl.doorbell_seq, FUTEX_WAIT, seq, &ts, NULL, 0)
-                    pyshim_store_relaxed(&self.ctl.sleepers, 0)
-                    if r == -1 and (errno == ETIMEDOUT or errno == EINTR):
-                        return -1
-                else:
-                    pyshim_store_relaxed(&self.ctl.sleepers, 0)
+            if timeout_ns >= SPIN_MIN_NS and self._spin():
+                continue
+            # Sleep: announce it, then look once more (a shim that marked
+            # before our announcement is seen now; one after it rings).
+            seq = pyshim_load_seq(&self.ctl.doorbell_seq)
+            pyshim_store_seq(&self.ctl.sleepers, 1)
+            pyshim_ready_trim(self.ctl)
+            if pyshim_ready_any(self.ctl) or pyshim_load_seq(&self.poked):
+                pyshim_store_relaxed(&self.ctl.sleepers, 0)
+                continue
+            ts.tv_sec = timeout_ns // 1000000000
+            ts.tv_nsec = timeout_ns % 1000000000
+            r = syscall(SYS_futex, &self.ctl.doorbell_seq, FUTEX_WAIT, seq, &ts, NULL, 0)
+            pyshim_store_relaxed(&self.ctl.sleepers, 0)
+            if r == -1 and (errno == ETIMEDOUT or errno == EINTR):
+                return W_TIMEOUT
+
+    cdef bint _spin(self) noexcept nogil:
+        """Whether a mark (or posted work) came within SPIN polls."""
+        cdef int i
+        for i in range(SPIN):
+            if pyshim_ready_any(self.ctl) or pyshim_load_acquire(&self.poked):
+                return True
+            pyshim_cpu_relax()
+        return False
+
+    cdef _poke(self):
+        """Wakes the dispatcher for work another thread posted."""
+        pyshim_store_seq(&self.poked, 1)
+        if pyshim_load_seq(&self.ctl.sleepers):
+            pyshim_fetch_add_seq(&self.ctl.doorbell_seq, 1)
+            syscall(SYS_futex, &self.ctl.doorbell_seq, FUTEX_WAKE, 1, NULL, NULL, 0)
+
+    cdef long _timeout_ns(self):
+        cdef long base = EXITING_WAIT_NS if self.exiting else WAIT_NS
+        cdef double delta
+        if self.timers:
+            delta = (<tuple>self.timers[0])[0] - monotonic()
+            if delta * 1e9 < base:
+                return <long>(delta * 1e9) if delta > 0 else 0
+        return base
 
     def serve(self):
         """Answers events until every process of the run is gone; returns the
@@ -204,24 +299,50 @@ cdef class Dispatcher:
         cdef int idx
         cdef long timeout
         last_reap = monotonic()
-        while True:
-            timeout = EXITING_WAIT_NS if self.exiting else WAIT_NS
-            with nogil:
-                idx = self._wait(timeout)
-            if idx >= 0:
-                self._handle(idx)
+        self.last_scan = last_reap
+        try:
+            while True:
+                if pyshim_load_acquire(&self.poked):
+                    pyshim_store_seq(&self.poked, 0)  # what it announced is looked at next
+                if self.timers:
+                    self._run_timers()
+                if self.posted:
+                    self._drain()
+                self._raise_error()
+                timeout = self._timeout_ns()
+                with nogil:
+                    idx = self._wait(timeout)
+                if idx >= 0:
+                    self._handle(idx)
+                elif idx == W_TIMEOUT:
+                    PyErr_CheckSignals()
+                    if monotonic() - self.last_scan >= SCAN_EVERY_S:
+                        self._scan_all()
+                self._raise_error()
+                if idx != W_TIMEOUT and monotonic() - last_reap < REAP_EVERY_S:
+                    continue  # a busy run still forgets its dead now and then
+                self._reap()
+                last_reap = monotonic()
+                root = self.table.processes[self.table.root]
+                if not root.alive and not self.table.live():
+                    return root.status
+        finally:
+            self._close()
+
+    cdef _raise_error(self):
+        if self.error is not None:
+            error, self.error = self.error, None
+            raise error
+
+    cdef _scan_all(self):
+        """Handles whatever every channel holds (the ready set is a hint)."""
+        self.last_scan = monotonic()
+        for c in self._channels():
+            if (<Channel>c).index >= 0 and pyshim_load_acquire(&(<Channel>c).ch.state) in (
+                    PYSHIM_CH_EVENT, PYSHIM_CH_CANCELLED):
+                self._handle((<Channel>c).index)
                 if self.error is not None:
-                    error, self.error = self.error, None
-                    raise error
-            else:
-                PyErr_CheckSignals()
-            if idx != -1 and monotonic() - last_reap < REAP_EVERY_S:
-                continue  # a busy run still forgets its dead now and then
-            self._reap()
-            last_reap = monotonic()
-            root = self.table.processes[self.table.root]
-            if not root.alive and not self.table.live():
-                return root.status
+                    return
 
     cdef _reap(self):
         """Forgets the processes that died, and their channels."""
@@ -229,7 +350,7 @@ cdef class Dispatcher:
         if not dead:
             return
         gone = {proc.pid for proc in dead}
-        for c in [c for c in self.channels if (<Channel>c).pid in gone]:
+        for c in [c for c in self._channels() if (<Channel>c).pid in gone]:
             # Its last word may still be waiting: an Exit posted just before
             # the process died is handled (after-hooks see exit_group) first.
             if (pyshim_load_acquire(&(<Channel>c).ch.state) == PYSHIM_CH_EVENT
@@ -238,14 +359,161 @@ cdef class Dispatcher:
             self._remove_channel(c)
         self.exiting = 0
 
+    cdef _close(self):
+        """The run is over: nothing held is answered any more."""
+        for d in list(self.held):
+            self._end_hold(d, D_GONE)
+        for d, _, _ in self.posted:
+            if d is not None:
+                (<Deferred>d)._end(D_GONE)
+        self.posted.clear()
+        self.timers.clear()
+
+    # -- held calls, answers from other threads, timers --
+
+    def held_calls(self):
+        """The Deferreds whose calls are held now, oldest first."""
+        return list(self.held)
+
+    cdef _hold(self, Channel c, Deferred d):
+        c.held = d
+        self.slot_held[c.index] = 1
+        self.held[d] = None
+        d._state = D_HELD
+        _publish(c.ch, PYSHIM_CH_HELD)
+
+    cdef _end_hold(self, Deferred d, int state):
+        """`d` is answered, interrupted or gone: it is no longer held."""
+        if d._state >= D_ANSWERED:
+            return
+        cdef Channel c = d.channel
+        if c.held is d:
+            c.held = None
+            if c.index >= 0:
+                self.slot_held[c.index] = 0
+        self.held.pop(d, None)
+        d._end(state)
+
+    def stop(self, exc):
+        """Ends the run from any thread: serve() raises `exc` (its processes
+        are then killed)."""
+        self._post((None, None, exc))
+
+    cdef _post(self, item):
+        """Hands (Deferred, reply, exception) to the dispatcher, from any thread."""
+        self.posted.append(item)
+        self._poke()
+
+    cdef _drain(self):
+        cdef Deferred d
+        while self.posted and self.error is None:
+            d, rep, exc = self.posted.popleft()
+            if d is None:
+                self.error = exc  # stop(): the run ends with this error
+                continue
+            if exc is not None:
+                self._task_failed(d, exc)
+                continue
+            if d.channel.index < 0:
+                self._end_hold(d, D_GONE)  # its thread died after the claim
+                continue
+            self._end_hold(d, D_ANSWERED)
+            self._answer(d.channel, d.call, rep)
+
+    cdef _task_failed(self, Deferred d, exc):
+        """An async handler raised: the run stops, as for any handler."""
+        owned = (d._state == D_ANSWERING or
+                 (d._state == D_HELD and pyshim_cas(&d.channel.ch.state, PYSHIM_CH_HELD,
+                                                    PYSHIM_CH_COMPLETING) == PYSHIM_CH_HELD))
+        self._end_hold(d, D_ANSWERED)
+        if owned and d.channel.index >= 0:
+            self._handler_raised(d.channel, d.call, exc)
+        else:
+            self._handler_raised(None, d.call, exc)
+
+    def call_later(self, double delay, fn):
+        """Runs fn() in the dispatcher `delay` seconds from now; returns a
+        Timer.  Safe from any thread."""
+        return self.add_timer(Timer(monotonic() + max(delay, 0.0), fn))
+
+    def add_timer(self, Timer timer):
+        """Schedules `timer` (at its `when`, at once if that has passed)."""
+        if not callable(timer.fn) and not timer.cancelled:
+            raise TypeError(f"a timer needs a callable, not {timer.fn!r}")
+        heappush(self.timers, (timer.when, next(self.timer_count), timer))
+        self._poke()
+        return timer
+
+    cdef _run_timers(self):
+        cdef Timer timer
+        now = monotonic()
+        while self.timers and (<tuple>self.timers[0])[0] <= now and self.error is None:
+            timer = heappop(self.timers)[2]
+            fn, timer.fn = timer.fn, None
+            if fn is None:
+                continue
+            try:
+                fn()
+            except HandlerError as exc:
+                self.error = exc
+            except BaseException as exc:
+                err = HandlerError(f"the timer callback {fn!r} raised "
+                                   f"{type(exc).__name__}: {exc}")
+                err.__cause__ = exc
+                self.error = err
+            if self.posted:
+                self._drain()
+
+    cdef Deferred _start_task(self, Call call, coro):
+        """Runs an async handler's coroutine on the task loop; its call waits."""
+        cdef Deferred d = call.defer()
+        if self.task_loop is None:
+            coro.close()
+            raise HandlerError(f"the handler for {call.name} is async, but this run "
+                               "has no event loop", call)
+        import asyncio
+        d.task = asyncio.run_coroutine_threadsafe(coro, self.task_loop())
+        d.task.add_done_callback(partial(self._task_done, d))
+        return d
+
+    def _task_done(self, Deferred d, fut):
+        """In the task loop's thread: the coroutine returned its answer."""
+        if fut.cancelled():
+            return
+        exc = fut.exception()
+        if exc is None:
+            rep = fut.result()
+            if rep is d:
+                return  # it answered (or will answer) d itself
+            try:
+                d.answer(rep)
+                return
+            except RuntimeError:
+                return  # answered already, by the coroutine itself
+            except TypeError as bad:
+                exc = HandlerError(f"the handler for {d.call.name} returned {rep!r}; "
+                                   "expected None, pyshim.NATIVE, an int or "
+                                   "pyshim.Fail(errno)", d.call)
+        self._post((d, None, exc))
+
     # -- handling, with the GIL --
 
     cdef _fail(self, Channel c, exc):
         self.error = exc
-        _reply(c.ch, PYSHIM_RE_KILL, 0, 0)
+        if c is not None:
+            _reply(c.ch, PYSHIM_RE_KILL, 0, 0, 0)
 
     cdef _handle(self, int idx):
-        cdef Channel c = self.channels[idx]
+        cdef Channel c = self.by_index[idx]
+        cdef uint32_t state = pyshim_load_acquire(&c.ch.state)
+        if c.held is not None and state != PYSHIM_CH_HELD and state != PYSHIM_CH_COMPLETING:
+            # The shim withdrew its held call: a signal handler runs in the thread.
+            self._end_hold(c.held, D_INTERRUPTED)
+        if state == PYSHIM_CH_CANCELLED:
+            pyshim_cas(&c.ch.state, PYSHIM_CH_CANCELLED, PYSHIM_CH_IDLE)
+            return
+        if state != PYSHIM_CH_EVENT:
+            return  # a stale mark
         # One copy, validated and used from here on: the program can rewrite
         # its channel at any time, and nothing read twice may be trusted.
         cdef pyshim_event local
@@ -291,12 +559,12 @@ cdef class Dispatcher:
             if self._after(c, call, 0, None) is None:
                 return
         memcpy(c.ch.reply.subscribed, self.subscribed, sizeof(self.subscribed))
-        _reply(c.ch, PYSHIM_RE_START, 0, 0)
+        _reply(c.ch, PYSHIM_RE_START, 0, 0, ev.seq)
 
     cdef _exec_done(self, Channel c, int tid):
         """A new image started on `c`: the exec killed the process's other
         threads, and the exec'ing thread took the leader's tid."""
-        for other in [o for o in self.channels if (<Channel>o).pid == c.pid and o is not c]:
+        for other in [o for o in self._channels() if (<Channel>o).pid == c.pid and o is not c]:
             self._remove_channel(other)
         self.table.exec_done(c.pid, c.tid, tid)
         c.tid = tid
@@ -312,12 +580,40 @@ cdef class Dispatcher:
             except BaseException as exc:
                 return self._handler_raised(c, call, exc)
         handler = self.before[call.nr]
-        value = None
+        rep = None
         if handler is not None:
+            call._dispatcher = self
+            call._channel = c
             try:
                 rep = handler(call)
-                if rep is not None and rep is not NATIVE:
-                    value = _reply_value(call, rep, None)
+                if not _plain_reply(rep) and isinstance(rep, Coroutine):
+                    rep = self._start_task(call, rep)
+            except BaseException as exc:
+                return self._handler_raised(c, call, exc)
+            finally:
+                call._dispatcher = None
+        cdef Deferred d = call._deferred
+        if d is not None:
+            if rep is not d:
+                return self._handler_raised(c, call, HandlerError(
+                    f"the handler for {call.name} deferred the call but returned {rep!r}; "
+                    "a handler that defers returns the Deferred", call))
+            if d.early is _UNANSWERED:
+                return self._hold(c, d)
+            rep = d.early
+            d._end(D_ANSWERED)
+        elif type(rep) is Deferred:
+            return self._handler_raised(c, call, HandlerError(
+                f"the handler for {call.name} returned the Deferred of another call", call))
+        self._answer(c, call, rep)
+
+    cdef _answer(self, Channel c, Call call, object rep):
+        """Answers `call` with what its handler returned.  Contract: the
+        supervisor owns the channel (EVENT, or COMPLETING after a claim)."""
+        value = None
+        if rep is not None and rep is not NATIVE:
+            try:
+                value = _reply_value(call, rep, None)
             except BaseException as exc:
                 return self._handler_raised(c, call, exc)
         if value is None and call.nr in _CLONE_FAMILY:
@@ -326,23 +622,23 @@ cdef class Dispatcher:
         if value is None:
             if after is not None:
                 c.pending.append(call)
-                _reply(c.ch, PYSHIM_RE_NATIVE, PYSHIM_RF_REPORT, 0)
+                _reply(c.ch, PYSHIM_RE_NATIVE, PYSHIM_RF_REPORT, 0, call.seq)
             else:
-                _reply(c.ch, PYSHIM_RE_NATIVE, 0, 0)
+                _reply(c.ch, PYSHIM_RE_NATIVE, 0, 0, call.seq)
             return
         if after is not None:
             value = self._after(c, call, value, value)
             if value is None:
                 return
-        _reply(c.ch, PYSHIM_RE_COMPLETE, 0, value)
+        _reply(c.ch, PYSHIM_RE_COMPLETE, 0, value, call.seq)
 
     cdef _clone(self, Channel c, Call call):
         """Allocates the new thread's channel and tells the shim to clone."""
         flags, stack, ptid, ctid, tls = clone_request(call.nr, call.args)
         try:
             block = self.allocate()
-        except OSError:  # no shared memory left: the program sees EAGAIN
-            _reply(c.ch, PYSHIM_RE_COMPLETE, 0, -errno_mod.EAGAIN)
+        except (OSError, ValueError):  # no shared memory (or ready bits) left: EAGAIN
+            _reply(c.ch, PYSHIM_RE_COMPLETE, 0, -errno_mod.EAGAIN, call.seq)
             return
         cdef Channel child = Channel(block.view, block.desc, 0, block, c.tid)
         self.add_channel(child)
@@ -354,7 +650,7 @@ cdef class Dispatcher:
         re.ptid = ptid
         re.ctid = ctid
         re.newtls = tls
-        _reply(c.ch, PYSHIM_RE_ADD_THREAD, 0, 0)
+        _reply(c.ch, PYSHIM_RE_ADD_THREAD, 0, 0, call.seq)
 
     cdef _on_add_thread_result(self, Channel c, pyshim_event *ev):
         if c.pending_clone is None:
@@ -375,7 +671,7 @@ cdef class Dispatcher:
             value = self._after(c, call, ev.result, ev.result)
             if value is None:
                 return
-        _reply(c.ch, PYSHIM_RE_COMPLETE, 0, value)
+        _reply(c.ch, PYSHIM_RE_COMPLETE, 0, value, ev.seq)
 
     cdef object _after(self, Channel c, Call call, object result, object default):
         """Runs the after-hook; returns the (possibly replaced) value, or None
@@ -400,7 +696,7 @@ cdef class Dispatcher:
                 f"expected {call.nr}"))
         value = self._after(c, call, ev.result, ev.result)
         if value is not None:
-            _reply(c.ch, PYSHIM_RE_COMPLETE, 0, value)
+            _reply(c.ch, PYSHIM_RE_COMPLETE, 0, value, ev.seq)
 
     cdef _on_exit(self, Channel c, pyshim_event *ev):
         pyshim_store_seq(&c.ch.state, PYSHIM_CH_IDLE)
@@ -420,6 +716,14 @@ cdef class Dispatcher:
         else:
             self.table.exiting(c.pid)
             self.exiting = 1
+
+    def _callback_raised(self, fn, exc):
+        """A Deferred's done-callback raised: the run stops, as for a handler."""
+        if self.error is None:
+            err = HandlerError(f"the callback {fn!r} raised {type(exc).__name__}: {exc}")
+            err.__cause__ = exc
+            self.error = err
+            self._poke()
 
     cdef _handler_raised(self, Channel c, Call call, exc):
         if isinstance(exc, HandlerError) or not isinstance(exc, Exception):

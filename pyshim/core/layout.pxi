@@ -3,6 +3,7 @@
 PROTOCOL_VERSION = PYSHIM_PROTOCOL_VERSION
 BLOCK_SIZE = PYSHIM_BLOCK_SIZE
 NR_MAX = PYSHIM_NR_MAX
+READY_CAPACITY = PYSHIM_READY_CAPACITY
 SEGMENT_NAME_MAX = PYSHIM_SEGMENT_NAME_MAX
 CONTROL_SIZE = sizeof(pyshim_control)
 CHANNEL_SIZE = sizeof(pyshim_channel)
@@ -28,21 +29,24 @@ def layout():
             "magic": _off(&c.magic, &c), "version": _off(&c.version, &c),
             "supervisor_pid": _off(&c.supervisor_pid, &c),
             "supervisor_start": _off(&c.supervisor_start, &c),
-            "doorbell_seq": _off(&c.doorbell_seq, &c), "sleepers": _off(&c.sleepers, &c)}},
+            "doorbell_seq": _off(&c.doorbell_seq, &c), "sleepers": _off(&c.sleepers, &c),
+            "ready_top": _off(&c.ready_top, &c), "ready_mid": _off(&c.ready_mid, &c),
+            "ready_low": _off(&c.ready_low, &c)}},
         "pyshim_event": {"sizeof": sizeof(e), "fields": {
             "tag": _off(&e.tag, &e), "version": _off(&e.version, &e),
             "pid": _off(&e.pid, &e), "tid": _off(&e.tid, &e), "nr": _off(&e.nr, &e),
-            "args": _off(&e.args, &e), "result": _off(&e.result, &e), "ip": _off(&e.ip, &e)}},
+            "args": _off(&e.args, &e), "result": _off(&e.result, &e), "ip": _off(&e.ip, &e),
+            "flags": _off(&e.flags, &e), "seq": _off(&e.seq, &e)}},
         "pyshim_reply": {"sizeof": sizeof(r), "fields": {
             "tag": _off(&r.tag, &r), "flags": _off(&r.flags, &r),
             "retval": _off(&r.retval, &r), "subscribed": _off(&r.subscribed, &r),
             "child_block": _off(&r.child_block, &r), "clone_flags": _off(&r.clone_flags, &r),
             "child_stack": _off(&r.child_stack, &r), "ptid": _off(&r.ptid, &r),
-            "ctid": _off(&r.ctid, &r), "newtls": _off(&r.newtls, &r)}},
+            "ctid": _off(&r.ctid, &r), "newtls": _off(&r.newtls, &r), "seq": _off(&r.seq, &r)}},
         "pyshim_channel": {"sizeof": sizeof(ch), "fields": {
             "state": _off(&ch.state, &ch), "shim_sleeping": _off(&ch.shim_sleeping, &ch),
             "magic": _off(&ch.magic, &ch), "version": _off(&ch.version, &ch),
-            "control": _off(&ch.control, &ch), "event": _off(&ch.event, &ch),
+            "index": _off(&ch.index, &ch), "control": _off(&ch.control, &ch), "event": _off(&ch.event, &ch),
             "reply": _off(&ch.reply, &ch)}},
     }
 
@@ -54,9 +58,12 @@ def constants():
         "PYSHIM_CHANNEL_MAGIC": PYSHIM_CHANNEL_MAGIC,
         "PYSHIM_CONTROL_MAGIC": PYSHIM_CONTROL_MAGIC,
         "PYSHIM_NR_MAX": PYSHIM_NR_MAX, "PYSHIM_BLOCK_SIZE": PYSHIM_BLOCK_SIZE,
-        "PYSHIM_RF_REPORT": PYSHIM_RF_REPORT,
+        "PYSHIM_RF_REPORT": PYSHIM_RF_REPORT, "PYSHIM_EF_RESTARTED": PYSHIM_EF_RESTARTED,
+        "PYSHIM_READY_WORDS": PYSHIM_READY_WORDS,
         "PYSHIM_CH_IDLE": PYSHIM_CH_IDLE, "PYSHIM_CH_EVENT": PYSHIM_CH_EVENT,
-        "PYSHIM_CH_REPLY": PYSHIM_CH_REPLY,
+        "PYSHIM_CH_REPLY": PYSHIM_CH_REPLY, "PYSHIM_CH_HELD": PYSHIM_CH_HELD,
+        "PYSHIM_CH_COMPLETING": PYSHIM_CH_COMPLETING,
+        "PYSHIM_CH_CANCELLED": PYSHIM_CH_CANCELLED,
         "PYSHIM_EV_START": PYSHIM_EV_START, "PYSHIM_EV_SYSCALL": PYSHIM_EV_SYSCALL,
         "PYSHIM_EV_SYSCALL_DONE": PYSHIM_EV_SYSCALL_DONE,
         "PYSHIM_EV_ADD_THREAD_RESULT": PYSHIM_EV_ADD_THREAD_RESULT,
@@ -127,11 +134,15 @@ def read_control(const unsigned char[::1] data):
     return c.magic == PYSHIM_CONTROL_MAGIC, c.version, c.supervisor_pid, c.supervisor_start
 
 
-def init_channel(view, size_t offset, control_desc):
-    """Initializes an idle channel in the block at `offset` of `view`."""
+def init_channel(view, size_t offset, control_desc, uint32_t index):
+    """Initializes an idle channel in the block at `offset` of `view`, with
+    bit `index` of the run's ready set."""
+    if index >= PYSHIM_READY_CAPACITY:
+        raise ValueError(f"a run has at most {PYSHIM_READY_CAPACITY} channels")
     cdef pyshim_channel *ch = <pyshim_channel *>_at(view, offset, sizeof(pyshim_channel))
     memset(ch, 0, PYSHIM_BLOCK_SIZE if PYSHIM_BLOCK_SIZE <= <size_t>len(view) - offset
            else sizeof(pyshim_channel))
+    ch.index = index
     _fill_desc(&ch.control, control_desc)
     ch.version = PYSHIM_PROTOCOL_VERSION
     pyshim_store_seq(&ch.magic, PYSHIM_CHANNEL_MAGIC)
@@ -143,7 +154,47 @@ def retire_channel(view, size_t offset):
     pyshim_store_seq(&ch.magic, 0)
 
 
-_STATE_NAMES = {PYSHIM_CH_IDLE: "idle", PYSHIM_CH_EVENT: "event", PYSHIM_CH_REPLY: "reply"}
+# The ready set (ipc/pyshim_ready.h), on a control block's buffer: for tests
+# and inspection.  The marking and taking release the GIL, so threads race
+# for real.
+
+def ready_mark(view, indices):
+    """Marks each index of `indices` (a sequence of ints), as shims do."""
+    cdef pyshim_control *c = <pyshim_control *>_at(view, 0, sizeof(pyshim_control))
+    cdef uint32_t[::1] idx = array("I", indices)
+    cdef Py_ssize_t i
+    with nogil:
+        for i in range(idx.shape[0]):
+            pyshim_ready_mark(c, idx[i])
+
+
+def ready_take(view, uint32_t limit=PYSHIM_READY_CAPACITY):
+    """The marked indices below `limit`, taken (as the dispatcher does)."""
+    cdef pyshim_control *c = <pyshim_control *>_at(view, 0, sizeof(pyshim_control))
+    out = array("I", bytes(4 * limit))
+    cdef uint32_t[::1] buf = out
+    cdef uint32_t n
+    with nogil:
+        n = pyshim_ready_take(c, &buf[0], limit)
+    return sorted(out[:n])
+
+
+def ready_trim(view):
+    """Clears summary bits over empty words; returns whether any mark waits."""
+    cdef pyshim_control *c = <pyshim_control *>_at(view, 0, sizeof(pyshim_control))
+    pyshim_ready_trim(c)
+    return bool(pyshim_ready_any(c))
+
+
+def ready_summary(view):
+    """(top word, the mid words that are set) of the ready set."""
+    cdef pyshim_control *c = <pyshim_control *>_at(view, 0, sizeof(pyshim_control))
+    return c.ready_top, {m: c.ready_mid[m] for m in range(64) if c.ready_mid[m]}
+
+
+_STATE_NAMES = {PYSHIM_CH_IDLE: "idle", PYSHIM_CH_EVENT: "event", PYSHIM_CH_REPLY: "reply",
+                PYSHIM_CH_HELD: "held", PYSHIM_CH_COMPLETING: "completing",
+                PYSHIM_CH_CANCELLED: "cancelled"}
 _EVENT_NAMES = {PYSHIM_EV_START: "Start", PYSHIM_EV_SYSCALL: "Syscall",
                 PYSHIM_EV_SYSCALL_DONE: "SyscallDone",
                 PYSHIM_EV_ADD_THREAD_RESULT: "AddThreadResult", PYSHIM_EV_EXIT: "Exit"}
@@ -162,13 +213,13 @@ def decode_channel(const unsigned char[::1] data):
         "magic_ok": ch.magic == PYSHIM_CHANNEL_MAGIC, "version": ch.version,
         "state": _STATE_NAMES.get(ch.state, f"invalid({ch.state})"),
         "shim_sleeping": bool(ch.shim_sleeping),
-        "magic": ch.magic,
+        "magic": ch.magic, "index": ch.index,
         "event": {"tag": _EVENT_NAMES.get(ch.event.tag, f"invalid({ch.event.tag})"),
                   "pid": ch.event.pid, "tid": ch.event.tid, "nr": ch.event.nr,
                   "args": [ch.event.args[i] for i in range(6)],
-                  "result": ch.event.result},
+                  "result": ch.event.result, "flags": ch.event.flags, "seq": ch.event.seq},
         "reply": {"tag": _REPLY_NAMES.get(ch.reply.tag, f"invalid({ch.reply.tag})"),
-                  "flags": ch.reply.flags, "retval": ch.reply.retval},
+                  "flags": ch.reply.flags, "retval": ch.reply.retval, "seq": ch.reply.seq},
     }
 
 

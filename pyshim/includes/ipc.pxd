@@ -12,6 +12,9 @@ cdef extern from "pyshim_ipc.h" nogil:
         PYSHIM_SEGMENT_NAME_MAX
         PYSHIM_BLOCK_SIZE
         PYSHIM_RF_REPORT
+        PYSHIM_EF_RESTARTED
+        PYSHIM_READY_WORDS
+        PYSHIM_READY_CAPACITY
 
     const char *PYSHIM_ENV_CHANNEL
 
@@ -19,6 +22,9 @@ cdef extern from "pyshim_ipc.h" nogil:
         PYSHIM_CH_IDLE
         PYSHIM_CH_EVENT
         PYSHIM_CH_REPLY
+        PYSHIM_CH_HELD
+        PYSHIM_CH_COMPLETING
+        PYSHIM_CH_CANCELLED
 
     cdef enum pyshim_event_tag:
         PYSHIM_EV_START
@@ -46,6 +52,9 @@ cdef extern from "pyshim_ipc.h" nogil:
         uint64_t supervisor_start
         uint32_t doorbell_seq
         uint32_t sleepers
+        uint64_t ready_top
+        uint64_t ready_mid[64]
+        uint64_t ready_low[PYSHIM_READY_WORDS]
 
     struct pyshim_event:
         uint32_t tag
@@ -56,6 +65,8 @@ cdef extern from "pyshim_ipc.h" nogil:
         uint64_t args[6]
         int64_t result
         uint64_t ip
+        uint32_t flags
+        uint32_t seq
 
     struct pyshim_reply:
         uint32_t tag
@@ -68,12 +79,14 @@ cdef extern from "pyshim_ipc.h" nogil:
         uint64_t ptid
         uint64_t ctid
         uint64_t newtls
+        uint32_t seq
 
     struct pyshim_channel:
         uint32_t state
         uint32_t shim_sleeping
         uint32_t magic
         uint32_t version
+        uint32_t index
         pyshim_block_desc control
         pyshim_event event
         pyshim_reply reply
@@ -84,4 +97,11 @@ cdef extern from "pyshim_sync.h" nogil:
     void pyshim_store_seq(uint32_t *p, uint32_t v)
     void pyshim_store_relaxed(uint32_t *p, uint32_t v)
     uint32_t pyshim_fetch_add_seq(uint32_t *p, uint32_t v)
+    uint32_t pyshim_cas(uint32_t *p, uint32_t expected, uint32_t desired)
     void pyshim_cpu_relax()
+
+cdef extern from "pyshim_ready.h" nogil:
+    void pyshim_ready_mark(pyshim_control *c, uint32_t index)
+    uint32_t pyshim_ready_take(pyshim_control *c, uint32_t *out, uint32_t limit)
+    int pyshim_ready_any(pyshim_control *c)
+    void pyshim_ready_trim(pyshim_control *c)

@@ -1,5 +1,5 @@
-/* The shim's side of a channel: post an event, wake the supervisor, spin and
- * then sleep on the futex until the reply arrives. */
+/* The shim's side of a channel: post an event, ring the supervisor's
+ * doorbell, spin and then sleep on the futex until the reply arrives. */
 #include <errno.h>
 #include <linux/futex.h>
 #include <poll.h>
@@ -7,6 +7,7 @@
 #include <sys/syscall.h>
 #include <time.h>
 
+#include "pyshim_ready.h"
 #include "pyshim_sync.h"
 #include "shim.h"
 
@@ -29,26 +30,30 @@ void shim_event_fill(struct shim_thread *t, uint32_t tag, long nr,
         ev->args[i] = args ? (uint64_t)args[i] : 0;
     ev->result = result;
     ev->ip = ip;
+    ev->flags = 0;
 }
 
-/* Rings the run's doorbell: the supervisor's dispatcher sleeps on it. */
-static void ring(void)
+/* Marks the thread's channel ready; rings the run's doorbell only if the
+ * dispatcher sleeps on it (awake, it polls the ready set).  The mark and
+ * the load of `sleepers` pair with the dispatcher's store of `sleepers` and
+ * its last look at the ready set: one of the two sees the other. */
+void shim_ring(struct shim_thread *t)
 {
     struct pyshim_control *ctl = shim_proc.control;
-    pyshim_fetch_add_seq(&ctl->doorbell_seq, 1);
-    if (pyshim_load_seq(&ctl->sleepers))
+    pyshim_ready_mark(ctl, t->index);
+    if (pyshim_load_seq(&ctl->sleepers)) {
+        pyshim_fetch_add_seq(&ctl->doorbell_seq, 1);
         RAW6(SYS_futex, &ctl->doorbell_seq, FUTEX_WAKE, 1, 0, 0, 0);
+    }
 }
 
-static void post(struct shim_thread *t)
+/* A plain store is enough even from CANCELLED: the supervisor leaves
+ * CANCELLED only by compare-and-swap, so whichever comes second loses. */
+void shim_post(struct shim_thread *t)
 {
+    t->channel->event.seq = ++t->seq;
     pyshim_store_seq(&t->channel->state, PYSHIM_CH_EVENT);
-    ring();
-}
-
-void shim_notify(struct shim_thread *t)
-{
-    post(t);
+    shim_ring(t);
 }
 
 void shim_block_signals(uint64_t *old)
@@ -62,41 +67,53 @@ void shim_unblock(const uint64_t *old)
     RAW4(SYS_rt_sigprocmask, SIG_SETMASK, old, 0, 8);
 }
 
-/* Contract: the event slot is filled in and signals that could re-enter the
- * shim are blocked (the caller's conversation). */
-const struct pyshim_reply *shim_converse(struct shim_thread *t)
+uint32_t shim_wait_while(struct shim_thread *t, uint32_t state)
 {
     struct pyshim_channel *ch = t->channel;
-    post(t);
     for (;;) {
         for (int i = 0; i < SHIM_SPIN; i++) {
-            if (pyshim_load_acquire(&ch->state) == PYSHIM_CH_REPLY)
-                goto got;
+            uint32_t now = pyshim_load_acquire(&ch->state);
+            if (now != state)
+                return now;
             pyshim_cpu_relax();
         }
         pyshim_store_seq(&ch->shim_sleeping, 1);
-        uint32_t state = pyshim_load_seq(&ch->state);
-        if (state != PYSHIM_CH_REPLY) {
-            if (state != PYSHIM_CH_EVENT)
-                shim_die("the supervisor took this thread's channel away; stopping the program");
+        if (pyshim_load_seq(&ch->state) == state) {
             struct timespec ts = {0, SHIM_LIVENESS_NS};
-            RAW6(SYS_futex, &ch->state, FUTEX_WAIT, PYSHIM_CH_EVENT, &ts, 0, 0);
-            if (shim_supervisor_gone())
+            long r = RAW6(SYS_futex, &ch->state, FUTEX_WAIT, state, &ts, 0, 0);
+            if (r == -ETIMEDOUT && shim_supervisor_gone())
                 shim_die("the supervisor is gone; stopping the program");
         }
         pyshim_store_relaxed(&ch->shim_sleeping, 0);
     }
-got:
+}
+
+const struct pyshim_reply *shim_take_reply(struct shim_thread *t)
+{
+    struct pyshim_channel *ch = t->channel;
     pyshim_store_relaxed(&ch->state, PYSHIM_CH_IDLE);
     if (ch->reply.tag == PYSHIM_RE_KILL)
         shim_die(NULL); /* the supervisor tells the user why */
+    if (ch->reply.seq != t->seq)
+        shim_die("the supervisor answered another call than this thread's; stopping the program");
     return &ch->reply;
+}
+
+/* Contract: the event slot is filled in and signals that could re-enter the
+ * shim are blocked (the caller's conversation). */
+const struct pyshim_reply *shim_converse(struct shim_thread *t)
+{
+    shim_post(t);
+    if (shim_wait_while(t, PYSHIM_CH_EVENT) != PYSHIM_CH_REPLY)
+        shim_die("the supervisor took this thread's channel away; stopping the program");
+    return shim_take_reply(t);
 }
 
 void shim_start(struct shim_thread *t, long status)
 {
     uint64_t old;
     shim_block_signals(&old);
+    t->index = t->channel->index;
     shim_event_fill(t, PYSHIM_EV_START, 0, 0, status, 0);
     const struct pyshim_reply *re = shim_converse(t);
     if (re->tag != PYSHIM_RE_START)

@@ -31,7 +31,7 @@ static __attribute__((noreturn)) void leave(struct shim_thread *t, long nr, cons
     uint64_t old;
     shim_block_signals(&old);
     shim_event_fill(t, PYSHIM_EV_EXIT, nr, a, 0, 0);
-    shim_notify(t);
+    shim_post(t);
     if (nr == SYS_exit)
         shim_thread_exit(t, (int)a[0]);
     for (;;)
@@ -66,7 +66,8 @@ static long execute(struct shim_thread *t, long nr, const long a[6], ucontext_t 
     return pyshim_raw_syscall(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
 }
 
-/* Sends one event and returns the reply's (tag, flags, retval). */
+/* Sends one event the supervisor answers at once (SyscallDone,
+ * AddThreadResult) and returns the reply's (tag, flags, retval). */
 static uint32_t ask(struct shim_thread *t, uint32_t tag, long nr, const long a[6],
                     long result, uint64_t ip, uint32_t *flags, long *retval)
 {
@@ -81,15 +82,37 @@ static uint32_t ask(struct shim_thread *t, uint32_t tag, long nr, const long a[6
     return rtag;
 }
 
+/* Sends a Syscall event, which the supervisor may hold: returns the reply's
+ * tag and (flags, retval), or COMPLETE with -EINTR when a program handler
+ * interrupted the hold and the call's rule says so.  Contract: signals are
+ * not blocked (the program's mask is in force). */
+static uint32_t ask_syscall(struct shim_thread *t, long nr, const long a[6], uint64_t ip,
+                            uint32_t *flags, long *retval)
+{
+    uint64_t old;
+    struct shim_hold h;
+    shim_block_signals(&old);
+    const struct pyshim_reply *re = shim_ask_held(t, nr, a, ip, &old, &h);
+    uint32_t rtag = re ? re->tag : PYSHIM_RE_COMPLETE;
+    *flags = re ? re->flags : 0;
+    *retval = re ? re->retval : -EINTR;
+    shim_unblock(&old);
+    return rtag;
+}
+
 /* clone, fork, vfork: the supervisor allocates the child's channel and says
  * which clone to perform (or answers the call itself).  Contract: as
  * execute(); `ip` is the address after the trapped syscall. */
 static long create(struct shim_thread *t, long nr, const long a[6], ucontext_t *uc, uint64_t ip)
 {
     uint64_t old;
+    struct shim_hold h;
     shim_block_signals(&old);
-    shim_event_fill(t, PYSHIM_EV_SYSCALL, nr, a, 0, ip);
-    const struct pyshim_reply *re = shim_converse(t);
+    const struct pyshim_reply *re = shim_ask_held(t, nr, a, ip, &old, &h);
+    if (!re) { /* a handler interrupted the held clone: fork and clone restart */
+        shim_unblock(&old);
+        return -EINTR;
+    }
     uint32_t tag = re->tag;
     long retval = re->retval;
     struct shim_clone_req req = {0};
@@ -121,7 +144,7 @@ static long create(struct shim_thread *t, long nr, const long a[6], ucontext_t *
 long shim_syscall(struct shim_thread *t, long nr, const long a[6], ucontext_t *uc, uint64_t ip)
 {
     if (nr == SYS_rt_sigreturn)
-        shim_sigreturn(uc); /* the program's restorer: never a conversation */
+        shim_sigreturn(t, uc); /* the program's restorer: never a conversation */
     if (nr == SYS_clone3)
         return -ENOSYS; /* libc falls back to clone, whose arguments fit a register */
     if (is_clone_family(nr))
@@ -131,7 +154,7 @@ long shim_syscall(struct shim_thread *t, long nr, const long a[6], ucontext_t *u
 
     uint32_t flags;
     long retval;
-    uint32_t tag = ask(t, PYSHIM_EV_SYSCALL, nr, a, 0, ip, &flags, &retval);
+    uint32_t tag = ask_syscall(t, nr, a, ip, &flags, &retval);
     if (tag == PYSHIM_RE_COMPLETE)
         return retval;
     if (tag != PYSHIM_RE_NATIVE)
@@ -160,6 +183,12 @@ void shim_on_sigsys(int sig, siginfo_t *info, void *ctx)
     if (t->magic != SHIM_THREAD_MAGIC)
         shim_die("a syscall was trapped outside a thread the shim set up");
     greg_t *g = uc->uc_mcontext.gregs;
+    if (t->hold) { /* a program handler runs while this thread's call is held */
+        uint64_t old;
+        shim_block_signals(&old);
+        shim_settle_hold(t, (uintptr_t)g[REG_RSP]);
+        shim_unblock(&old);
+    }
     long args[6] = {g[REG_RDI], g[REG_RSI], g[REG_RDX], g[REG_R10], g[REG_R8], g[REG_R9]};
     g[REG_RAX] = shim_syscall(t, info->si_syscall, args, uc, (uint64_t)g[REG_RIP]);
 }

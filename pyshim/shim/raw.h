@@ -18,6 +18,16 @@ SHIM_HIDDEN long pyshim_raw_syscall(long nr, long a1, long a2, long a3,
 SHIM_HIDDEN void pyshim_restorer(void);
 SHIM_HIDDEN void pyshim_program_restorer(void);
 SHIM_HIDDEN __attribute__((noreturn)) void pyshim_sigreturn_at(void *frame_uc);
+/* Opens the signal mask to *program_mask, makes syscall `nr` with `args`
+ * (a futex wait) and blocks every signal but SIGSYS again; returns the
+ * wait's result.  A handler that interrupts the wait is reported through
+ * `interrupted_by` by the shim's rt_sigreturn (see asm/trampoline.S).
+ * Contract: called with signals blocked, from the SIGSYS handler; `args`
+ * and `interrupted_by` point into the caller's frame on the shim altstack. */
+SHIM_HIDDEN long pyshim_hold_wait(const uint64_t *program_mask, long nr, const long args[6],
+                                  uint64_t *interrupted_by);
+extern const char pyshim_hold_syscall[] SHIM_HIDDEN; /* the wait's syscall instruction */
+extern const char pyshim_hold_resumed[] SHIM_HIDDEN; /* just after it */
 extern const char __start_pyshim_text[] SHIM_HIDDEN;
 extern const char __stop_pyshim_text[] SHIM_HIDDEN;
 

@@ -43,6 +43,8 @@ struct shim_kaction {
 #define SHIM_ALTSTACK_SIZE (128u * 1024u)
 #define SHIM_THREAD_MAGIC 0x5448524450534853ull
 
+struct shim_hold;
+
 struct shim_thread {
     uint64_t magic;
     struct pyshim_channel *channel;
@@ -51,6 +53,12 @@ struct shim_thread {
     int32_t tid;
     stack_t program_altstack; /* what the program believes its altstack is */
     int32_t vfork_child;      /* its altstack is the parent's to unmap */
+    uint32_t index;           /* the channel's bit in the run's ready set */
+    uint32_t seq;             /* number of the current conversation */
+    /* The call the supervisor holds while this thread waits with signals
+     * open, and the record of the frame that waits for it (hold.c). */
+    struct shim_hold *hold;
+    long hold_nr;
 };
 
 /* Contract: call only on the stack the SIGSYS handler runs on. */
@@ -105,8 +113,22 @@ SHIM_HIDDEN __attribute__((noreturn)) void shim_thread_exit(struct shim_thread *
 SHIM_HIDDEN long shim_install_sigsys_handler(void);
 
 /* ---- channel.c --------------------------------------------------------- */
-/* Posts the thread's event (already filled in) and waits for the reply. */
+/* Posts the thread's event (already filled in) and waits for the reply,
+ * which it takes (the channel is IDLE again; the reply slot stays valid
+ * until the next conversation).  A conversation the supervisor may not hold
+ * (Start, SyscallDone, AddThreadResult). */
 SHIM_HIDDEN const struct pyshim_reply *shim_converse(struct shim_thread *t);
+/* Publishes the filled event slot (state EVENT, a new `seq`) and rings.
+ * Used alone for the one-way Exit, with signals blocked until the thread
+ * is gone: after it the supervisor may free the channel. */
+SHIM_HIDDEN void shim_post(struct shim_thread *t);
+/* Marks the thread's channel in the ready set and rings the doorbell. */
+SHIM_HIDDEN void shim_ring(struct shim_thread *t);
+/* Waits, signals blocked, while the channel is in `state`; returns the new one. */
+SHIM_HIDDEN uint32_t shim_wait_while(struct shim_thread *t, uint32_t state);
+/* Takes the reply in the channel (REPLY -> IDLE): checks it answers the
+ * current conversation; dies on Kill. */
+SHIM_HIDDEN const struct pyshim_reply *shim_take_reply(struct shim_thread *t);
 /* A conversation runs with every signal but SIGSYS blocked, so a signal
  * handler's syscalls cannot interleave with it.  `old` receives the mask to
  * hand back to shim_unblock. */
@@ -114,14 +136,48 @@ SHIM_HIDDEN void shim_block_signals(uint64_t *old);
 SHIM_HIDDEN void shim_unblock(const uint64_t *old);
 /* Sends Start (with the arming status) and installs the subscribed set. */
 SHIM_HIDDEN void shim_start(struct shim_thread *t, long status);
-/* Posts a one-way event (EXIT) without waiting.  Contract: signals are
- * blocked, and stay blocked until the thread is gone: after this the
- * supervisor may free the channel. */
-SHIM_HIDDEN void shim_notify(struct shim_thread *t);
 /* Fills the calling thread's event slot.  Contract: signals are blocked
  * (inside a conversation), so no handler on this thread writes it too. */
 SHIM_HIDDEN void shim_event_fill(struct shim_thread *t, uint32_t tag, long nr,
                                  const long args[6], long result, uint64_t ip);
+
+/* ---- hold.c ------------------------------------------------------------ */
+/* How a held call ended, for the frame that waits for it.  Lives in that
+ * frame, on the thread's shim altstack. */
+enum { SHIM_HOLD_WAITING, SHIM_HOLD_REPLY, SHIM_HOLD_ANSWERED, SHIM_HOLD_WITHDRAWN };
+#define SHIM_HOLD_SIGNALLED 1ull  /* a program handler interrupted the wait  */
+#define SHIM_HOLD_SA_RESTART 2ull /* ... and the kernel restarts it (SA_RESTART) */
+struct shim_hold {
+    uint32_t outcome;          /* SHIM_HOLD_* */
+    uint64_t interrupted_by;   /* written by shim_sigreturn (see pyshim_hold_wait) */
+    struct pyshim_reply reply; /* ANSWERED: the answer a nested entry took */
+};
+/* Asks the supervisor about syscall `nr` (a Syscall event from `ip`):
+ * posts it and, if the supervisor holds it, waits with `program_mask`.
+ * Returns the answer, or NULL when a program handler interrupted the hold
+ * and the kernel's rule for `nr` says EINTR (a call the rule restarts is
+ * asked again, flagged RESTARTED).  Contract: signals are blocked; `h` is
+ * the caller's frame. */
+SHIM_HIDDEN const struct pyshim_reply *shim_ask_held(struct shim_thread *t, long nr,
+                                                     const long a[6], uint64_t ip,
+                                                     const uint64_t *program_mask,
+                                                     struct shim_hold *h);
+/* Settles the thread's held call before anything else uses its channel:
+ * withdraws it, or takes the answer that won the race.  `rsp` is the
+ * trapped stack pointer: the waiting frame is alive only if it lies above
+ * it on the shim altstack (a handler may have longjmp'd out of it).
+ * Contract: signals are blocked; `t` is the calling thread's state. */
+SHIM_HIDDEN void shim_settle_hold(struct shim_thread *t, uintptr_t rsp);
+/* A program handler is returning into the context `frame_uc` restores: if
+ * that context is a held wait's interrupted syscall, tells the waiting
+ * frame whether the kernel restarts it (the handler had SA_RESTART) or
+ * fails it with EINTR.  Contract: `frame_uc` is a signal frame's ucontext
+ * (see shim_sigreturn); `t` the calling thread's state. */
+SHIM_HIDDEN void shim_hold_note_signal(struct shim_thread *t, const char *frame_uc);
+/* restart.c: whether a held call of `nr` interrupted by a handler is asked
+ * again (1) or fails with EINTR (0), by the kernel's rule for that call
+ * (signal(7)); `interrupted_by` as in struct shim_hold. */
+SHIM_HIDDEN int shim_restarts(long nr, const long a[6], uint64_t interrupted_by);
 
 /* ---- dispatch.c -------------------------------------------------------- */
 /* The one syscall path, shared by every entry (SIGSYS today, exported libc
@@ -158,7 +214,7 @@ SHIM_HIDDEN void shim_foreign_sigsys(siginfo_t *info, ucontext_t *uc);
  * is not the supervisor (see shim_foreign_sigsys). */
 SHIM_HIDDEN void shim_follow_supervisor(void);
 /* rt_sigreturn that trapped (the program's restorer): performs it. */
-SHIM_HIDDEN __attribute__((noreturn)) void shim_sigreturn(ucontext_t *uc);
+SHIM_HIDDEN __attribute__((noreturn)) void shim_sigreturn(struct shim_thread *t, ucontext_t *uc);
 SHIM_HIDDEN const void *shim_mask_without_sigsys(const void *umask, uint64_t *copy);
 SHIM_HIDDEN long shim_masked_wait(long nr, const long a[6]);
 

@@ -173,12 +173,15 @@ void shim_foreign_sigsys(siginfo_t *info, ucontext_t *uc)
 
 /* The program's handler returned into its restorer, whose rt_sigreturn
  * trapped: the frame's ucontext is at the trapped rsp.  SIGSYS is taken out
- * of the mask it restores, then the sigreturn is issued from the allowed
- * region; this handler's own frame is abandoned.
- * Contract: `uc` is the trapped context of an rt_sigreturn. */
-void shim_sigreturn(ucontext_t *uc)
+ * of the mask it restores, a held call's wait learns which handler
+ * interrupted it, then the sigreturn is issued from the allowed region;
+ * this handler's own frame is abandoned.
+ * Contract: `uc` is the trapped context of an rt_sigreturn; `t` the
+ * calling thread's state. */
+void shim_sigreturn(struct shim_thread *t, ucontext_t *uc)
 {
     char *frame_uc = (char *)uc->uc_mcontext.gregs[REG_RSP];
+    shim_hold_note_signal(t, frame_uc);
     char *at = frame_uc + offsetof(ucontext_t, uc_sigmask); /* the kernel's layout */
     uint64_t mask;
     if (shim_copy_in(&mask, at, sizeof mask) == 0) {
