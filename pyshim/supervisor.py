@@ -6,8 +6,10 @@ import signal
 import sys
 from collections.abc import Callable, Iterable, Mapping
 from importlib import resources
+from time import monotonic
 
-from pyshim import _core, paths, program, shm, syscalls
+from pyshim import _core, aio, paths, program, shm, syscalls
+from pyshim.replies import NATIVE, Fail
 from pyshim.table import Table
 from pyshim.errors import CannotSupervise, PyshimError
 
@@ -42,16 +44,37 @@ def _numbers(names: Iterable[str | int] | str) -> set[int]:
     return {nr for nr in out if 0 <= nr < _core.NR_MAX}
 
 
-def _registrar(table: dict[int, Callable], names) -> Callable[[Callable], Callable]:
+def _registrar(table: dict[int, Callable], names, compose=None) -> Callable[[Callable], Callable]:
     """A decorator that puts its function in `table` for each syscall named
-    (names are checked now, not when the decorator is applied)."""
+    (names are checked now, not when the decorator is applied); with
+    `compose`, a function already there is kept: compose(old, new)."""
     numbers = _numbers(names)
 
     def register(fn: Callable) -> Callable:
         for nr in numbers:
-            table[nr] = fn
+            old = table.get(nr)
+            table[nr] = fn if old is None or compose is None else compose(old, fn)
         return fn
     return register
+
+
+class _AfterHooks:
+    """Several after-hooks of one syscall, run in the order they were
+    registered: each sees the result as the ones before it left it."""
+
+    __slots__ = ("hooks",)
+
+    def __init__(self, first: Callable, second: Callable):
+        self.hooks = (first.hooks if isinstance(first, _AfterHooks) else (first,)) + (second,)
+
+    def __call__(self, call, result):
+        answer = None
+        for hook in self.hooks:
+            rep = hook(call, result)
+            if rep is not None and rep is not NATIVE:
+                answer = rep
+                result = -rep.errno if isinstance(rep, Fail) else rep
+        return answer
 
 
 def exit_code(status: int) -> int:
@@ -78,6 +101,8 @@ class Supervisor:
         self._trap: set[int] = _numbers(trap)
         self._table: Table | None = None
         self._run: shm.Run | None = None
+        self._dispatcher = None
+        self._timers: list = []  # set before the run starts
 
     def trap(self, names: Iterable[str | int] | str) -> None:
         """Subscribe to syscalls without a handler: they go to the supervisor
@@ -86,13 +111,17 @@ class Supervisor:
 
     def on(self, *names: str | int) -> Callable[[Callable], Callable]:
         """Decorator: handler(call) runs before the syscall and answers it
-        (see pyshim.replies)."""
+        (see pyshim.replies), or holds it: ``d = call.defer()`` ... ``return
+        d``, answered later with d.native(), d.complete(v) or d.fail(errno).
+        An ``async def`` handler runs as a task; its call waits for it."""
         return _registrar(self._before, names)
 
     def after(self, *names: str | int) -> Callable[[Callable], Callable]:
         """Decorator: hook(call, result) runs after the syscall with its
-        result (None when it never returns, like exit_group)."""
-        return _registrar(self._after, names)
+        result (None when it never returns, like exit_group).  Hooks of the
+        same syscall run in the order they were registered; one that
+        returns a value replaces the result for the next ones too."""
+        return _registrar(self._after, names, _AfterHooks)
 
     @property
     def subscribed(self) -> set[int]:
@@ -109,6 +138,25 @@ class Supervisor:
         return self._run.blocks_in_use if self._run else 0
 
     @property
+    def held(self) -> list:
+        """The calls held now (Deferred: pid, tid, call, since), oldest first."""
+        return self._dispatcher.held_calls() if self._dispatcher is not None else []
+
+    def call_later(self, seconds: float, fn: Callable[[], object]):
+        """Runs fn() in the dispatcher `seconds` from now (between two calls,
+        never while a handler runs); returns a Timer with cancel().  Safe from
+        any thread.  Set before run(), it fires once the run has started (at
+        once if its time has passed); timers left when a run ends are dropped."""
+        if not callable(fn):
+            raise TypeError(f"call_later needs a callable, not {fn!r}")
+        dispatcher = self._dispatcher
+        if dispatcher is not None:
+            return dispatcher.call_later(seconds, fn)
+        timer = _core.Timer(monotonic() + max(seconds, 0.0), fn)
+        self._timers.append(timer)
+        return timer
+
+    @property
     def threads(self) -> list[dict]:
         """The process and thread table of the current (or last) run: one row
         per thread with pid, tid, parent (creating tid), channel, state."""
@@ -118,7 +166,32 @@ class Supervisor:
             stdin=None, stdout=None, stderr=None, forward_signals: bool = False) -> int:
         """Runs argv to completion under this supervisor and returns its exit
         status (-N if killed by signal N).  stdin/stdout/stderr take file
-        descriptors or objects with fileno(); default: inherited."""
+        descriptors or objects with fileno(); default: inherited.  Async
+        handlers run on an event loop of the run's own."""
+        handlers = aio.LoopThread()
+        try:
+            return self._supervise(argv, env, stdin, stdout, stderr, forward_signals, handlers.loop)
+        finally:
+            handlers.stop()
+
+    async def run_async(self, argv: list[str], *, env: Mapping[str, str] | None = None,
+                        stdin=None, stdout=None, stderr=None) -> int:
+        """run() for asyncio programs: awaits the run without blocking the
+        running loop, on which async handlers run.  Cancelling the awaiting
+        task kills the program and its whole tree."""
+        import asyncio
+
+        loop = asyncio.get_running_loop()
+        return await aio.serve_in_thread(
+            lambda: self._supervise(argv, env, stdin, stdout, stderr, False, lambda: loop),
+            self._stop)
+
+    def _stop(self) -> None:
+        dispatcher = self._dispatcher
+        if dispatcher is not None:
+            dispatcher.stop(PyshimError("the run was cancelled"))
+
+    def _supervise(self, argv, env, stdin, stdout, stderr, forward_signals, task_loop) -> int:
         if not argv:
             raise ValueError("argv is empty")
         program.check_kernel()
@@ -140,12 +213,18 @@ class Supervisor:
             table.add_process(pid, None)
             dispatcher = _core.Dispatcher(run.control.map, self.subscribed, self._before,
                                           self._after, run.alloc_channel, run.free_block, table,
-                                          on_exec=lambda call: _check_exec(call, table))
+                                          on_exec=lambda call: _check_exec(call, table),
+                                          task_loop=task_loop)
             dispatcher.add_channel(_core.Channel(block.view, block.desc, pid, block))
+            timers, self._timers = self._timers, []
+            for timer in timers:
+                dispatcher.add_timer(timer)
+            self._dispatcher = dispatcher
             try:
                 return exit_code(_serve(dispatcher, table))
             finally:
                 self._run = None
+                self._dispatcher = None
 
 
 def _check_exec(call, table: Table) -> None:
@@ -220,6 +299,7 @@ def _serve(dispatcher, table: Table) -> int:
     except BaseException:
         for proc in table.live():
             _kill_and_reap(proc.pid)
+        table.poll()
         raise
     finally:
         _core.set_child_subreaper(previous)

@@ -15,6 +15,7 @@ class Thread:
     parent: int | None  # tid of the thread that created it
     channel: object = field(repr=False)  # pyshim._core.Channel
     state: str = "running"  # running | exiting | exited
+    ordinal: int = 0  # the run's n-th thread to start (0: the first)
 
     @property
     def block(self) -> str:
@@ -54,7 +55,8 @@ class Table:
         proc = self.processes.get(pid)
         if proc is None:
             proc = self.add_process(pid, self._pid_of(parent_tid))
-        thread = proc.threads[tid] = Thread(tid, pid, parent_tid, channel)
+        thread = proc.threads[tid] = Thread(tid, pid, parent_tid, channel,
+                                            ordinal=self.thread_count)
         self.thread_count += 1
         return thread
 
