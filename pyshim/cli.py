@@ -26,6 +26,17 @@ and `errno` defined, e.g.:
       if call.string(call.args[1]).startswith("/etc/shadow"):
           return Fail(errno.EACCES)
 
+chaos, for stress tests (pyshim run --chaos 7 -- ./server-test):
+  Each subscribed call (every call, when nothing is subscribed) is held, with
+  probability --chaos-rate, for a time drawn up to --chaos-max-ms, from a
+  generator seeded by SEED ("random" picks one); the seed is printed at the
+  end.  Only the calling thread waits, so races that native runs hide (a
+  thread that "waits long enough" for another) come out.  Guaranteed: the
+  n-th call of the k-th thread to start draws the same delay for the same
+  seed, rate and maximum.  Not guaranteed: the same interleaving on a rerun
+  (the kernel's scheduling is not replayed); calls nobody subscribed, exit
+  and exit_group are never delayed.
+
 The exit status is the program's (128+N if it was killed by signal N);
 pyshim's own failures exit 125, 126 (cannot supervise) or 127 (not found).
 """
@@ -87,11 +98,36 @@ def _load_handlers(sup: Supervisor, path: str) -> None:
     exec(compile(source, path, "exec"), namespace)
 
 
+def _chaos_seed(text: str) -> int:
+    from pyshim.chaos import new_seed
+
+    if text == "random":
+        return new_seed()
+    try:
+        seed = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"a seed is a number >= 0 or 'random', not {text!r}")
+    if seed < 0:
+        raise argparse.ArgumentTypeError(f"a seed is a number >= 0 or 'random', not {text!r}")
+    return seed
+
+
 def cmd_run(args, parser) -> int:
     sup = Supervisor(trap=_names(args.trap) if args.trap else ())
     if args.handlers:
         _load_handlers(sup, args.handlers)
-    return _shell_status(sup.run(_command(args, parser), forward_signals=True))
+    argv = _command(args, parser)
+    chaos = None
+    if args.chaos is not None:
+        from pyshim.chaos import Chaos
+
+        chaos = Chaos(args.chaos, rate=args.chaos_rate,
+                      max_delay=args.chaos_max_ms / 1000).install(sup)
+    try:
+        return _shell_status(sup.run(argv, forward_signals=True))
+    finally:
+        if chaos is not None:
+            print(f"pyshim: {chaos.summary()}", file=sys.stderr)
 
 
 def cmd_trace(args, parser) -> int:
@@ -152,6 +188,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--trap", metavar="NAME,...|all",
                    help="syscalls sent to the supervisor (run natively unless a handler answers)")
     p.add_argument("--handlers", metavar="FILE", help="Python file that registers handlers on `sup`")
+    p.add_argument("--chaos", metavar="SEED", type=_chaos_seed,
+                   help="hold calls for pseudo-random times drawn from SEED (see below)")
+    p.add_argument("--chaos-rate", metavar="R", type=float, default=0.1,
+                   help="with --chaos: share of calls held (default 0.1)")
+    p.add_argument("--chaos-max-ms", metavar="MS", type=float, default=5.0,
+                   help="with --chaos: longest hold in milliseconds (default 5)")
     p.add_argument("command", nargs=argparse.REMAINDER, help="-- PROGRAM [ARGS...]")
     p.set_defaults(func=cmd_run)
 

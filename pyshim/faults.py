@@ -12,6 +12,10 @@
     for rule in rules:
         rule.install(sup)
 
+    gate = hold("connect")          # matching calls wait until the test says
+    gate.wait_held(1, timeout=5)    # (from another thread, or gate.opened_by)
+    gate.release()                  # let them run natively; or gate.fail(errno)
+
 Every rule takes the same optional filters: ``fd=N`` (the call's first
 argument, as an int, is N), ``path_under=DIR`` (the call's path argument
 resolves under DIR; only for syscalls that take a path) and ``nth=K`` (only
@@ -26,20 +30,26 @@ first one that matches answers, and a call no rule matches runs natively
 A rule object holds no state of its own, so one rule may be installed on
 many supervisors; what changes during a run (how many calls each rule saw,
 how many calls the rules answered) lives in the handler installed on the
-Supervisor.  Install rules on a fresh Supervisor for each run.
+Supervisor.  Install rules on a fresh Supervisor for each run.  The
+exception is a gate (``hold``): it is the test's handle on the calls it
+holds, so it belongs to one run at a time.
+
+``delay`` and ``hold`` hold the matching call (``Call.defer``): only the
+calling thread waits, as in a blocking syscall, and signals reach it.
 """
 from __future__ import annotations
 
 import errno as _errno
 import os
-import time
+import threading
+from collections import deque
 
 from pyshim.paths import AT_FDCWD, PATH_ARGS, call_path  # noqa: F401 (part of this API)
 from pyshim.replies import NATIVE, Fail
 from pyshim.syscalls import NUMBERS
 
-__all__ = ["Rule", "fail", "delay", "returns", "fixed_bytes", "install", "hits",
-           "PATH_ARGS"]
+__all__ = ["Rule", "Gate", "fail", "delay", "hold", "returns", "fixed_bytes", "install",
+           "hits", "PATH_ARGS"]
 
 # Where fixed_bytes writes: name -> (index of the buffer, index of its length).
 BUFFER_ARGS: dict[str, tuple[int, int]] = {
@@ -97,6 +107,11 @@ class Rule:
     def answer(self, call):
         raise NotImplementedError
 
+    def respond(self, call, sup):
+        """What the handler answers for a call this rule matched: by default
+        answer(call); rules that hold the call use `sup`'s timers."""
+        return self.answer(call)
+
     # -- installing ----------------------------------------------------------
 
     def install(self, sup) -> None:
@@ -131,11 +146,129 @@ class _Delay(Rule):
         self.seconds = seconds
 
     def answer(self, call):
-        time.sleep(self.seconds)
-        return NATIVE
+        raise TypeError("delay() holds its call: it answers through respond(call, sup)")
+
+    def respond(self, call, sup):
+        d = call.defer()
+        sup.call_later(self.seconds, d.native)
+        return d
 
     def __repr__(self):
         return f"delay({self.name!r}, {self.seconds!r}{self._filters_repr()})"
+
+
+class Gate(Rule):
+    """hold(name, filters): matching calls wait until the test lets them go.
+
+    Every method is safe from any thread (the test's, a handler's, a timer's).
+    Calls let through run natively (release) or fail (fail); a call that a
+    signal handler interrupted while it waited no longer counts as held."""
+
+    def __init__(self, name, **filters):
+        super().__init__(name, **filters)
+        self._cond = threading.Condition()
+        self._waiting: deque = deque()   # Deferreds, oldest first
+        self._credits: deque = deque()   # answers for the next calls to come
+        self._open = None                # the answer for every call, once opened
+        self.passed = 0                  # calls let through so far
+
+    def respond(self, call, sup):
+        with self._cond:
+            if self._open is not None or self._credits:
+                self.passed += 1
+                return self._open if self._open is not None else self._credits.popleft()
+            d = call.defer()
+            self._waiting.append(d)
+            d.add_done_callback(self._changed)
+            self._cond.notify_all()
+            return d
+
+    def answer(self, call):
+        raise TypeError("a gate holds its call: it answers through respond(call, sup)")
+
+    def _changed(self, d) -> None:
+        with self._cond:
+            self._cond.notify_all()
+
+    def _held(self) -> list:
+        return [d for d in self._waiting if d.state in ("pending", "held")]
+
+    @property
+    def calls(self) -> list:
+        """The calls waiting at the gate now (Deferred: pid, tid, call, since)."""
+        with self._cond:
+            return self._held()
+
+    @property
+    def held(self) -> int:
+        """How many calls wait at the gate now."""
+        return len(self.calls)
+
+    def wait_held(self, n: int, timeout: float | None = None) -> bool:
+        """Waits until `n` calls wait at the gate; False after `timeout` s."""
+        with self._cond:
+            return self._cond.wait_for(lambda: len(self._held()) >= n, timeout)
+
+    def _let_through(self, answer, n: int | None) -> int:
+        """Answers the n oldest waiting calls (every one, and every later
+        one, if n is None); the calls missing from n are let through when
+        they come.  Returns how many waiting calls it answered."""
+        if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 1):
+            raise ValueError(f"n counts calls from 1, not {n!r}")
+        answered = 0
+        with self._cond:
+            if n is None:
+                self._open = answer
+            while self._waiting and (n is None or answered < n):
+                if self._waiting.popleft().answer(answer):
+                    answered += 1
+            if n is not None:
+                self._credits.extend([answer] * (n - answered))
+            self.passed += answered
+            self._cond.notify_all()
+        return answered
+
+    def release(self, n: int | None = None) -> int:
+        """Lets the n oldest held calls run natively (n=None: every held call
+        and every later one: the gate stays open).  Returns how many of the
+        calls waiting now it let go; if fewer than n wait, the next ones to
+        come pass too."""
+        return self._let_through(NATIVE, n)
+
+    def fail(self, errno: int, n: int | None = None) -> int:
+        """Like release, but the calls fail with `errno`."""
+        return self._let_through(Fail(errno), n)
+
+    def opened_by(self, name: str, **filters) -> Rule:
+        """A rule that opens this gate (release()) once a matching call of
+        `name` has returned: "A's connect waits until B has written"."""
+        return _Opener(self, name, **filters)
+
+    def __repr__(self):
+        return f"hold({self.name!r}{self._filters_repr()})"
+
+
+class _Opener(Rule):
+    def __init__(self, gate, name, **filters):
+        super().__init__(name, **filters)
+        self.gate = gate
+        self.seen = 0
+
+    def install(self, sup) -> None:
+        sup.after(self.name)(self._after)
+
+    def _after(self, call, result):
+        if self.filters_match(call):
+            self.seen += 1
+            if self.nth is None or self.seen == self.nth:
+                self.gate.release()
+        return None
+
+    def answer(self, call):
+        return NATIVE
+
+    def __repr__(self):
+        return f"{self.gate!r}.opened_by({self.name!r}{self._filters_repr()})"
 
 
 class _Returns(Rule):
@@ -186,9 +319,17 @@ def fail(name: str, errno: int, *, nth: int | None = None, fd: int | None = None
 
 
 def delay(name: str, seconds: float, **filters) -> Rule:
-    """Sleeps `seconds` in the supervisor, then runs the call natively.
-    The supervisor serves one call at a time: the whole run waits."""
+    """Holds matching calls for `seconds`, then runs them natively.  Only the
+    calling thread waits (signals reach it as in a blocking call); every
+    other thread runs on."""
     return _Delay(name, seconds, **filters)
+
+
+def hold(name: str, **filters) -> Gate:
+    """Holds matching calls until the test opens the returned gate:
+    gate.wait_held(n, timeout), gate.release(), gate.release(1),
+    gate.fail(errno), gate.opened_by(name, filters)."""
+    return Gate(name, **filters)
 
 
 def returns(name: str, value: int, **filters) -> Rule:
@@ -224,7 +365,8 @@ _ATTR = "_pyshim_fault_chains"
 class _Chain:
     """The one handler for a syscall: asks its rules in order."""
 
-    def __init__(self, fallback):
+    def __init__(self, sup, fallback):
+        self.sup = sup
         self.rules: list[Rule] = []
         self.seen: dict[int, int] = {}  # id(rule) -> calls that passed its filters
         self.hits = 0
@@ -239,7 +381,7 @@ class _Chain:
                 if count != rule.nth:
                     continue
             self.hits += 1
-            return rule.answer(call)
+            return rule.respond(call, self.sup)
         if self.fallback is not None:
             return self.fallback(call)
         return NATIVE
@@ -259,6 +401,6 @@ def _chain(sup, name: str) -> _Chain:
     if chain is None:
         # A handler registered before the first rule keeps the calls no rule matches.
         previous = getattr(sup, "_before", {}).get(NUMBERS[name])
-        chain = chains[name] = _Chain(previous)
+        chain = chains[name] = _Chain(sup, previous)
         sup.on(name)(chain)
     return chain

@@ -35,6 +35,7 @@ class Result:
     calls: list[tuple[str, int, int, int | None]] = field(default_factory=list)
     faults_hit: int = 0
     timed_out: bool = False
+    chaos: str | None = None  # the chaos schedule's seed and what it held
 
     def called(self, name: str) -> list[tuple[str, int, int, int | None]]:
         """The recorded calls of one syscall."""
@@ -114,17 +115,11 @@ def _stdin_file(stdin, stack):
     return f
 
 
-def run(argv, faults=(), *, trap=(), env=None, stdin=None, timeout=None) -> Result:
-    """Runs argv under a fresh Supervisor with `faults` (pyshim.faults rules,
-    or any objects with install(sup)) installed and returns a Result.
-
-    trap: more syscall names to record in Result.calls ("all" for every
-    syscall; the faulted syscalls are always recorded).  env: the program's
-    environment (default: the test's).  stdin: None (/dev/null), bytes or
-    str to feed, or a file descriptor / file object.  timeout: seconds
-    after which every process of the run is killed (status -9)."""
+def _setup(faults, trap, chaos, chaos_rate, chaos_max_delay):
+    """A fresh Supervisor with the rules, the call record and chaos installed."""
     from pyshim import Supervisor
     from pyshim import faults as _faults
+    from pyshim.chaos import DEFAULT_MAX_DELAY, DEFAULT_RATE, Chaos
 
     if hasattr(faults, "install"):
         faults = [faults]
@@ -137,7 +132,30 @@ def run(argv, faults=(), *, trap=(), env=None, stdin=None, timeout=None) -> Resu
         @sup.after(*names)
         def record(call, result):
             calls.append((call.name, call.pid, call.tid, result))
+    schedule = None
+    if chaos is not None:
+        schedule = Chaos(chaos, rate=DEFAULT_RATE if chaos_rate is None else chaos_rate,
+                         max_delay=DEFAULT_MAX_DELAY if chaos_max_delay is None
+                         else chaos_max_delay).install(sup)
+    return sup, calls, schedule
 
+
+def run(argv, faults=(), *, trap=(), env=None, stdin=None, timeout=None, chaos=None,
+        chaos_rate=None, chaos_max_delay=None) -> Result:
+    """Runs argv under a fresh Supervisor with `faults` (pyshim.faults rules,
+    or any objects with install(sup)) installed and returns a Result.
+
+    trap: more syscall names to record in Result.calls ("all" for every
+    syscall; the faulted syscalls are always recorded).  env: the program's
+    environment (default: the test's).  stdin: None (/dev/null), bytes or
+    str to feed, or a file descriptor / file object.  timeout: seconds
+    after which every process of the run is killed (status -9).  chaos: a
+    seed: subscribed calls (all, if none) are held for pseudo-random times
+    (pyshim.chaos; chaos_rate and chaos_max_delay tune it); Result.chaos
+    reports the seed."""
+    from pyshim import faults as _faults
+
+    sup, calls, schedule = _setup(faults, trap, chaos, chaos_rate, chaos_max_delay)
     opened: list = []
     killer = None
     try:
@@ -162,16 +180,62 @@ def run(argv, faults=(), *, trap=(), env=None, stdin=None, timeout=None) -> Resu
         return Result(status=status,
                       stdout=out.read().decode(errors="replace"),
                       stderr=err.read().decode(errors="replace"),
-                      calls=calls, faults_hit=_faults.hits(sup), timed_out=timed_out)
+                      calls=calls, faults_hit=_faults.hits(sup), timed_out=timed_out,
+                      chaos=schedule.summary() if schedule is not None else None)
     finally:
         for f in opened:
             f.close()
 
 
+class Running:
+    """A run started in the background (pyshim_run.start): drive its gates
+    from the test, then wait() for its Result."""
+
+    def __init__(self, argv, faults, kwargs):
+        self._result = None
+        self._error = None
+        self._thread = threading.Thread(target=self._main, args=(argv, faults, kwargs),
+                                        name="pyshim-run", daemon=True)
+        self._thread.start()
+
+    def _main(self, argv, faults, kwargs) -> None:
+        try:
+            self._result = run(argv, faults, **kwargs)
+        except BaseException as exc:  # raised again by wait()
+            self._error = exc
+
+    @property
+    def done(self) -> bool:
+        return not self._thread.is_alive()
+
+    def wait(self, timeout: float | None = None) -> Result:
+        """The run's Result; raises what the run raised, or TimeoutError if
+        it is still going after `timeout` seconds (give the run its own
+        timeout= too, so that it cannot outlive the test)."""
+        self._thread.join(timeout)
+        if self._thread.is_alive():
+            raise TimeoutError(f"the supervised run is still going after {timeout} s")
+        if self._error is not None:
+            raise self._error
+        return self._result
+
+
+def start(argv, faults=(), **kwargs) -> Running:
+    """run() in a background thread: returns at once with a Running whose
+    wait() gives the Result.  For tests that hold calls at a gate
+    (pyshim.faults.hold) and open it from the test."""
+    return Running(argv, faults, kwargs)
+
+
+run.start = start
+
+
 @pytest.fixture
 def pyshim_run():
     """pyshim_run(argv, faults=(), *, trap=(), env=None, stdin=None,
-    timeout=None) -> Result(status, stdout, stderr, calls, faults_hit):
-    runs argv supervised by pyshim with the fault rules of pyshim.faults
-    installed (fail, delay, returns, fixed_bytes)."""
+    timeout=None, chaos=None) -> Result(status, stdout, stderr, calls,
+    faults_hit, chaos): runs argv supervised by pyshim with the fault rules
+    of pyshim.faults installed (fail, delay, hold, returns, fixed_bytes).
+    pyshim_run.start(...) runs it in the background and returns a Running
+    (wait() -> Result), to open gates from the test."""
     return run
