@@ -1,5 +1,6 @@
 """The README's promises: the test command is what CI runs, the examples
 run as printed and print what the README says."""
+import inspect
 import re
 import subprocess
 import sys
@@ -39,6 +40,30 @@ def test_handler_example_runs_as_printed(tmp_path):
                          timeout=60, cwd=tmp_path)
     assert out.stdout == expected
     assert out.stderr == "cat: /etc/shadow: Permission denied\n"
+
+
+def test_held_calls_example_runs_as_printed(tmp_path):
+    example = README.split("### Held calls", 1)[1]
+    code = re.search(r"```python\n(.*?)```", example, re.S).group(1)
+    expected = re.search(r"prints\n\n```\n(.*?)```", example, re.S).group(1)
+    script = tmp_path / "held.py"
+    script.write_text(code)
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                         timeout=60, cwd=tmp_path)
+    assert (out.stdout, out.stderr) == (expected, "")
+
+
+def test_readme_gate_and_chaos_examples_are_tests():
+    import test_chaos
+    import test_held
+
+    section = README.split("### Testing with pytest", 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"```python\n(.*?)```", section, re.S)
+    for test in (test_held.test_gate_forces_b_before_a,
+                 test_chaos.test_chaos_finds_the_race_native_runs_never_show):
+        assert inspect.getsource(test) in blocks
+    assert "CHAOS = dict(chaos_rate=0.3, chaos_max_delay=0.01)" in inspect.getsource(test_chaos)
+    assert "`CHAOS = dict(chaos_rate=0.3, chaos_max_delay=0.01)`" in section
 
 
 def test_readme_layout_names_real_paths():

@@ -1,0 +1,244 @@
+/* Scenarios for held calls (deferred completion).
+ *
+ *   held two            thread A calls getppid at once; thread B, 0.2 s in,
+ *                       makes 100 getppid calls: prints when each ended
+ *   held read SA|noSA   SIGALRM after 0.1 s (with or without SA_RESTART)
+ *                       while reading fd 10, a pipe a child writes "x" to
+ *                       after 0.3 s: prints what read returned
+ *   held many N         N threads, all alive at once, each calls getppid
+ *                       once and expects its own tid back
+ *   held order          thread A: getppid, then writes "A"; thread B:
+ *                       getpid, then writes "B" (both start together)
+ *   held race K sig     K getppid calls (K reads of /dev/zero with "read")
+ *                       while a thread sends SIGUSR1 (no SA_RESTART; its
+ *                       handler calls getpid) every 100-300 us: counts results
+ *   held slow           main gives a worker thread 20 ms to publish: a
+ *                       race that native runs never show (see slow())
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static double now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec + t.tv_nsec / 1e9;
+}
+
+static double t0;
+
+static void *two_b(void *arg)
+{
+    (void)arg;
+    usleep(200000);
+    double start = now();
+    for (int i = 0; i < 100; i++)
+        syscall(SYS_getppid);
+    printf("B %.3f %.3f\n", start - t0, now() - t0);
+    return 0;
+}
+
+static int two(void)
+{
+    pthread_t b;
+    pthread_create(&b, 0, two_b, 0);
+    syscall(SYS_getppid);
+    printf("A %.3f\n", now() - t0);
+    pthread_join(b, 0);
+    return 0;
+}
+
+static volatile sig_atomic_t handled;
+static void on_alarm(int sig)
+{
+    (void)sig;
+    handled++;
+}
+
+static int read_interrupted(int restart)
+{
+    int p[2];
+    if (pipe(p))
+        return 2;
+    dup2(p[0], 10);
+    close(p[0]);
+    pid_t child = fork();
+    if (child == 0) {
+        usleep(300000);
+        write(p[1], "x", 1);
+        _exit(0);
+    }
+    close(p[1]);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_alarm;
+    sa.sa_flags = restart ? SA_RESTART : 0;
+    sigaction(SIGALRM, &sa, 0);
+    struct itimerval it = {{0, 0}, {0, 100000}};
+    setitimer(ITIMER_REAL, &it, 0);
+    char c;
+    ssize_t n = read(10, &c, 1);
+    int e = errno;
+    printf("read=%zd errno=%s handler=%d\n", n, n < 0 ? strerrorname_np(e) : "-", (int)handled);
+    waitpid(child, 0, 0);
+    return 0;
+}
+
+static pthread_barrier_t all_started;
+
+static void *many_one(void *arg)
+{
+    long *bad = arg;
+    pthread_barrier_wait(&all_started);
+    long got = syscall(SYS_getppid);
+    if (got != syscall(SYS_gettid))
+        __atomic_fetch_add(bad, 1, __ATOMIC_SEQ_CST);
+    return 0;
+}
+
+static int many(int n)
+{
+    pthread_t *t = calloc(n, sizeof *t);
+    long bad = 0;
+    pthread_barrier_init(&all_started, 0, n);
+    for (int i = 0; i < n; i++)
+        if (pthread_create(&t[i], 0, many_one, &bad)) {
+            printf("pthread_create %d failed\n", i);
+            return 2;
+        }
+    for (int i = 0; i < n; i++)
+        pthread_join(t[i], 0);
+    printf("threads=%d wrong=%ld\n", n, bad);
+    return 0;
+}
+
+static pthread_barrier_t both;
+static void *order_a(void *arg)
+{
+    (void)arg;
+    pthread_barrier_wait(&both);
+    syscall(SYS_getppid);
+    write(1, "A\n", 2);
+    return 0;
+}
+static void *order_b(void *arg)
+{
+    (void)arg;
+    pthread_barrier_wait(&both);
+    syscall(SYS_getpid);
+    write(1, "B\n", 2);
+    return 0;
+}
+
+static int order(void)
+{
+    pthread_t a, b;
+    pthread_barrier_init(&both, 0, 2);
+    pthread_create(&a, 0, order_a, 0);
+    pthread_create(&b, 0, order_b, 0);
+    pthread_join(a, 0);
+    pthread_join(b, 0);
+    return 0;
+}
+
+static volatile sig_atomic_t racing = 1, usr1;
+static pthread_t race_main;
+static void on_usr1(int sig)
+{
+    (void)sig;
+    usr1++;
+    syscall(SYS_getpid); /* a handler's own trapped call settles the hold */
+}
+static void *race_sender(void *arg)
+{
+    (void)arg;
+    unsigned seed = 1;
+    while (racing) {
+        pthread_kill(race_main, SIGUSR1);
+        usleep(100 + rand_r(&seed) % 200);
+    }
+    return 0;
+}
+
+static int race(int k, int use_read)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_usr1;
+    sigaction(SIGUSR1, &sa, 0);
+    int zero = open("/dev/zero", O_RDONLY);
+    race_main = pthread_self();
+    pthread_t sender;
+    pthread_create(&sender, 0, race_sender, 0);
+    long ok = 0, eintr = 0, other = 0;
+    for (int i = 0; i < k; i++) {
+        char c;
+        long r = use_read ? read(zero, &c, 1) : syscall(SYS_getppid);
+        if (r == (use_read ? 1 : 42))
+            ok++;
+        else if (r < 0 && errno == EINTR)
+            eintr++;
+        else
+            other++;
+    }
+    racing = 0;
+    pthread_join(sender, 0);
+    printf("ok=%ld eintr=%ld other=%ld signals=%d\n", ok, eintr, other, usr1 > 0);
+    return 0;
+}
+
+/* A thread "waits long enough" for another: it gives the worker 20 ms to
+ * write its 40 records and publish, which natively takes microseconds. */
+static volatile int published;
+static void *worker(void *arg)
+{
+    (void)arg;
+    int fd = open("/dev/null", O_WRONLY);
+    for (int i = 0; i < 40; i++)
+        write(fd, "record", 6);
+    close(fd);
+    published = 1;
+    return 0;
+}
+
+static int slow(void)
+{
+    pthread_t w;
+    pthread_create(&w, 0, worker, 0);
+    usleep(20000); /* long enough, surely */
+    int seen = published;
+    pthread_join(w, 0);
+    printf(seen ? "published in time\n" : "RACE: not published after 20 ms\n");
+    return seen ? 0 : 1;
+}
+
+int main(int argc, char **argv)
+{
+    setvbuf(stdout, 0, _IONBF, 0);
+    t0 = now();
+    if (argc > 1 && !strcmp(argv[1], "two"))
+        return two();
+    if (argc > 2 && !strcmp(argv[1], "read"))
+        return read_interrupted(!strcmp(argv[2], "SA"));
+    if (argc > 2 && !strcmp(argv[1], "many"))
+        return many(atoi(argv[2]));
+    if (argc > 1 && !strcmp(argv[1], "order"))
+        return order();
+    if (argc > 3 && !strcmp(argv[1], "race"))
+        return race(atoi(argv[2]), !strcmp(argv[3], "read"));
+    if (argc > 1 && !strcmp(argv[1], "slow"))
+        return slow();
+    fprintf(stderr, "usage: held two|read SA|noSA|many N|order|race K getppid|read|slow\n");
+    return 2;
+}

@@ -1,0 +1,105 @@
+"""Async handlers, and supervising from inside an asyncio program."""
+import asyncio
+import os
+
+import pytest
+
+from pyshim import HandlerError, Supervisor
+
+
+def parse_two(out):
+    fields = {line.split()[0]: [float(x) for x in line.split()[1:]] for line in out.splitlines()}
+    return fields["A"][0], fields["B"]
+
+
+def test_async_handler_holds_only_its_thread(prog, tmp_path):
+    sup = Supervisor()
+    first = []
+
+    @sup.on("getppid")
+    async def slow_first(call):
+        if not first:
+            first.append(call.tid)
+            await asyncio.sleep(1.0)
+            return 7
+        return None
+
+    out = tmp_path / "out"
+    with open(out, "wb") as f:
+        assert sup.run([prog("held"), "two"], stdout=f) == 0
+    a_done, (b_start, b_end) = parse_two(out.read_text())
+    assert a_done >= 1.0
+    assert b_start < 0.5 and b_end - b_start < 0.3
+
+
+def test_async_handler_answer_and_exception(prog, tmp_path):
+    sup = Supervisor()
+
+    @sup.on("getppid")
+    async def answer(call):
+        await asyncio.sleep(0)
+        return 4242
+
+    out = tmp_path / "out"
+    with open(out, "wb") as f:
+        assert sup.run([prog("probe"), "ppid"], stdout=f) == 0
+    assert out.read_text() == "getppid 4242\n"
+
+    broken = Supervisor()
+
+    @broken.on("getppid")
+    async def fails(call):
+        await asyncio.sleep(0)
+        raise RuntimeError("async boom")
+
+    with pytest.raises(HandlerError, match="handler for getppid raised RuntimeError: async boom"):
+        broken.run([prog("probe"), "ppid"], stdout=open(os.devnull, "wb"))
+
+
+def test_run_async_inside_a_running_loop(prog, tmp_path):
+    # The caller's loop keeps running (a ticker counts) while the run goes on,
+    # and async handlers run on that very loop.
+    async def main():
+        loop = asyncio.get_running_loop()
+        sup = Supervisor()
+        on_loop = []
+
+        @sup.on("getppid")
+        async def handler(call):
+            on_loop.append(asyncio.get_running_loop() is loop)
+            await asyncio.sleep(0.3)
+            return 99
+
+        ticks = 0
+
+        async def ticker():
+            nonlocal ticks
+            while True:
+                await asyncio.sleep(0.01)
+                ticks += 1
+
+        tick_task = asyncio.create_task(ticker())
+        with open(tmp_path / "out", "wb") as f:
+            status = await sup.run_async([prog("probe"), "ppid"], stdout=f)
+        tick_task.cancel()
+        return status, ticks, on_loop
+
+    status, ticks, on_loop = asyncio.run(main())
+    assert status == 0 and (tmp_path / "out").read_text() == "getppid 99\n"
+    assert on_loop == [True]
+    assert ticks >= 10  # the loop ran on while the call was held 0.3 s
+
+
+def test_cancelling_run_async_kills_the_program(tmp_path):
+    async def main():
+        sup = Supervisor()
+        task = asyncio.create_task(sup.run_async(["sleep", "30"]))
+        await asyncio.sleep(0.3)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        return sup
+
+    sup = asyncio.run(main())
+    assert not sup.table.live()
+    assert not os.path.exists(f"/proc/{sup.table.root}")
