@@ -1,19 +1,24 @@
 """Cost of one getppid under pyshim, against native and strace.
 
     python bench/bench_getppid.py [--iterations N] [--repeat R] [--json FILE]
+                                  [--baseline REV]
 
 bench/getppid_loop.c calls getppid N times and prints the loop's own duration
 in ns, so start-up is excluded.  Each configuration runs R times; the median
-is reported in microseconds per call.
+is reported in microseconds per call.  With --baseline REV, the supervised
+configurations also run under revision REV of pyshim (built in a temporary
+git worktree), in the same run: before and after a change.
 """
 from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import sys
 import tempfile
 from pathlib import Path
 
+import baseline
 from common import (compile_c, machine_line, median, print_bars, print_table, run_command,
                     run_supervised, write_json)
 from pyshim import Supervisor
@@ -44,11 +49,32 @@ def configurations(n: int):
     ]
 
 
+def compared(prog: str, n: int, repeat: int, rev: str, tree: str) -> dict:
+    """The supervised rows again, under this tree and under `rev`, measured
+    the same way (bench/supervise_one.py in a child process) and interleaved
+    run by run, so that both see the same machine."""
+    results = {}
+    for config, label in (("unsubscribed", "unsubscribed"),
+                          ("trapped", "trapped, no Python handler"),
+                          ("handler-native", "Python handler, native"),
+                          ("handler-value", "Python handler, returns 42")):
+        runs = {None: [], tree: []}
+        for _ in range(repeat):
+            for which in runs:
+                runs[which].append(baseline.measure(which, config, [prog, str(n)]))
+        for which, name in ((None, f"{label} [this tree]"), (tree, f"{label} [{rev}]")):
+            ns = statistics.median(runs[which])
+            results[name] = {"iterations": n, "total_ns": runs[which], "us_per_call": ns / n / 1000}
+    return results
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--iterations", type=int, default=100_000, metavar="N")
     ap.add_argument("--repeat", type=int, default=5, metavar="R")
     ap.add_argument("--json", metavar="FILE", help="write the raw numbers to FILE")
+    ap.add_argument("--baseline", metavar="REV",
+                    help="also measure the supervised rows under git revision REV")
     args = ap.parse_args()
 
     results = {}
@@ -57,6 +83,12 @@ def main() -> int:
         for name, k, measure in configurations(args.iterations):
             ns, runs = median(lambda: measure([prog, str(k)]), args.repeat)
             results[name] = {"iterations": k, "total_ns": runs, "us_per_call": ns / k / 1000}
+        if args.baseline:
+            tree = baseline.build(args.baseline, workdir)
+            try:
+                results.update(compared(prog, args.iterations, args.repeat, args.baseline, tree))
+            finally:
+                baseline.remove(tree)
 
     us = {name: r["us_per_call"] for name, r in results.items()}
     native, floor = us["native"], us["unsubscribed"]
