@@ -52,7 +52,8 @@ static inline int pyshim_ready_any(struct pyshim_control *c)
 }
 
 /* Takes every mark: writes the marked indices below `limit` to out (room
- * for `limit` entries: each index at most once) and returns how many.  Only
+ * for `limit` entries: each index at most once) and returns how many.
+ * Contract: one taker at a time (the dispatcher); any number of markers.  Only
  * low words that hold marks are exchanged: summary bits stay set, and a
  * busy channel's next mark costs one atomic OR. */
 static inline uint32_t pyshim_ready_take(struct pyshim_control *c, uint32_t *out, uint32_t limit)
@@ -76,7 +77,8 @@ static inline uint32_t pyshim_ready_take(struct pyshim_control *c, uint32_t *out
 
 /* Clears the summary bits of empty words (before the supervisor sleeps, so
  * that idle channels cost nothing to look at): each clear is followed by
- * another look, and a word found marked again gets its bit back. */
+ * another look, and a word found marked again gets its bit back.
+ * Contract: called by the one taker, never concurrently with a take. */
 static inline void pyshim_ready_trim(struct pyshim_control *c)
 {
     for (uint64_t top = pyshim_load64(&c->ready_top); top; top &= top - 1) {

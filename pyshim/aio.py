@@ -36,7 +36,9 @@ class LoopThread:
             self._loop = self._thread = None
         if loop is not None:
             loop.call_soon_threadsafe(loop.stop)
-            thread.join()
+            # Bounded: a handler that swallows its cancellation must not
+            # keep run() from returning (the thread is a daemon).
+            thread.join(5.0)
 
 
 def _serve_loop(loop, ready: threading.Event) -> None:

@@ -23,10 +23,8 @@ from __future__ import annotations
 
 import random
 import secrets
-from collections.abc import Coroutine
 
 from pyshim import syscalls
-from pyshim.errors import PyshimError
 
 DEFAULT_RATE = 0.1          # share of calls held
 DEFAULT_MAX_DELAY = 0.005   # seconds
@@ -92,19 +90,8 @@ class Chaos:
             if not delay:
                 return previous(call) if previous is not None else None
             d = call.defer()
-            sup.call_later(delay, lambda: _resume(d, call, previous))
+            sup.call_later(delay, lambda: _resume(d, previous))
             return d
-
-        async def chaos_async(call):
-            delay = self.delay(self._ordinal(sup, call))
-            if delay:
-                import asyncio
-
-                await asyncio.sleep(delay)
-            return await previous(call)
-
-        if previous is not None and _is_async(previous):
-            return chaos_async
         return chaos
 
     def summary(self) -> str:
@@ -112,31 +99,9 @@ class Chaos:
                 f"longest {self.longest * 1000:.1f} ms (rerun with --chaos {self.seed})")
 
 
-def _is_async(fn) -> bool:
-    import inspect
-
-    return inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(
-        getattr(fn, "__call__", None))
-
-
-def _resume(d, call, previous) -> None:
-    """After its delay: the call goes to the handler it would have met."""
-    if d.state != "held":
-        return  # interrupted by a signal, or its thread is gone
+def _resume(d, previous) -> None:
+    """After its delay, the call goes to the handler it would have met."""
     if previous is None:
         d.native()
-        return
-    from pyshim import HandlerError
-
-    try:
-        rep = previous(call)
-        if rep is d:
-            return  # the handler holds it itself
-        if isinstance(rep, Coroutine):
-            rep.close()
-            raise PyshimError("an async handler behind chaos must be an async def")
-        d.answer(rep)
-    except Exception as exc:
-        err = HandlerError(f"the handler for {call.name} raised {type(exc).__name__}: {exc}",
-                           call)
-        raise err from exc
+    else:
+        d.answer_with(previous)

@@ -118,11 +118,15 @@ def cmd_run(args, parser) -> int:
         _load_handlers(sup, args.handlers)
     argv = _command(args, parser)
     chaos = None
+    if args.chaos is None and (args.chaos_rate is not None or args.chaos_max_ms is not None):
+        parser.error("--chaos-rate and --chaos-max-ms go with --chaos SEED")
     if args.chaos is not None:
-        from pyshim.chaos import Chaos
+        from pyshim.chaos import DEFAULT_MAX_DELAY, DEFAULT_RATE, Chaos
 
-        chaos = Chaos(args.chaos, rate=args.chaos_rate,
-                      max_delay=args.chaos_max_ms / 1000).install(sup)
+        chaos = Chaos(args.chaos,
+                      rate=DEFAULT_RATE if args.chaos_rate is None else args.chaos_rate,
+                      max_delay=DEFAULT_MAX_DELAY if args.chaos_max_ms is None
+                      else args.chaos_max_ms / 1000).install(sup)
     try:
         return _shell_status(sup.run(argv, forward_signals=True))
     finally:
@@ -190,9 +194,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--handlers", metavar="FILE", help="Python file that registers handlers on `sup`")
     p.add_argument("--chaos", metavar="SEED", type=_chaos_seed,
                    help="hold calls for pseudo-random times drawn from SEED (see below)")
-    p.add_argument("--chaos-rate", metavar="R", type=float, default=0.1,
+    p.add_argument("--chaos-rate", metavar="R", type=float,
                    help="with --chaos: share of calls held (default 0.1)")
-    p.add_argument("--chaos-max-ms", metavar="MS", type=float, default=5.0,
+    p.add_argument("--chaos-max-ms", metavar="MS", type=float,
                    help="with --chaos: longest hold in milliseconds (default 5)")
     p.add_argument("command", nargs=argparse.REMAINDER, help="-- PROGRAM [ARGS...]")
     p.set_defaults(func=cmd_run)

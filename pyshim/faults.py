@@ -1,6 +1,6 @@
 """Fault rules a test writes in one line, installed on a Supervisor.
 
-    from pyshim.faults import fail, delay, returns, fixed_bytes
+    from pyshim.faults import fail, delay, hold, returns, fixed_bytes
 
     rules = [
         fail("write", errno.ENOSPC, fd=1, nth=3),      # the 3rd write to stdout
@@ -43,7 +43,9 @@ import errno as _errno
 import os
 import threading
 from collections import deque
+from time import monotonic
 
+from pyshim._core import Deferred
 from pyshim.paths import AT_FDCWD, PATH_ARGS, call_path  # noqa: F401 (part of this API)
 from pyshim.replies import NATIVE, Fail
 from pyshim.syscalls import NUMBERS
@@ -107,9 +109,11 @@ class Rule:
     def answer(self, call):
         raise NotImplementedError
 
-    def respond(self, call, sup):
+    def respond(self, call, sup, since=None):
         """What the handler answers for a call this rule matched: by default
-        answer(call); rules that hold the call use `sup`'s timers."""
+        answer(call); rules that hold the call use `sup`'s timers.  `since`
+        is set when the call was held before, interrupted by a signal
+        handler and asked again (call.restarted): when that hold began."""
         return self.answer(call)
 
     # -- installing ----------------------------------------------------------
@@ -148,9 +152,11 @@ class _Delay(Rule):
     def answer(self, call):
         raise TypeError("delay() holds its call: it answers through respond(call, sup)")
 
-    def respond(self, call, sup):
+    def respond(self, call, sup, since=None):
         d = call.defer()
-        sup.call_later(self.seconds, d.native)
+        # A restarted call waits out the rest of its delay, not a new one.
+        start = d.since if since is None else since
+        sup.call_later(max(0.0, start + self.seconds - monotonic()), d.native)
         return d
 
     def __repr__(self):
@@ -172,7 +178,7 @@ class Gate(Rule):
         self._open = None                # the answer for every call, once opened
         self.passed = 0                  # calls let through so far
 
-    def respond(self, call, sup):
+    def respond(self, call, sup, since=None):
         with self._cond:
             if self._open is not None or self._credits:
                 self.passed += 1
@@ -219,6 +225,7 @@ class Gate(Rule):
         with self._cond:
             if n is None:
                 self._open = answer
+                self._credits.clear()
             while self._waiting and (n is None or answered < n):
                 if self._waiting.popleft().answer(answer):
                     answered += 1
@@ -263,9 +270,6 @@ class _Opener(Rule):
             if self.nth is None or self.seen == self.nth:
                 self.gate.release()
         return None
-
-    def answer(self, call):
-        return NATIVE
 
     def __repr__(self):
         return f"{self.gate!r}.opened_by({self.name!r}{self._filters_repr()})"
@@ -371,8 +375,16 @@ class _Chain:
         self.seen: dict[int, int] = {}  # id(rule) -> calls that passed its filters
         self.hits = 0
         self.fallback = fallback
+        self.holding: dict[tuple[int, int], tuple[Rule, float]] = {}  # (pid, tid) -> hold
 
     def __call__(self, call):
+        key = (call.pid, call.tid)
+        held = self.holding.pop(key, None)
+        if call.restarted and held is not None:
+            # The same call again, after a signal handler interrupted its
+            # hold: the rule that held it goes on (not counted twice).
+            rule, since = held
+            return self._remember(key, rule, rule.respond(call, self.sup, since))
         for rule in self.rules:
             if not rule.filters_match(call):
                 continue
@@ -381,10 +393,15 @@ class _Chain:
                 if count != rule.nth:
                     continue
             self.hits += 1
-            return rule.respond(call, self.sup)
+            return self._remember(key, rule, rule.respond(call, self.sup))
         if self.fallback is not None:
             return self.fallback(call)
         return NATIVE
+
+    def _remember(self, key, rule, rep):
+        if isinstance(rep, Deferred):
+            self.holding[key] = (rule, rep.since)
+        return rep
 
 
 def _chains(sup) -> dict[str, _Chain]:

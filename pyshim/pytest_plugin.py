@@ -141,7 +141,7 @@ def _setup(faults, trap, chaos, chaos_rate, chaos_max_delay):
 
 
 def run(argv, faults=(), *, trap=(), env=None, stdin=None, timeout=None, chaos=None,
-        chaos_rate=None, chaos_max_delay=None) -> Result:
+        chaos_rate=None, chaos_max_delay=None, started=None) -> Result:
     """Runs argv under a fresh Supervisor with `faults` (pyshim.faults rules,
     or any objects with install(sup)) installed and returns a Result.
 
@@ -152,7 +152,8 @@ def run(argv, faults=(), *, trap=(), env=None, stdin=None, timeout=None, chaos=N
     after which every process of the run is killed (status -9).  chaos: a
     seed: subscribed calls (all, if none) are held for pseudo-random times
     (pyshim.chaos; chaos_rate and chaos_max_delay tune it); Result.chaos
-    reports the seed."""
+    reports the seed.  started(sup) is called with the Supervisor just
+    before the program starts."""
     from pyshim import faults as _faults
 
     sup, calls, schedule = _setup(faults, trap, chaos, chaos_rate, chaos_max_delay)
@@ -167,8 +168,14 @@ def run(argv, faults=(), *, trap=(), env=None, stdin=None, timeout=None, chaos=N
         if timeout is not None:
             killer = _Killer(sup, timeout)
             killer.start()
+        if started is not None:
+            started(sup)
         try:
             status = sup.run(list(argv), env=env, stdin=infile, stdout=out, stderr=err)
+        except BaseException as exc:
+            if schedule is not None and hasattr(exc, "add_note"):
+                exc.add_note(f"pyshim: {schedule.summary()}")
+            raise
         finally:
             if killer is not None:
                 killer.stop()
@@ -187,22 +194,45 @@ def run(argv, faults=(), *, trap=(), env=None, stdin=None, timeout=None, chaos=N
             f.close()
 
 
+START_TIMEOUT = 60.0  # seconds, for a background run given none
+
+
 class Running:
     """A run started in the background (pyshim_run.start): drive its gates
-    from the test, then wait() for its Result."""
+    from the test, then wait() for its Result (or stop() it)."""
 
     def __init__(self, argv, faults, kwargs):
         self._result = None
         self._error = None
+        self._sup = None
+        self._stopped = False
+        self._lock = threading.Lock()
+        kwargs.setdefault("timeout", START_TIMEOUT)
         self._thread = threading.Thread(target=self._main, args=(argv, faults, kwargs),
                                         name="pyshim-run", daemon=True)
         self._thread.start()
 
     def _main(self, argv, faults, kwargs) -> None:
         try:
-            self._result = run(argv, faults, **kwargs)
+            self._result = run(argv, faults, started=self._started, **kwargs)
         except BaseException as exc:  # raised again by wait()
             self._error = exc
+
+    def _started(self, sup) -> None:
+        with self._lock:
+            self._sup = sup
+            stopped = self._stopped
+        if stopped:
+            sup.stop()
+
+    def stop(self, timeout: float | None = 30.0) -> None:
+        """Kills the program and its whole tree, and waits for the run to end."""
+        with self._lock:
+            self._stopped = True
+            sup = self._sup
+        if sup is not None:
+            sup.stop()
+        self._thread.join(timeout)
 
     @property
     def done(self) -> bool:
@@ -223,11 +253,30 @@ class Running:
 def start(argv, faults=(), **kwargs) -> Running:
     """run() in a background thread: returns at once with a Running whose
     wait() gives the Result.  For tests that hold calls at a gate
-    (pyshim.faults.hold) and open it from the test."""
+    (pyshim.faults.hold) and open it from the test.  Without timeout=, the
+    run is killed after START_TIMEOUT seconds."""
     return Running(argv, faults, kwargs)
 
 
-run.start = start
+class _Fixture:
+    """pyshim_run(...) runs at once; pyshim_run.start(...) in the
+    background, stopped at the end of the test if it is still going."""
+
+    def __init__(self):
+        self.started: list[Running] = []
+
+    def __call__(self, argv, faults=(), **kwargs) -> Result:
+        return run(argv, faults, **kwargs)
+
+    def start(self, argv, faults=(), **kwargs) -> Running:
+        running = start(argv, faults, **kwargs)
+        self.started.append(running)
+        return running
+
+    def stop_all(self) -> None:
+        for running in self.started:
+            if not running.done:
+                running.stop()
 
 
 @pytest.fixture
@@ -237,5 +286,8 @@ def pyshim_run():
     faults_hit, chaos): runs argv supervised by pyshim with the fault rules
     of pyshim.faults installed (fail, delay, hold, returns, fixed_bytes).
     pyshim_run.start(...) runs it in the background and returns a Running
-    (wait() -> Result), to open gates from the test."""
-    return run
+    (wait() -> Result, stop()), to open gates from the test; a run still
+    going when the test ends is stopped."""
+    fixture = _Fixture()
+    yield fixture
+    fixture.stop_all()

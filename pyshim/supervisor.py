@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import signal
 import sys
+import threading
 from collections.abc import Callable, Iterable, Mapping
 from importlib import resources
 from time import monotonic
@@ -102,7 +103,9 @@ class Supervisor:
         self._table: Table | None = None
         self._run: shm.Run | None = None
         self._dispatcher = None
-        self._timers: list = []  # set before the run starts
+        self._timers: list = []  # set while no run is going
+        self._lock = threading.Lock()  # the dispatcher's hand-over, for other threads
+        self._control: _Control | None = None
 
     def trap(self, names: Iterable[str | int] | str) -> None:
         """Subscribe to syscalls without a handler: they go to the supervisor
@@ -140,21 +143,31 @@ class Supervisor:
     @property
     def held(self) -> list:
         """The calls held now (Deferred: pid, tid, call, since), oldest first."""
-        return self._dispatcher.held_calls() if self._dispatcher is not None else []
+        dispatcher = self._dispatcher
+        return dispatcher.held_calls() if dispatcher is not None else []
 
     def call_later(self, seconds: float, fn: Callable[[], object]):
         """Runs fn() in the dispatcher `seconds` from now (between two calls,
         never while a handler runs); returns a Timer with cancel().  Safe from
-        any thread.  Set before run(), it fires once the run has started (at
-        once if its time has passed); timers left when a run ends are dropped."""
+        any thread.  Set while no run is going, it fires once the next run
+        has started (at once if its time has passed); timers left when a run
+        ends are dropped."""
         if not callable(fn):
             raise TypeError(f"call_later needs a callable, not {fn!r}")
-        dispatcher = self._dispatcher
-        if dispatcher is not None:
-            return dispatcher.call_later(seconds, fn)
-        timer = _core.Timer(monotonic() + max(seconds, 0.0), fn)
-        self._timers.append(timer)
-        return timer
+        with self._lock:
+            dispatcher = self._dispatcher
+            if dispatcher is None:
+                timer = _core.Timer(monotonic() + max(seconds, 0.0), fn)
+                self._timers.append(timer)
+                return timer
+        return dispatcher.call_later(seconds, fn)
+
+    def stop(self) -> None:
+        """Ends the run going on (from another thread): its processes are
+        killed and run() raises PyshimError.  No effect when none is."""
+        control = self._control
+        if control is not None:
+            control.stop()
 
     @property
     def threads(self) -> list[dict]:
@@ -169,8 +182,10 @@ class Supervisor:
         descriptors or objects with fileno(); default: inherited.  Async
         handlers run on an event loop of the run's own."""
         handlers = aio.LoopThread()
+        self._control = control = _Control()
         try:
-            return self._supervise(argv, env, stdin, stdout, stderr, forward_signals, handlers.loop)
+            return self._supervise(argv, env, stdin, stdout, stderr, forward_signals,
+                                   handlers.loop, control)
         finally:
             handlers.stop()
 
@@ -182,16 +197,14 @@ class Supervisor:
         import asyncio
 
         loop = asyncio.get_running_loop()
+        self._control = control = _Control()
         return await aio.serve_in_thread(
-            lambda: self._supervise(argv, env, stdin, stdout, stderr, False, lambda: loop),
-            self._stop)
+            lambda: self._supervise(argv, env, stdin, stdout, stderr, False, lambda: loop,
+                                    control),
+            control.stop)
 
-    def _stop(self) -> None:
-        dispatcher = self._dispatcher
-        if dispatcher is not None:
-            dispatcher.stop(PyshimError("the run was cancelled"))
-
-    def _supervise(self, argv, env, stdin, stdout, stderr, forward_signals, task_loop) -> int:
+    def _supervise(self, argv, env, stdin, stdout, stderr, forward_signals, task_loop,
+                   control) -> int:
         if not argv:
             raise ValueError("argv is empty")
         program.check_kernel()
@@ -199,6 +212,7 @@ class Supervisor:
         path = program.resolve(argv[0], env)
         program.check_supervisable(path)
         shm.gc()
+        control.check()
         # Forwarding outlives the run's segments: a signal that arrives while
         # they are removed is still passed on, never fatal to pyshim.
         with _Forwarding(forward_signals) as forwarding, shm.Run() as run:
@@ -216,15 +230,47 @@ class Supervisor:
                                           on_exec=lambda call: _check_exec(call, table),
                                           task_loop=task_loop)
             dispatcher.add_channel(_core.Channel(block.view, block.desc, pid, block))
-            timers, self._timers = self._timers, []
+            with self._lock:
+                self._dispatcher = dispatcher
+                timers, self._timers = self._timers, []
             for timer in timers:
                 dispatcher.add_timer(timer)
-            self._dispatcher = dispatcher
+            control.attach(dispatcher)
             try:
                 return exit_code(_serve(dispatcher, table))
             finally:
                 self._run = None
-                self._dispatcher = None
+                with self._lock:
+                    self._dispatcher = None
+
+
+class _Control:
+    """Stopping one run from another thread, whenever the stop comes: before
+    the program is spawned, the run does not start; after, its dispatcher
+    is told (now, or as soon as it exists)."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self.stopped = False
+        self.dispatcher = None
+
+    def stop(self) -> None:
+        with self._lock:
+            self.stopped = True
+            dispatcher = self.dispatcher
+        if dispatcher is not None:
+            dispatcher.stop(PyshimError("the run was stopped"))
+
+    def check(self) -> None:
+        if self.stopped:
+            raise PyshimError("the run was stopped before it started")
+
+    def attach(self, dispatcher) -> None:
+        with self._lock:
+            self.dispatcher = dispatcher
+            stopped = self.stopped
+        if stopped:
+            dispatcher.stop(PyshimError("the run was stopped"))
 
 
 def _check_exec(call, table: Table) -> None:

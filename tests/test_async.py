@@ -1,6 +1,7 @@
 """Async handlers, and supervising from inside an asyncio program."""
 import asyncio
 import os
+import time
 
 import pytest
 
@@ -90,16 +91,56 @@ def test_run_async_inside_a_running_loop(prog, tmp_path):
     assert ticks >= 10  # the loop ran on while the call was held 0.3 s
 
 
-def test_cancelling_run_async_kills_the_program(tmp_path):
+@pytest.mark.parametrize("after", [0.3, 0.0])
+def test_cancelling_run_async_kills_the_program(tmp_path, after):
+    # Cancelled while the program runs, or before it has even started.
     async def main():
         sup = Supervisor()
         task = asyncio.create_task(sup.run_async(["sleep", "30"]))
-        await asyncio.sleep(0.3)
+        await asyncio.sleep(after)
+        start = time.monotonic()
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
-        return sup
+        return sup, time.monotonic() - start
 
-    sup = asyncio.run(main())
-    assert not sup.table.live()
-    assert not os.path.exists(f"/proc/{sup.table.root}")
+    sup, took = asyncio.run(main())
+    assert took < 5
+    if sup.table is not None:
+        assert not sup.table.live()
+        assert not os.path.exists(f"/proc/{sup.table.root}")
+
+
+def test_an_async_handler_cancelled_elsewhere_stops_the_run(prog):
+    sup = Supervisor()
+
+    @sup.on("getppid")
+    async def cancelled(call):
+        await asyncio.sleep(0)
+        raise asyncio.CancelledError()
+
+    with pytest.raises(HandlerError, match="async handler for getppid was cancelled"):
+        sup.run([prog("probe"), "ppid"], stdout=open(os.devnull, "wb"))
+
+
+def test_a_signal_cancels_the_async_handler_of_its_call(prog, tmp_path):
+    # read held by an async handler; SIGALRM (no SA_RESTART) interrupts it:
+    # the program sees EINTR at once and the handler's task is cancelled.
+    sup = Supervisor()
+    outcome = []
+
+    @sup.on("read")
+    async def slow(call):
+        if call.int_arg(0) != 10:
+            return None
+        try:
+            await asyncio.sleep(10)
+        except asyncio.CancelledError:
+            outcome.append("cancelled")
+            raise
+
+    start = time.monotonic()
+    with open(tmp_path / "out", "wb") as f:
+        assert sup.run([prog("held"), "read", "noSA"], stdout=f) == 0
+    assert (tmp_path / "out").read_text() == "read=-1 errno=EINTR handler=1\n"
+    assert outcome == ["cancelled"] and time.monotonic() - start < 5

@@ -58,6 +58,22 @@ def test_chaos_keeps_the_handlers_answers(prog, tmp_path):
     assert chaos.held == chaos.calls >= 1
 
 
+def test_chaos_holds_before_an_async_handler(prog, tmp_path):
+    import asyncio
+
+    sup = Supervisor()
+
+    @sup.on("getppid")
+    async def answer(call):
+        await asyncio.sleep(0)
+        return 77
+
+    Chaos(2, rate=1.0, max_delay=0.002).install(sup)
+    with open(tmp_path / "out", "wb") as f:
+        assert sup.run([prog("probe"), "ppid"], stdout=f) == 0
+    assert (tmp_path / "out").read_text() == "getppid 77\n"
+
+
 def test_chaos_arguments_are_checked():
     with pytest.raises(ValueError, match="seed"):
         Chaos(-1)
@@ -75,5 +91,7 @@ def test_cli_chaos_reports_its_seed(prog):
     assert r.returncode == 0 and "pyshim: chaos seed " in r.stderr
     r = pyshim_cli("run", "--chaos", "x", "--", "true")
     assert r.returncode == 2 and "a seed is a number >= 0 or 'random'" in r.stderr
+    r = pyshim_cli("run", "--chaos-rate", "0.5", "--", "true")
+    assert r.returncode == 2 and "--chaos-rate and --chaos-max-ms go with --chaos SEED" in r.stderr
     help_text = pyshim_cli("run", "--help").stdout
     assert "Guaranteed:" in help_text and "Not guaranteed:" in help_text

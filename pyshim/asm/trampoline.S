@@ -76,8 +76,9 @@ pyshim_raw_syscall:
  * rax = -EINTR if not.  rbx holds interrupted_by throughout, so that
  * sigreturn can tell the waiting frame which (shim_hold_note_signal).
  * Contract: signals are blocked on entry; args hold what syscall nr needs
- * and point at memory that outlives the call; interrupted_by points into
- * the caller's frame.
+ * and point at memory that outlives the call; interrupted_by is 8-byte
+ * aligned and lies on the thread's shim altstack, at or above its base +
+ * 8192 (shim_hold_note_signal writes there only then).
  */
     .globl pyshim_hold_wait
     .hidden pyshim_hold_wait
@@ -126,10 +127,13 @@ pyshim_hold_resumed:
     movq %r12, %rax
     popq %r13
     .cfi_adjust_cfa_offset -8
+    .cfi_restore r13
     popq %r12
     .cfi_adjust_cfa_offset -8
+    .cfi_restore r12
     popq %rbx
     .cfi_adjust_cfa_offset -8
+    .cfi_restore rbx
     ret
     .cfi_endproc
     .size pyshim_hold_wait, . - pyshim_hold_wait

@@ -126,14 +126,14 @@ cdef Call _make_call(pyshim_event *ev):
 
 cdef int64_t _reply_value(Call call, object rep, object default) except? -1:
     """The value a handler's answer stands for (`default` for None/NATIVE)."""
+    try:
+        _checked_reply(rep)
+    except (TypeError, ValueError) as exc:
+        raise HandlerError(f"the handler for {call.name} returned {rep!r}: {exc}", call) from None
     if rep is None or rep is NATIVE:
         return default
     if isinstance(rep, Fail):
         return -rep.errno
-    if isinstance(rep, bool) or not isinstance(rep, int):
-        raise HandlerError(
-            f"the handler for {call.name} returned {rep!r}; expected None, "
-            "pyshim.NATIVE, an int or pyshim.Fail(errno)", call)
     return rep
 
 

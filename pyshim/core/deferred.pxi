@@ -18,13 +18,16 @@ _D_STATES = ("pending", "held", "answering", "answered", "interrupted", "gone")
 _UNANSWERED = object()
 
 
-cdef object _checked_reply(Call call, object rep):
-    """rep if it is something a handler may answer, else TypeError."""
+cdef object _checked_reply(object rep):
+    """rep if it is something a call may be answered with: None, NATIVE,
+    Fail(errno) or a 64-bit int; TypeError or ValueError otherwise."""
     if rep is None or rep is NATIVE or isinstance(rep, Fail):
         return rep
     if isinstance(rep, bool) or not isinstance(rep, int):
         raise TypeError(f"a call is answered with None, pyshim.NATIVE, an int or "
                         f"pyshim.Fail(errno), not {rep!r}")
+    if not -2**63 <= rep < 2**63:
+        raise ValueError(f"a syscall returns a 64-bit value, not {rep}")
     return rep
 
 
@@ -62,7 +65,8 @@ cdef class Deferred:
 
     @property
     def state(self):
-        """pending, held, answering, answered, interrupted or gone."""
+        """pending (its handler runs), held, answering (answered, the answer
+        on its way), answered, interrupted or gone."""
         return _D_STATES[self._state]
 
     @property
@@ -85,7 +89,7 @@ cdef class Deferred:
 
     def answer(self, rep):
         """Answers with what a handler would return (None, NATIVE, an int, Fail)."""
-        _checked_reply(self.call, rep)
+        _checked_reply(rep)
         if self._state == D_ANSWERING or self._state == D_ANSWERED or self.early is not _UNANSWERED:
             raise RuntimeError(f"{self.call.name} of tid {self.call.tid} was answered already")
         if self._state == D_INTERRUPTED or self._state == D_GONE:
@@ -100,6 +104,12 @@ cdef class Deferred:
         self._state = D_ANSWERING
         self.dispatcher._post((self, rep, None))
         return True
+
+    def answer_with(self, handler):
+        """Asks handler(call) now, as if the call had just reached it, and
+        answers with what it returns: a reply, a coroutine (awaited on the
+        run's event loop) or this Deferred (the handler answers it)."""
+        self.dispatcher.answer_with(self, handler)
 
     def add_done_callback(self, fn):
         """fn(deferred) runs once the call is answered, interrupted or gone,

@@ -286,6 +286,8 @@ cdef class Dispatcher:
     cdef long _timeout_ns(self):
         cdef long base = EXITING_WAIT_NS if self.exiting else WAIT_NS
         cdef double delta
+        while self.timers and (<Timer>(<tuple>self.timers[0])[2]).cancelled:
+            heappop(self.timers)  # cancelled: no reason to wake for it
         if self.timers:
             delta = (<tuple>self.timers[0])[0] - monotonic()
             if delta * 1e9 < base:
@@ -325,6 +327,7 @@ cdef class Dispatcher:
                 last_reap = monotonic()
                 root = self.table.processes[self.table.root]
                 if not root.alive and not self.table.live():
+                    self._raise_error()  # a done-callback may have raised on the way out
                     return root.status
         finally:
             self._close()
@@ -365,7 +368,7 @@ cdef class Dispatcher:
             self._end_hold(d, D_GONE)
         for d, _, _ in self.posted:
             if d is not None:
-                (<Deferred>d)._end(D_GONE)
+                self._end_hold(d, D_GONE)
         self.posted.clear()
         self.timers.clear()
 
@@ -466,35 +469,65 @@ cdef class Dispatcher:
 
     cdef Deferred _start_task(self, Call call, coro):
         """Runs an async handler's coroutine on the task loop; its call waits."""
-        cdef Deferred d = call.defer()
+        try:
+            d = call.defer()
+        except BaseException:
+            coro.close()  # never awaited: say nothing more about it
+            raise
+        self._adopt(d, coro)
+        return d
+
+    cdef _adopt(self, Deferred d, coro):
+        """d is answered with what `coro` returns, run on the task loop."""
         if self.task_loop is None:
             coro.close()
-            raise HandlerError(f"the handler for {call.name} is async, but this run "
-                               "has no event loop", call)
+            raise HandlerError(f"the handler for {d.call.name} is async, but this run "
+                               "has no event loop", d.call)
         import asyncio
         d.task = asyncio.run_coroutine_threadsafe(coro, self.task_loop())
         d.task.add_done_callback(partial(self._task_done, d))
-        return d
 
     def _task_done(self, Deferred d, fut):
         """In the task loop's thread: the coroutine returned its answer."""
         if fut.cancelled():
+            if d._state == D_PENDING or d._state == D_HELD:  # not by pyshim
+                self._post((d, None, HandlerError(
+                    f"the async handler for {d.call.name} was cancelled", d.call)))
             return
         exc = fut.exception()
         if exc is None:
-            rep = fut.result()
-            if rep is d:
-                return  # it answered (or will answer) d itself
-            try:
-                d.answer(rep)
+            self._answer_held(d, fut.result())
+        else:
+            self._post((d, None, exc))
+
+    cdef _answer_held(self, Deferred d, rep):
+        """Answers d with a handler's return value, from any thread: d itself
+        means the handler answers (or will answer) it."""
+        if rep is d:
+            return
+        try:
+            d.answer(rep)
+        except RuntimeError:
+            pass  # the handler answered it already
+        except (TypeError, ValueError) as bad:
+            self._post((d, None, HandlerError(
+                f"the handler for {d.call.name} returned {rep!r}: {bad}", d.call)))
+
+    def answer_with(self, Deferred d, handler):
+        """Asks `handler` about d's call now, as if the call had just reached
+        it, and answers d with what it returns (a reply, a coroutine to
+        await, or d itself).  For a hold that precedes a handler (chaos)."""
+        if d._state != D_HELD and d._state != D_PENDING:
+            return
+        try:
+            rep = handler(d.call)
+            if isinstance(rep, Coroutine):
+                self._adopt(d, rep)
                 return
-            except RuntimeError:
-                return  # answered already, by the coroutine itself
-            except TypeError as bad:
-                exc = HandlerError(f"the handler for {d.call.name} returned {rep!r}; "
-                                   "expected None, pyshim.NATIVE, an int or "
-                                   "pyshim.Fail(errno)", d.call)
-        self._post((d, None, exc))
+        except BaseException as exc:
+            self._post((d, None, exc))
+            return
+        self._answer_held(d, rep)
 
     # -- handling, with the GIL --
 
@@ -581,6 +614,7 @@ cdef class Dispatcher:
                 return self._handler_raised(c, call, exc)
         handler = self.before[call.nr]
         rep = None
+        cdef Deferred d
         if handler is not None:
             call._dispatcher = self
             call._channel = c
@@ -589,12 +623,15 @@ cdef class Dispatcher:
                 if not _plain_reply(rep) and isinstance(rep, Coroutine):
                     rep = self._start_task(call, rep)
             except BaseException as exc:
+                if call._deferred is not None:
+                    self._end_hold(call._deferred, D_GONE)
                 return self._handler_raised(c, call, exc)
             finally:
                 call._dispatcher = None
-        cdef Deferred d = call._deferred
+        d = call._deferred
         if d is not None:
             if rep is not d:
+                self._end_hold(d, D_GONE)
                 return self._handler_raised(c, call, HandlerError(
                     f"the handler for {call.name} deferred the call but returned {rep!r}; "
                     "a handler that defers returns the Deferred", call))

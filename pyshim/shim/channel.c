@@ -36,7 +36,8 @@ void shim_event_fill(struct shim_thread *t, uint32_t tag, long nr,
 /* Marks the thread's channel ready; rings the run's doorbell only if the
  * dispatcher sleeps on it (awake, it polls the ready set).  The mark and
  * the load of `sleepers` pair with the dispatcher's store of `sleepers` and
- * its last look at the ready set: one of the two sees the other. */
+ * its last look at the ready set: one of the two sees the other.
+ * Contract: the run's control block is mapped (shim_proc.control). */
 void shim_ring(struct shim_thread *t)
 {
     struct pyshim_control *ctl = shim_proc.control;
@@ -88,6 +89,7 @@ uint32_t shim_wait_while(struct shim_thread *t, uint32_t state)
     }
 }
 
+/* Contract: the channel is in REPLY (read with acquire); signals are blocked. */
 const struct pyshim_reply *shim_take_reply(struct shim_thread *t)
 {
     struct pyshim_channel *ch = t->channel;

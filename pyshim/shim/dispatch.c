@@ -3,6 +3,7 @@
 #include <linux/audit.h>
 #include <signal.h>
 #include <sys/syscall.h>
+#include <time.h>
 
 #include "shim.h"
 
@@ -89,14 +90,20 @@ static uint32_t ask(struct shim_thread *t, uint32_t tag, long nr, const long a[6
 static uint32_t ask_syscall(struct shim_thread *t, long nr, const long a[6], uint64_t ip,
                             uint32_t *flags, long *retval)
 {
-    uint64_t old;
+    uint64_t old, copy;
     struct shim_hold h;
+    struct timespec since;
+    if (nr == SYS_nanosleep || nr == SYS_clock_nanosleep)
+        RAW2(SYS_clock_gettime, CLOCK_MONOTONIC, &since);
     shim_block_signals(&old);
-    const struct pyshim_reply *re = shim_ask_held(t, nr, a, ip, &old, &h);
+    const struct pyshim_reply *re =
+        shim_ask_held(t, nr, a, ip, shim_wait_mask(nr, a, &old, &copy), &h);
     uint32_t rtag = re ? re->tag : PYSHIM_RE_COMPLETE;
     *flags = re ? re->flags : 0;
     *retval = re ? re->retval : -EINTR;
     shim_unblock(&old);
+    if (!re)
+        shim_interrupted(nr, a, &since);
     return rtag;
 }
 
@@ -183,11 +190,17 @@ void shim_on_sigsys(int sig, siginfo_t *info, void *ctx)
     if (t->magic != SHIM_THREAD_MAGIC)
         shim_die("a syscall was trapped outside a thread the shim set up");
     greg_t *g = uc->uc_mcontext.gregs;
-    if (t->hold) { /* a program handler runs while this thread's call is held */
-        uint64_t old;
-        shim_block_signals(&old);
-        shim_settle_hold(t, (uintptr_t)g[REG_RSP]);
-        shim_unblock(&old);
+    if (t->held_seq || t->nsettled) {
+        /* A program handler runs while this thread's call is held, or ran
+         * and longjmp'd: from outside the altstack, no shim frame is alive. */
+        uintptr_t rsp = (uintptr_t)g[REG_RSP];
+        int nested = rsp >= (uintptr_t)t + 8192 && rsp < (uintptr_t)t + SHIM_ALTSTACK_SIZE;
+        if (t->held_seq || !nested) {
+            uint64_t old;
+            shim_block_signals(&old);
+            shim_settle_holds(t, nested);
+            shim_unblock(&old);
+        }
     }
     long args[6] = {g[REG_RDI], g[REG_RSI], g[REG_RDX], g[REG_R10], g[REG_R8], g[REG_R9]};
     g[REG_RAX] = shim_syscall(t, info->si_syscall, args, uc, (uint64_t)g[REG_RIP]);

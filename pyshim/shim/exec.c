@@ -131,6 +131,14 @@ long shim_execve(struct shim_thread *t, long nr, const long a[6])
         env[kept++] = preload;
     env[kept] = 0;
 
+    if (t->nsettled) {
+        /* Answers a signal handler's frames never claimed die with the
+         * image: close them now (a failed exec's frames ask again). */
+        uint64_t old;
+        shim_block_signals(&old);
+        shim_drop_settled(t);
+        shim_unblock(&old);
+    }
     long r = nr == SYS_execve ? RAW3(SYS_execve, a[0], a[1], env)
                               : RAW6(SYS_execveat, a[0], a[1], a[2], env, a[4], 0);
     if (env != stack_env)

@@ -4,9 +4,10 @@
  * run the program's handler.  A handler's first trapped syscall (or its
  * rt_sigreturn) settles the held call before the channel is used again:
  * it withdraws it (HELD -> CANCELLED), unless the supervisor's answer won
- * the race, in which case that answer is kept for the waiting frame.  When
- * the waiting frame resumes after a withdrawal, the kernel's restart rule
- * for the call decides: EINTR, or ask the supervisor again. */
+ * the race.  Either way the outcome goes into the thread's state (never
+ * into the waiting frame, which a handler may have longjmp'd out of), and
+ * the waiting frame claims it when it resumes.  After a withdrawal, the
+ * kernel's restart rule for the call decides: EINTR, or ask again. */
 #include <errno.h>
 #include <linux/futex.h>
 #include <signal.h>
@@ -22,25 +23,34 @@
 #define SYS_futex_waitv 449
 #endif
 
-/* One wait for the channel's state to leave `state`, with signals open,
- * until `deadline` (CLOCK_MONOTONIC).  futex_waitv (Linux 5.16) is
- * restarted by the kernel after an SA_RESTART handler and fails with EINTR
- * after any other, as the slow calls a held call stands for do.  Older
- * kernels get FUTEX_WAIT, which always fails with EINTR: a held call there
- * is interrupted as if no handler had SA_RESTART. */
+/* Reads what a nested handler may have changed (the compiler cannot see it). */
+static inline uint32_t held_seq(const struct shim_thread *t)
+{
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    return *(volatile const uint32_t *)&t->held_seq;
+}
+
+/* One wait, with signals open, for the channel to leave `state`, until
+ * `deadline` (CLOCK_MONOTONIC).  futex_waitv (Linux 5.16) is restarted by
+ * the kernel after an SA_RESTART handler and fails with EINTR after any
+ * other, as the slow calls a held call stands for do.  Where it is missing
+ * or refused (an old kernel, a seccomp profile), FUTEX_WAIT, which always
+ * fails with EINTR: there a held call is interrupted as if no handler had
+ * SA_RESTART.  Contract: signals are blocked; `h` is the caller's frame. */
 static long hold_wait_once(struct shim_thread *t, const uint64_t *program_mask, uint32_t state,
                            const struct timespec *deadline, struct shim_hold *h)
 {
     static int no_waitv;
-    struct futex_waitv w = {
-        .val = state,
-        .uaddr = (uint64_t)(uintptr_t)&t->channel->state,
-        .flags = FUTEX_32, /* shared with the supervisor: not private */
-    };
+    uint32_t *word = &t->channel->state;
     if (!no_waitv) {
+        struct futex_waitv w = {
+            .val = state,
+            .uaddr = (uint64_t)(uintptr_t)word,
+            .flags = FUTEX_32, /* shared with the supervisor: not private */
+        };
         long args[6] = {(long)&w, 1, 0, (long)deadline, CLOCK_MONOTONIC, 0};
         long r = pyshim_hold_wait(program_mask, SYS_futex_waitv, args, &h->interrupted_by);
-        if (r != -ENOSYS)
+        if (r >= 0 || r == -EAGAIN || r == -ETIMEDOUT || r == -EINTR)
             return r;
         no_waitv = 1;
     }
@@ -51,25 +61,40 @@ static long hold_wait_once(struct shim_thread *t, const uint64_t *program_mask, 
         rel.tv_sec = ns / 1000000000L;
         rel.tv_nsec = ns % 1000000000L;
     }
-    long args[6] = {(long)&t->channel->state, FUTEX_WAIT, state, (long)&rel, 0, 0};
+    long args[6] = {(long)word, FUTEX_WAIT, state, (long)&rel, 0, 0};
     return pyshim_hold_wait(program_mask, SYS_futex, args, &h->interrupted_by);
 }
 
-/* Waits with the program's mask until the held call ends: answered (the
- * reply is in the channel, or in h->reply if a nested entry took it) or
- * withdrawn.  Contract: signals are blocked; the channel is HELD or
- * COMPLETING; `h` is in the caller's frame. */
-static void wait_held(struct shim_thread *t, const uint64_t *program_mask, struct shim_hold *h)
+/* The settled record of held call `seq`, or NULL. */
+static struct shim_settled *settled_of(struct shim_thread *t, uint32_t seq)
 {
-    struct pyshim_channel *ch = t->channel;
-    h->outcome = SHIM_HOLD_WAITING;
+    for (int i = 0; i < SHIM_SETTLED_SLOTS; i++)
+        if (t->settled[i].seq == seq)
+            return &t->settled[i];
+    return 0;
+}
+
+static void free_settled(struct shim_thread *t, struct shim_settled *s)
+{
+    s->seq = 0;
+    t->nsettled--;
+}
+
+/* Waits with the program's mask until the held call ends.  Returns
+ * SHIM_HOLD_REPLY (the answer is in the channel), or what a handler's
+ * settlement says: SHIM_HOLD_ANSWERED (copied to h->reply) or
+ * SHIM_HOLD_WITHDRAWN.  Contract: signals are blocked; the channel is HELD
+ * or COMPLETING for conversation t->seq; `h` is in the caller's frame. */
+static uint32_t wait_held(struct shim_thread *t, const uint64_t *program_mask, struct shim_hold *h)
+{
+    uint32_t seq = t->seq;
     h->interrupted_by = 0;
-    t->hold = h;
-    t->hold_nr = ch->event.nr;
-    pyshim_store_seq(&ch->shim_sleeping, 1);
+    t->held_nr = t->channel->event.nr;
+    t->held_seq = seq;
+    pyshim_store_seq(&t->channel->shim_sleeping, 1);
     for (;;) {
-        uint32_t s = pyshim_load_seq(&ch->state);
-        if (t->hold != h) /* settled by a handler's trapped syscall */
+        uint32_t s = pyshim_load_seq(&t->channel->state);
+        if (held_seq(t) != seq) /* settled by a handler's trapped syscall */
             break;
         if (s != PYSHIM_CH_HELD && s != PYSHIM_CH_COMPLETING)
             break;
@@ -84,11 +109,20 @@ static void wait_held(struct shim_thread *t, const uint64_t *program_mask, struc
         if (r == -ETIMEDOUT && shim_supervisor_gone())
             shim_die("the supervisor is gone; stopping the program");
     }
-    pyshim_store_relaxed(&ch->shim_sleeping, 0);
-    if (t->hold == h) {
-        t->hold = 0;
-        h->outcome = SHIM_HOLD_REPLY;
+    /* t->channel, not a copy: a handler may have forked, and this is the child. */
+    pyshim_store_relaxed(&t->channel->shim_sleeping, 0);
+    if (held_seq(t) == seq) {
+        t->held_seq = 0;
+        return SHIM_HOLD_REPLY;
     }
+    struct shim_settled *settled = settled_of(t, seq);
+    if (!settled) /* dropped (a handler on another stack looked like a longjmp) */
+        return SHIM_HOLD_WITHDRAWN;
+    uint32_t outcome = settled->outcome;
+    if (outcome == SHIM_HOLD_ANSWERED)
+        shim_memcpy(&h->reply, &settled->reply, sizeof h->reply);
+    free_settled(t, settled);
+    return outcome;
 }
 
 const struct pyshim_reply *shim_ask_held(struct shim_thread *t, long nr, const long a[6],
@@ -103,10 +137,10 @@ const struct pyshim_reply *shim_ask_held(struct shim_thread *t, long nr, const l
         shim_post(t);
         uint32_t s = shim_wait_while(t, PYSHIM_CH_EVENT);
         if (s == PYSHIM_CH_HELD || s == PYSHIM_CH_COMPLETING) {
-            wait_held(t, program_mask, h);
-            if (h->outcome == SHIM_HOLD_ANSWERED)
+            uint32_t outcome = wait_held(t, program_mask, h);
+            if (outcome == SHIM_HOLD_ANSWERED)
                 return &h->reply;
-            if (h->outcome == SHIM_HOLD_WITHDRAWN) {
+            if (outcome == SHIM_HOLD_WITHDRAWN) {
                 if (!shim_restarts(nr, a, h->interrupted_by))
                     return 0;
                 flags = PYSHIM_EF_RESTARTED;
@@ -120,10 +154,10 @@ const struct pyshim_reply *shim_ask_held(struct shim_thread *t, long nr, const l
     }
 }
 
-/* An answer whose waiting frame is gone (a handler longjmp'd out of it):
- * close what it opened on the supervisor's side, as if the call had been
- * interrupted right after it. */
-static void drop_answer(struct shim_thread *t, const struct pyshim_reply *re)
+/* An answer no frame will claim: closes what it opened on the supervisor's
+ * side, as if the call had been interrupted right after it.  Contract:
+ * signals are blocked; no call is held. */
+static void drop_answer(struct shim_thread *t, long nr, const struct pyshim_reply *re)
 {
     uint32_t tag;
     if (re->tag == PYSHIM_RE_ADD_THREAD)
@@ -132,22 +166,40 @@ static void drop_answer(struct shim_thread *t, const struct pyshim_reply *re)
         tag = PYSHIM_EV_SYSCALL_DONE; /* nothing ran */
     else
         return;
-    shim_event_fill(t, tag, t->hold_nr, 0, -EINTR, 0);
+    shim_event_fill(t, tag, nr, 0, -EINTR, 0);
     shim_converse(t);
 }
 
-void shim_settle_hold(struct shim_thread *t, uintptr_t rsp)
+/* Keeps a settlement for the waiting frame; a full table drops its oldest
+ * entry (held calls nested deeper than the table in signal handlers). */
+static struct shim_settled *keep(struct shim_thread *t, uint32_t seq, uint32_t outcome)
 {
-    struct shim_hold *h = t->hold;
-    if (!h)
-        return;
-    t->hold = 0;
-    int alive = rsp >= (uintptr_t)t && rsp < (uintptr_t)h;
+    struct shim_settled *slot = settled_of(t, 0);
+    if (!slot) {
+        slot = &t->settled[0];
+        for (int i = 1; i < SHIM_SETTLED_SLOTS; i++)
+            if (t->settled[i].seq < slot->seq)
+                slot = &t->settled[i];
+        if (slot->outcome == SHIM_HOLD_ANSWERED)
+            drop_answer(t, slot->nr, &slot->reply);
+        free_settled(t, slot);
+    }
+    slot->seq = seq;
+    slot->outcome = outcome;
+    slot->nr = t->held_nr;
+    t->nsettled++;
+    return slot;
+}
+
+/* Settles the call held now.  Contract: signals are blocked. */
+static void settle(struct shim_thread *t)
+{
+    uint32_t seq = t->held_seq;
+    t->held_seq = 0;
     uint32_t s = pyshim_cas(&t->channel->state, PYSHIM_CH_HELD, PYSHIM_CH_CANCELLED);
     if (s == PYSHIM_CH_HELD) {
         shim_ring(t); /* the supervisor learns it now */
-        if (alive)
-            h->outcome = SHIM_HOLD_WITHDRAWN;
+        keep(t, seq, SHIM_HOLD_WITHDRAWN);
         return;
     }
     /* The supervisor's answer won (or is being written: COMPLETING). */
@@ -155,13 +207,55 @@ void shim_settle_hold(struct shim_thread *t, uintptr_t rsp)
         s = shim_wait_while(t, PYSHIM_CH_COMPLETING);
     if (s != PYSHIM_CH_REPLY)
         shim_die("the supervisor took this thread's channel away; stopping the program");
-    const struct pyshim_reply *re = shim_take_reply(t);
-    if (!alive) {
-        drop_answer(t, re);
-        return;
+    struct pyshim_reply answer; /* keep() may converse, reusing the reply slot */
+    shim_memcpy(&answer, shim_take_reply(t), sizeof answer);
+    struct shim_settled *kept = keep(t, seq, SHIM_HOLD_ANSWERED);
+    shim_memcpy(&kept->reply, &answer, sizeof kept->reply);
+}
+
+void shim_drop_settled(struct shim_thread *t)
+{
+    for (int i = 0; i < SHIM_SETTLED_SLOTS && t->nsettled; i++) {
+        struct shim_settled *s = &t->settled[i];
+        if (!s->seq)
+            continue;
+        if (s->outcome == SHIM_HOLD_ANSWERED)
+            drop_answer(t, s->nr, &s->reply);
+        free_settled(t, s);
     }
-    shim_memcpy(&h->reply, re, sizeof h->reply);
-    h->outcome = SHIM_HOLD_ANSWERED;
+}
+
+void shim_settle_holds(struct shim_thread *t, int nested)
+{
+    if (t->held_seq)
+        settle(t);
+    if (!nested)
+        shim_drop_settled(t);
+}
+
+void shim_settled_after_fork(struct shim_thread *t)
+{
+    for (int i = 0; i < SHIM_SETTLED_SLOTS; i++)
+        if (t->settled[i].seq)
+            t->settled[i].outcome = SHIM_HOLD_WITHDRAWN;
+}
+
+/* Records in the waiting frame (rbx of the resumed context, checked to lie
+ * on this thread's altstack) what the kernel decided for its wait. */
+static void note(struct shim_thread *t, uint64_t rip, uint64_t rax, uint64_t rbx)
+{
+    uint64_t how;
+    if (rip == (uint64_t)(uintptr_t)pyshim_hold_syscall)
+        how = SHIM_HOLD_SIGNALLED | SHIM_HOLD_SA_RESTART; /* the kernel restarts the wait */
+    else if (rip == (uint64_t)(uintptr_t)pyshim_hold_resumed && (int64_t)rax == -EINTR)
+        how = SHIM_HOLD_SIGNALLED; /* the wait failed with EINTR */
+    else
+        return; /* not a return into a held wait */
+    if (rbx < (uintptr_t)t + 8192 || rbx + 8 > (uintptr_t)t + SHIM_ALTSTACK_SIZE || (rbx & 7))
+        return;
+    uint64_t *by = (uint64_t *)(uintptr_t)rbx;
+    if (!*by) /* the first handler delivered decides, as in the kernel */
+        *by = how;
 }
 
 void shim_hold_note_signal(struct shim_thread *t, const char *frame_uc)
@@ -172,17 +266,16 @@ void shim_hold_note_signal(struct shim_thread *t, const char *frame_uc)
         shim_copy_in(&rax, gregs + REG_RAX * sizeof(greg_t), sizeof rax) ||
         shim_copy_in(&rbx, gregs + REG_RBX * sizeof(greg_t), sizeof rbx))
         return;
-    uint64_t how;
-    if (rip == (uint64_t)(uintptr_t)pyshim_hold_syscall)
-        how = SHIM_HOLD_SIGNALLED | SHIM_HOLD_SA_RESTART; /* the kernel restarts the wait */
-    else if (rip == (uint64_t)(uintptr_t)pyshim_hold_resumed && (int64_t)rax == -EINTR)
-        how = SHIM_HOLD_SIGNALLED; /* the wait failed with EINTR */
-    else
-        return; /* not a return into a held wait */
-    /* rbx is the waiting frame's interrupted_by: on this thread's altstack. */
-    if (rbx < (uintptr_t)t + 8192 || rbx + 8 > (uintptr_t)t + SHIM_ALTSTACK_SIZE || (rbx & 7))
-        return;
-    uint64_t *by = (uint64_t *)(uintptr_t)rbx;
-    if (!*by) /* the first handler delivered decides, as in the kernel */
-        *by = how;
+    note(t, rip, rax, rbx);
+}
+
+void shim_hold_note_foreign(struct shim_thread *t, const ucontext_t *uc, int restart)
+{
+    const greg_t *g = uc->uc_mcontext.gregs;
+    /* The shim's own handler has no SA_RESTART: the wait failed with EINTR,
+     * and the program's SIGSYS disposition says what the program expects. */
+    if ((uint64_t)g[REG_RIP] == (uint64_t)(uintptr_t)pyshim_hold_resumed &&
+        g[REG_RAX] == -EINTR)
+        note(t, restart ? (uint64_t)(uintptr_t)pyshim_hold_syscall : (uint64_t)g[REG_RIP],
+             (uint64_t)g[REG_RAX], (uint64_t)g[REG_RBX]);
 }

@@ -103,8 +103,9 @@ static int restart_class(long nr, const long a[6])
     case SYS_semtimedop:
     case SYS_io_getevents:
     case SYS_io_pgetevents:
-    case SYS_close: /* the kernel turns a restart into EINTR */
         return NEVER;
+    /* close fails with EINTR natively only after it released the fd, so
+     * programs never retry it: asked again, it cannot leak the fd. */
     default:
         return ALWAYS;
     }
@@ -122,4 +123,37 @@ int shim_restarts(long nr, const long a[6], uint64_t interrupted_by)
     default:
         return 1;
     }
+}
+
+/* Stores a - b (clamped at zero) in *out. */
+static void remaining(struct timespec *out, const struct timespec *a, const struct timespec *b)
+{
+    long ns = (a->tv_sec - b->tv_sec) * 1000000000L + (a->tv_nsec - b->tv_nsec);
+    if (ns < 0)
+        ns = 0;
+    out->tv_sec = ns / 1000000000L;
+    out->tv_nsec = ns % 1000000000L;
+}
+
+void shim_interrupted(long nr, const long a[6], const struct timespec *since)
+{
+    const struct timespec *req;
+    struct timespec *rem;
+    if (nr == SYS_nanosleep) {
+        req = (const struct timespec *)a[0];
+        rem = (struct timespec *)a[1];
+    } else if (nr == SYS_clock_nanosleep && !(a[1] & TIMER_ABSTIME)) {
+        req = (const struct timespec *)a[2];
+        rem = (struct timespec *)a[3];
+    } else {
+        return;
+    }
+    /* As natively: the request less the time the call has been going. */
+    struct timespec want, now, gone, left;
+    if (!rem || shim_copy_in(&want, req, sizeof want))
+        return;
+    RAW2(SYS_clock_gettime, CLOCK_MONOTONIC, &now);
+    remaining(&gone, &now, since);
+    remaining(&left, &want, &gone);
+    shim_copy_out(rem, &left, sizeof left);
 }

@@ -43,7 +43,27 @@ struct shim_kaction {
 #define SHIM_ALTSTACK_SIZE (128u * 1024u)
 #define SHIM_THREAD_MAGIC 0x5448524450534853ull
 
-struct shim_hold;
+/* ---- held calls (hold.c) ----------------------------------------------- */
+enum { SHIM_HOLD_WAITING, SHIM_HOLD_REPLY, SHIM_HOLD_ANSWERED, SHIM_HOLD_WITHDRAWN };
+#define SHIM_HOLD_SIGNALLED 1ull  /* a program handler interrupted the wait    */
+#define SHIM_HOLD_SA_RESTART 2ull /* ... and the kernel restarts it (SA_RESTART) */
+#define SHIM_SETTLED_SLOTS 8      /* held calls settled and not yet claimed */
+
+/* A held call settled by a program handler's trapped syscall, kept in the
+ * thread's state until the frame that waits for it claims it (or, if a
+ * handler longjmp'd out of that frame, until it is dropped). */
+struct shim_settled {
+    uint32_t seq;     /* the held call's conversation number; 0: free slot */
+    uint32_t outcome; /* SHIM_HOLD_ANSWERED or SHIM_HOLD_WITHDRAWN */
+    long nr;
+    struct pyshim_reply reply; /* ANSWERED: the supervisor's answer */
+};
+
+/* What the frame that waits for a held call keeps, in that frame. */
+struct shim_hold {
+    uint64_t interrupted_by;   /* written by shim_hold_note_signal */
+    struct pyshim_reply reply; /* ANSWERED: the answer, claimed from the thread's state */
+};
 
 struct shim_thread {
     uint64_t magic;
@@ -56,9 +76,12 @@ struct shim_thread {
     uint32_t index;           /* the channel's bit in the run's ready set */
     uint32_t seq;             /* number of the current conversation */
     /* The call the supervisor holds while this thread waits with signals
-     * open, and the record of the frame that waits for it (hold.c). */
-    struct shim_hold *hold;
-    long hold_nr;
+     * open (0: none), and the held calls handlers settled (hold.c).  Only
+     * this thread writes them, from nested signal handlers too. */
+    uint32_t held_seq;
+    uint32_t nsettled;
+    long held_nr;
+    struct shim_settled settled[SHIM_SETTLED_SLOTS];
 };
 
 /* Contract: call only on the stack the SIGSYS handler runs on. */
@@ -142,42 +165,51 @@ SHIM_HIDDEN void shim_event_fill(struct shim_thread *t, uint32_t tag, long nr,
                                  const long args[6], long result, uint64_t ip);
 
 /* ---- hold.c ------------------------------------------------------------ */
-/* How a held call ended, for the frame that waits for it.  Lives in that
- * frame, on the thread's shim altstack. */
-enum { SHIM_HOLD_WAITING, SHIM_HOLD_REPLY, SHIM_HOLD_ANSWERED, SHIM_HOLD_WITHDRAWN };
-#define SHIM_HOLD_SIGNALLED 1ull  /* a program handler interrupted the wait  */
-#define SHIM_HOLD_SA_RESTART 2ull /* ... and the kernel restarts it (SA_RESTART) */
-struct shim_hold {
-    uint32_t outcome;          /* SHIM_HOLD_* */
-    uint64_t interrupted_by;   /* written by shim_sigreturn (see pyshim_hold_wait) */
-    struct pyshim_reply reply; /* ANSWERED: the answer a nested entry took */
-};
 /* Asks the supervisor about syscall `nr` (a Syscall event from `ip`):
  * posts it and, if the supervisor holds it, waits with `program_mask`.
  * Returns the answer, or NULL when a program handler interrupted the hold
  * and the kernel's rule for `nr` says EINTR (a call the rule restarts is
  * asked again, flagged RESTARTED).  Contract: signals are blocked; `h` is
- * the caller's frame. */
+ * in the caller's frame on the shim altstack. */
 SHIM_HIDDEN const struct pyshim_reply *shim_ask_held(struct shim_thread *t, long nr,
                                                      const long a[6], uint64_t ip,
                                                      const uint64_t *program_mask,
                                                      struct shim_hold *h);
-/* Settles the thread's held call before anything else uses its channel:
- * withdraws it, or takes the answer that won the race.  `rsp` is the
- * trapped stack pointer: the waiting frame is alive only if it lies above
- * it on the shim altstack (a handler may have longjmp'd out of it).
- * Contract: signals are blocked; `t` is the calling thread's state. */
-SHIM_HIDDEN void shim_settle_hold(struct shim_thread *t, uintptr_t rsp);
+/* At a trapped syscall, before anything uses the channel: settles the call
+ * held now (withdraws it, or keeps the answer that won the race, for the
+ * waiting frame to claim); when `nested` is 0 (the trap came from outside
+ * the shim altstack, so no shim frame is alive), also drops what no frame
+ * will claim.  Contract: signals are blocked; `t` is the calling thread's. */
+SHIM_HIDDEN void shim_settle_holds(struct shim_thread *t, int nested);
+/* Closes, on the supervisor's side, every settled answer no frame claimed
+ * (before an exec: the frames die with the image).  Contract: as above. */
+SHIM_HIDDEN void shim_drop_settled(struct shim_thread *t);
+/* In a new process: answers settled in the parent were the parent's; its
+ * waiting frames, copied here, ask again on this process's channel. */
+SHIM_HIDDEN void shim_settled_after_fork(struct shim_thread *t);
 /* A program handler is returning into the context `frame_uc` restores: if
  * that context is a held wait's interrupted syscall, tells the waiting
  * frame whether the kernel restarts it (the handler had SA_RESTART) or
  * fails it with EINTR.  Contract: `frame_uc` is a signal frame's ucontext
  * (see shim_sigreturn); `t` the calling thread's state. */
 SHIM_HIDDEN void shim_hold_note_signal(struct shim_thread *t, const char *frame_uc);
+/* The same for the program's (virtual) SIGSYS handler, which the shim
+ * calls itself: `uc` is the context the shim's handler interrupted, and
+ * `restart` the program's SA_RESTART for SIGSYS. */
+SHIM_HIDDEN void shim_hold_note_foreign(struct shim_thread *t, const ucontext_t *uc,
+                                        int restart);
 /* restart.c: whether a held call of `nr` interrupted by a handler is asked
  * again (1) or fails with EINTR (0), by the kernel's rule for that call
  * (signal(7)); `interrupted_by` as in struct shim_hold. */
 SHIM_HIDDEN int shim_restarts(long nr, const long a[6], uint64_t interrupted_by);
+/* restart.c: what an interrupted call leaves behind natively besides EINTR
+ * (nanosleep's remaining time); `since` is when the call was first asked. */
+SHIM_HIDDEN void shim_interrupted(long nr, const long a[6], const struct timespec *since);
+/* signals.c: the mask a held call of `nr` waits with: the mask argument of
+ * rt_sigsuspend, ppoll, pselect6, epoll_pwait(2) (without SIGSYS), else
+ * `current`.  `copy` holds the copy made. */
+SHIM_HIDDEN const uint64_t *shim_wait_mask(long nr, const long a[6], const uint64_t *current,
+                                           uint64_t *copy);
 
 /* ---- dispatch.c -------------------------------------------------------- */
 /* The one syscall path, shared by every entry (SIGSYS today, exported libc

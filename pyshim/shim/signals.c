@@ -51,6 +51,38 @@ long shim_masked_wait(long nr, const long a[6])
     return pyshim_raw_syscall(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
 }
 
+const uint64_t *shim_wait_mask(long nr, const long a[6], const uint64_t *current,
+                               uint64_t *copy)
+{
+    const void *umask;
+    switch (nr) {
+    case SYS_rt_sigsuspend:
+        umask = (const void *)a[0];
+        break;
+    case SYS_ppoll:
+        umask = (const void *)a[3];
+        break;
+    case SYS_epoll_pwait:
+    case SYS_epoll_pwait2:
+        umask = (const void *)a[4];
+        break;
+    case SYS_pselect6: {
+        struct {
+            const void *ss;
+            size_t len;
+        } arg;
+        if (!a[5] || shim_copy_in(&arg, (void *)a[5], sizeof arg))
+            return current;
+        umask = arg.ss;
+        break;
+    }
+    default:
+        return current;
+    }
+    const void *mask = shim_mask_without_sigsys(umask, copy);
+    return mask == copy ? copy : current; /* none, or unreadable: the current mask */
+}
+
 /* rt_sigaction(sig, act, oact, sigsetsize).  Contract: `a` holds the
  * program's raw arguments; every pointer in it is untrusted. */
 long shim_rt_sigaction(const long a[6])
@@ -169,6 +201,9 @@ void shim_foreign_sigsys(siginfo_t *info, ucontext_t *uc)
         return;
     }
     ((void (*)(int, siginfo_t *, void *))h)(SIGSYS, info, uc);
+    struct shim_thread *t = shim_thread_self();
+    if (t->magic == SHIM_THREAD_MAGIC)
+        shim_hold_note_foreign(t, uc, (shim_proc.sigsys_action.flags & SA_RESTART) != 0);
 }
 
 /* The program's handler returned into its restorer, whose rt_sigreturn

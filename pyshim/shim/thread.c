@@ -65,6 +65,9 @@ struct shim_thread *shim_thread_init_at(struct shim_thread *t, struct pyshim_cha
 {
     t->magic = SHIM_THREAD_MAGIC;
     t->vfork_child = 0;
+    t->held_seq = 0;
+    t->nsettled = 0;
+    shim_memset(t->settled, 0, sizeof t->settled);
     t->channel = channel;
     shim_memcpy(&t->desc, desc, sizeof t->desc);
     t->pid = (int32_t)RAW0(SYS_getpid);

@@ -14,11 +14,20 @@
  *                       handler calls getpid) every 100-300 us: counts results
  *   held slow           main gives a worker thread 20 ms to publish: a
  *                       race that native runs never show (see slow())
+ *   held longjmp        getppid, interrupted by SIGUSR1 whose handler
+ *                       siglongjmps out with no syscall; then an SA_ONSTACK
+ *                       SIGUSR2 handler fills a 16 KiB buffer, makes a
+ *                       syscall and checks the buffer
+ *   held sigsuspend     sigsuspend with SIGUSR1 blocked outside it
+ *   held nanosleep      nanosleep(1 s) with a SIGALRM handler at 0.2 s
+ *   held forking        getppid; the SIGUSR1 handler forks a child that
+ *                       calls getppid and exits
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <setjmp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -223,6 +232,105 @@ static int slow(void)
     return seen ? 0 : 1;
 }
 
+static sigjmp_buf jump;
+static volatile int filled;
+static volatile long bad_offset = -1;
+static void jump_out(int sig)
+{
+    (void)sig;
+    siglongjmp(jump, 1); /* no syscall on the way */
+}
+static void __attribute__((noinline)) fill_and_check(int sig)
+{
+    (void)sig;
+    volatile unsigned char buf[16384];
+    for (int i = 0; i < (int)sizeof buf; i++)
+        buf[i] = 0xAA;
+    syscall(SYS_getpid); /* traps: the abandoned hold is settled now */
+    for (int i = 0; i < (int)sizeof buf; i++)
+        if (buf[i] != 0xAA) {
+            bad_offset = i;
+            break;
+        }
+    filled = 1;
+}
+
+static int longjmp_out(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = jump_out;
+    sigaction(SIGUSR1, &sa, 0);
+    sa.sa_handler = fill_and_check;
+    sa.sa_flags = SA_ONSTACK;
+    sigaction(SIGUSR2, &sa, 0);
+    if (sigsetjmp(jump, 0) == 0) {
+        long r = syscall(SYS_getppid);
+        printf("not interrupted: %ld\n", r);
+        return 1;
+    }
+    while (!filled)
+        ; /* no syscalls until the SIGUSR2 handler ran */
+    printf("jumped out; buffer intact: %s\n", bad_offset < 0 ? "yes" : "no");
+    printf("getppid again: %s\n", syscall(SYS_getppid) > 0 ? "ok" : "failed");
+    return 0;
+}
+
+static int suspend(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_alarm;
+    sigaction(SIGUSR1, &sa, 0);
+    sigset_t blocked, none;
+    sigemptyset(&blocked);
+    sigaddset(&blocked, SIGUSR1);
+    sigprocmask(SIG_BLOCK, &blocked, 0);
+    sigemptyset(&none);
+    double start = now();
+    int r = sigsuspend(&none);
+    printf("sigsuspend=%d errno=%s handler=%d after %.1f s\n", r, strerrorname_np(errno),
+           (int)handled, now() - start);
+    return 0;
+}
+
+static int sleep_interrupted(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_alarm;
+    sigaction(SIGALRM, &sa, 0);
+    struct itimerval it = {{0, 0}, {0, 200000}};
+    setitimer(ITIMER_REAL, &it, 0);
+    struct timespec req = {1, 0}, rem = {-1, -1};
+    int r = nanosleep(&req, &rem);
+    printf("nanosleep=%d errno=%s rem=%.1f\n", r, strerrorname_np(errno),
+           rem.tv_sec + rem.tv_nsec / 1e9);
+    return 0;
+}
+
+static void fork_child(int sig)
+{
+    (void)sig;
+    pid_t child = fork();
+    if (child == 0)
+        _exit(syscall(SYS_getppid) > 0 ? 0 : 1);
+    int status;
+    waitpid(child, &status, 0);
+    handled = WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 1 : -1;
+}
+
+static int forking(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = fork_child;
+    sigaction(SIGUSR1, &sa, 0);
+    long r = syscall(SYS_getppid);
+    printf("getppid=%s child=%s\n", r > 0 ? "ok" : "failed", handled == 1 ? "ok" : "failed");
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     setvbuf(stdout, 0, _IONBF, 0);
@@ -239,6 +347,15 @@ int main(int argc, char **argv)
         return race(atoi(argv[2]), !strcmp(argv[3], "read"));
     if (argc > 1 && !strcmp(argv[1], "slow"))
         return slow();
-    fprintf(stderr, "usage: held two|read SA|noSA|many N|order|race K getppid|read|slow\n");
+    if (argc > 1 && !strcmp(argv[1], "longjmp"))
+        return longjmp_out();
+    if (argc > 1 && !strcmp(argv[1], "sigsuspend"))
+        return suspend();
+    if (argc > 1 && !strcmp(argv[1], "nanosleep"))
+        return sleep_interrupted();
+    if (argc > 1 && !strcmp(argv[1], "forking"))
+        return forking();
+    fprintf(stderr, "usage: held two|read SA|noSA|many N|order|race K getppid|read|slow|"
+                    "longjmp|sigsuspend|nanosleep|forking\n");
     return 2;
 }
