@@ -6,7 +6,8 @@ bench/held_loop.c starts HOLDERS threads whose getppid calls the supervisor
 holds (call.defer()); once all are held, the main thread times N getpid
 calls, each answered by a Python handler (it returns None: run natively).
 Printed: microseconds per getpid with 0, 1, 100 and 1000 calls held, in one
-run, next to native and to getpid answered in C (subscribed, no handler).
+run, next to native and to getpid answered in C (subscribed, no handler);
+the configurations take turns, round by round, so drift hits all alike.
 The cost per call stays flat as held calls grow: the dispatcher finds
 events through the run's ready set and never looks at a held channel.
 """
@@ -17,7 +18,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from common import (compile_c, machine_line, median, print_table, run_command,
+from common import (compile_c, interleaved, machine_line, print_table, run_command,
                     run_supervised, write_json)
 from pyshim import Supervisor
 
@@ -59,7 +60,7 @@ def holding(holders: int, python_handler: bool = True) -> Supervisor:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--iterations", type=int, default=20_000, metavar="N")
+    ap.add_argument("--iterations", type=int, default=100_000, metavar="N")
     ap.add_argument("--repeat", type=int, default=5, metavar="R")
     ap.add_argument("--json", metavar="FILE", help="write the raw numbers to FILE")
     args = ap.parse_args()
@@ -76,8 +77,7 @@ def main() -> int:
         configs += [(f"getpid Python-handled, {h} held",
                      lambda h=h: run_supervised(holding(h), [prog, str(h), str(n)], timeout=120))
                     for h in HOLDERS]
-        for name, measure in configs:
-            ns, runs = median(measure, args.repeat)
+        for name, (ns, runs) in interleaved(dict(configs), args.repeat).items():
             results[name] = {"total_ns": runs, "us_per_call": ns / n / 1000}
 
     us = {name: r["us_per_call"] for name, r in results.items()}

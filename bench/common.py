@@ -74,6 +74,16 @@ def median(measure, repeat: int) -> tuple[float, list]:
     return statistics.median(runs), runs
 
 
+def interleaved(measures: dict, repeat: int) -> dict:
+    """{name: (median, runs)}, running every measure once per round for
+    `repeat` rounds, so that the machine's drift hits them all alike."""
+    runs: dict = {name: [] for name in measures}
+    for _ in range(repeat):
+        for name, measure in measures.items():
+            runs[name].append(measure())
+    return {name: (statistics.median(r), r) for name, r in runs.items()}
+
+
 def machine_line() -> str:
     return f"kernel {platform.release()}, nproc {len(os.sched_getaffinity(0))}"
 

@@ -5,8 +5,9 @@
  * one place.  Everything is a seq_cst atomic (pyshim_sync.h).
  *
  * Summary bits (mid, top) are sticky: the supervisor takes only low words
- * and clears a summary bit only when it trims before sleeping, so a busy
- * channel's mark costs one atomic OR and two loads of lines nobody writes.
+ * and clears a summary bit only when it trims (before it sleeps, and when
+ * takes keep finding idle words), so a busy channel's mark costs one atomic
+ * OR and two loads of lines nobody writes.
  *
  * Why nothing is lost: a shim stores its channel's state, then ORs its low
  * bit, then loads the mid bit and sets it if clear, then the top bit
@@ -52,19 +53,23 @@ static inline int pyshim_ready_any(struct pyshim_control *c)
 }
 
 /* Takes every mark: writes the marked indices below `limit` to out (room
- * for `limit` entries: each index at most once) and returns how many.
+ * for `limit` entries: each index at most once) and returns how many; adds
+ * to *empty the words it looked at in vain (trim when they pile up).
  * Contract: one taker at a time (the dispatcher); any number of markers.  Only
  * low words that hold marks are exchanged: summary bits stay set, and a
  * busy channel's next mark costs one atomic OR. */
-static inline uint32_t pyshim_ready_take(struct pyshim_control *c, uint32_t *out, uint32_t limit)
+static inline uint32_t pyshim_ready_take(struct pyshim_control *c, uint32_t *out, uint32_t limit,
+                                         uint32_t *empty)
 {
     uint32_t n = 0;
     for (uint64_t top = pyshim_load64(&c->ready_top); top; top &= top - 1) {
         uint32_t m = (uint32_t)__builtin_ctzll(top);
         for (uint64_t mid = pyshim_load64(&c->ready_mid[m]); mid; mid &= mid - 1) {
             uint32_t w = m * 64u + (uint32_t)__builtin_ctzll(mid);
-            if (!pyshim_load64(&c->ready_low[w]))
+            if (!pyshim_load64(&c->ready_low[w])) {
+                ++*empty;
                 continue;
+            }
             for (uint64_t low = pyshim_exchange64(&c->ready_low[w], 0); low; low &= low - 1) {
                 uint32_t i = w * 64u + (uint32_t)__builtin_ctzll(low);
                 if (i < limit)

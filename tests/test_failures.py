@@ -192,3 +192,28 @@ def test_32bit_syscall_is_refused_clearly(prog):
     assert out.returncode == 128 + 9 and out.stdout == ""
     assert out.stderr == ("pyshim: a 32-bit syscall (int 0x80) cannot be supervised; "
                           "stopping the program\n")
+
+
+def test_supervisor_killed_while_calls_are_held(no_leaks, prog, tmp_path):
+    """Threads waiting on held calls die with the supervisor too."""
+    handlers = tmp_path / "hold.py"
+    all_held = tmp_path / "all-held"
+    handlers.write_text(
+        "@sup.on('getppid')\n"
+        "def hold(call):\n"
+        "    d = call.defer()\n"
+        "    if len(sup.held) == 19:  # with this one, all 20 threads wait\n"
+        f"        open({str(all_held)!r}, 'w').close()\n"
+        "    return d\n")
+    proc = subprocess.Popen([sys.executable, "-m", "pyshim", "run", "--handlers", str(handlers),
+                             "--", "sh", "-c", f"{prog('held')} many 20; true"])
+    try:
+        wait_for(all_held.exists, what="20 held calls")
+        proc.kill()
+        proc.wait()
+        wait_for(lambda: not tagged_processes(no_leaks), timeout=1.0,
+                 what="every supervised process to die with the supervisor")
+    finally:
+        proc.kill()
+        proc.wait()
+    assert pyshim_cli("gc").returncode == 0

@@ -5,6 +5,7 @@ cdef enum:
     SPIN_MIN_NS = 2000000  # no spinning when the next timer is closer than this
     WAIT_NS = 20000000     # sleep at most 20 ms between liveness checks
     FAST_BUDGET = 4096     # answers in C before Python gets a look (signals, reaping)
+    TRIM_AFTER = 64        # idle ready-set words looked at before a trim
     EXITING_WAIT_NS = 1000000  # 1 ms while a process is on its way out
     # What _wait returns besides a channel's index:
     W_TIMEOUT = -1         # the timeout passed, or a signal arrived
@@ -56,6 +57,7 @@ cdef class Dispatcher:
     cdef uint32_t *ready           # indices taken from the ready set, in order
     cdef uint32_t nready
     cdef uint32_t rpos
+    cdef uint32_t idle_words       # looked at in vain since the last trim
     cdef int cap                   # length of the arrays above
     cdef int nchan
     cdef list by_index
@@ -206,7 +208,12 @@ cdef class Dispatcher:
         while True:
             if self.rpos == self.nready:
                 self.rpos = 0
-                self.nready = pyshim_ready_take(self.ctl, self.ready, <uint32_t>self.cap)
+                self.nready = pyshim_ready_take(self.ctl, self.ready, <uint32_t>self.cap,
+                                                &self.idle_words)
+                if self.idle_words >= TRIM_AFTER:
+                    # Idle channels' summary bits: not worth loading on every look.
+                    self.idle_words = 0
+                    pyshim_ready_trim(self.ctl)
                 if self.nready == 0:
                     return -1
             i = self.ready[self.rpos]

@@ -173,9 +173,9 @@ def ready_take(view, uint32_t limit=PYSHIM_READY_CAPACITY):
     cdef pyshim_control *c = <pyshim_control *>_at(view, 0, sizeof(pyshim_control))
     out = array("I", bytes(4 * limit))
     cdef uint32_t[::1] buf = out
-    cdef uint32_t n
+    cdef uint32_t n, empty = 0
     with nogil:
-        n = pyshim_ready_take(c, &buf[0], limit)
+        n = pyshim_ready_take(c, &buf[0], limit, &empty)
     return sorted(out[:n])
 
 

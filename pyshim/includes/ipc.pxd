@@ -102,6 +102,6 @@ cdef extern from "pyshim_sync.h" nogil:
 
 cdef extern from "pyshim_ready.h" nogil:
     void pyshim_ready_mark(pyshim_control *c, uint32_t index)
-    uint32_t pyshim_ready_take(pyshim_control *c, uint32_t *out, uint32_t limit)
+    uint32_t pyshim_ready_take(pyshim_control *c, uint32_t *out, uint32_t limit, uint32_t *empty)
     int pyshim_ready_any(pyshim_control *c)
     void pyshim_ready_trim(pyshim_control *c)

@@ -31,6 +31,7 @@ static __attribute__((noreturn)) void leave(struct shim_thread *t, long nr, cons
 {
     uint64_t old;
     shim_block_signals(&old);
+    shim_unwatch(t);
     shim_event_fill(t, PYSHIM_EV_EXIT, nr, a, 0, 0);
     shim_post(t);
     if (nr == SYS_exit)

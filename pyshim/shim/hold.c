@@ -17,7 +17,8 @@
 #include "pyshim_sync.h"
 #include "shim.h"
 
-#define SHIM_LIVENESS_NS 200000000L
+#define SHIM_LIVENESS_NS 200000000L   /* the watchman's period */
+#define SHIM_BACKSTOP_NS 10000000000L /* anyone else's, should the watchman stall */
 
 #ifndef SYS_futex_waitv
 #define SYS_futex_waitv 449
@@ -30,25 +31,30 @@ static inline uint32_t held_seq(const struct shim_thread *t)
     return *(volatile const uint32_t *)&t->held_seq;
 }
 
-/* One wait, with signals open, for the channel to leave `state`, until
- * `deadline` (CLOCK_MONOTONIC).  futex_waitv (Linux 5.16) is restarted by
- * the kernel after an SA_RESTART handler and fails with EINTR after any
- * other, as the slow calls a held call stands for do.  Where it is missing
- * or refused (an old kernel, a seccomp profile), FUTEX_WAIT, which always
- * fails with EINTR: there a held call is interrupted as if no handler had
- * SA_RESTART.  Contract: signals are blocked; `h` is the caller's frame. */
+/* One wait, with signals open, for the channel to leave `state` (or the
+ * process's watchman to change from `watch`), until `deadline`
+ * (CLOCK_MONOTONIC).  futex_waitv (Linux 5.16) is restarted by the kernel
+ * after an SA_RESTART handler and fails with EINTR after any other, as the
+ * slow calls a held call stands for do.  Where it is missing or refused (an
+ * old kernel, a seccomp profile), FUTEX_WAIT on the channel alone, which
+ * always fails with EINTR: there a held call is interrupted as if no
+ * handler had SA_RESTART, and every thread polls (the timeout is capped at
+ * the watchman's period).  Returns the wait's result.
+ * Contract: signals are blocked; `h` is the caller's frame. */
 static long hold_wait_once(struct shim_thread *t, const uint64_t *program_mask, uint32_t state,
-                           const struct timespec *deadline, struct shim_hold *h)
+                           uint32_t watch, const struct timespec *deadline,
+                           struct shim_hold *h)
 {
     static int no_waitv;
     uint32_t *word = &t->channel->state;
     if (!no_waitv) {
-        struct futex_waitv w = {
-            .val = state,
-            .uaddr = (uint64_t)(uintptr_t)word,
-            .flags = FUTEX_32, /* shared with the supervisor: not private */
+        struct futex_waitv w[2] = {
+            {.val = state, .uaddr = (uint64_t)(uintptr_t)word,
+             .flags = FUTEX_32}, /* shared with the supervisor: not private */
+            {.val = watch, .uaddr = (uint64_t)(uintptr_t)&shim_proc.watchman,
+             .flags = FUTEX_32 | FUTEX_PRIVATE_FLAG},
         };
-        long args[6] = {(long)&w, 1, 0, (long)deadline, CLOCK_MONOTONIC, 0};
+        long args[6] = {(long)w, 2, 0, (long)deadline, CLOCK_MONOTONIC, 0};
         long r = pyshim_hold_wait(program_mask, SYS_futex_waitv, args, &h->interrupted_by);
         if (r >= 0 || r == -EAGAIN || r == -ETIMEDOUT || r == -EINTR)
             return r;
@@ -57,12 +63,44 @@ static long hold_wait_once(struct shim_thread *t, const uint64_t *program_mask, 
     struct timespec now, rel = {0, 0};
     RAW2(SYS_clock_gettime, CLOCK_MONOTONIC, &now);
     long ns = (deadline->tv_sec - now.tv_sec) * 1000000000L + (deadline->tv_nsec - now.tv_nsec);
+    if (ns > SHIM_LIVENESS_NS)
+        ns = SHIM_LIVENESS_NS; /* no watch word here: everyone polls */
     if (ns > 0) {
         rel.tv_sec = ns / 1000000000L;
         rel.tv_nsec = ns % 1000000000L;
     }
     long args[6] = {(long)word, FUTEX_WAIT, state, (long)&rel, 0, 0};
     return pyshim_hold_wait(program_mask, SYS_futex, args, &h->interrupted_by);
+}
+
+/* The deadline `ns` from now. */
+static void deadline_in(struct timespec *d, long ns)
+{
+    RAW2(SYS_clock_gettime, CLOCK_MONOTONIC, d);
+    d->tv_sec += ns / 1000000000L;
+    d->tv_nsec += ns % 1000000000L;
+    if (d->tv_nsec >= 1000000000L) {
+        d->tv_sec++;
+        d->tv_nsec -= 1000000000L;
+    }
+}
+
+/* Liveness while calls are held: one held thread per process (the
+ * watchman) checks every SHIM_LIVENESS_NS that the supervisor lives; the
+ * others sleep until their answer or a change of watchman, so that a
+ * thousand held threads do not wake five thousand times a second.  A
+ * watchman that leaves hands over: it clears the word and wakes one. */
+static int watch(struct shim_thread *t)
+{
+    uint32_t tid = (uint32_t)t->tid;
+    return pyshim_cas(&shim_proc.watchman, 0, tid) == 0 ||
+           pyshim_load_seq(&shim_proc.watchman) == tid;
+}
+
+void shim_unwatch(struct shim_thread *t)
+{
+    if (pyshim_cas(&shim_proc.watchman, (uint32_t)t->tid, 0) == (uint32_t)t->tid)
+        RAW6(SYS_futex, &shim_proc.watchman, FUTEX_WAKE_PRIVATE, 1, 0, 0, 0);
 }
 
 /* The settled record of held call `seq`, or NULL. */
@@ -98,17 +136,15 @@ static uint32_t wait_held(struct shim_thread *t, const uint64_t *program_mask, s
             break;
         if (s != PYSHIM_CH_HELD && s != PYSHIM_CH_COMPLETING)
             break;
+        int watching = watch(t);
+        uint32_t watchman = pyshim_load_seq(&shim_proc.watchman);
         struct timespec deadline;
-        RAW2(SYS_clock_gettime, CLOCK_MONOTONIC, &deadline);
-        deadline.tv_nsec += SHIM_LIVENESS_NS;
-        if (deadline.tv_nsec >= 1000000000L) {
-            deadline.tv_sec++;
-            deadline.tv_nsec -= 1000000000L;
-        }
-        long r = hold_wait_once(t, program_mask, s, &deadline, h);
+        deadline_in(&deadline, watching ? SHIM_LIVENESS_NS : SHIM_BACKSTOP_NS);
+        long r = hold_wait_once(t, program_mask, s, watchman, &deadline, h);
         if (r == -ETIMEDOUT && shim_supervisor_gone())
             shim_die("the supervisor is gone; stopping the program");
     }
+    shim_unwatch(t);
     /* t->channel, not a copy: a handler may have forked, and this is the child. */
     pyshim_store_relaxed(&t->channel->shim_sleeping, 0);
     if (held_seq(t) == seq) {
@@ -235,6 +271,7 @@ void shim_settle_holds(struct shim_thread *t, int nested)
 
 void shim_settled_after_fork(struct shim_thread *t)
 {
+    shim_proc.watchman = 0; /* the parent's threads are not this process's */
     for (int i = 0; i < SHIM_SETTLED_SLOTS; i++)
         if (t->settled[i].seq)
             t->settled[i].outcome = SHIM_HOLD_WITHDRAWN;

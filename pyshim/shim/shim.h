@@ -101,6 +101,9 @@ struct shim_process {
     uintptr_t restorer[65];   /* program's sa_restorer per signal */
     char preload[512];        /* this library's path, as LD_PRELOAD named it */
     int32_t parent;           /* getppid() when the process joined, for PDEATHSIG */
+    /* The tid of the one held thread that polls the supervisor's liveness
+     * for the whole process (0: none); a futex word for the others. */
+    uint32_t watchman;
 };
 extern struct shim_process shim_proc SHIM_HIDDEN;
 
@@ -184,6 +187,9 @@ SHIM_HIDDEN void shim_settle_holds(struct shim_thread *t, int nested);
 /* Closes, on the supervisor's side, every settled answer no frame claimed
  * (before an exec: the frames die with the image).  Contract: as above. */
 SHIM_HIDDEN void shim_drop_settled(struct shim_thread *t);
+/* Hands the process's liveness watch over, if this thread has it (a
+ * thread that leaves a held wait, or exits from a handler meanwhile). */
+SHIM_HIDDEN void shim_unwatch(struct shim_thread *t);
 /* In a new process: answers settled in the parent were the parent's; its
  * waiting frames, copied here, ask again on this process's channel. */
 SHIM_HIDDEN void shim_settled_after_fork(struct shim_thread *t);
