@@ -238,9 +238,10 @@ cdef class Dispatcher:
         _reply(ch, PYSHIM_RE_NATIVE, 0, 0, ch.event.seq)
         return True
 
-    cdef int _wait(self, long timeout_ns) noexcept nogil:
+    cdef int _wait(self, long timeout_ns, bint spin) noexcept nogil:
         """Index of a channel with something to handle, or W_TIMEOUT after
-        `timeout_ns` (or a signal), W_BUDGET, W_POSTED."""
+        `timeout_ns` (or a signal), W_BUDGET, W_POSTED; spins before it
+        sleeps if `spin`."""
         cdef uint32_t seq
         cdef int idx
         cdef int fast = 0
@@ -257,7 +258,7 @@ cdef class Dispatcher:
                         return W_BUDGET
                     continue
                 return idx
-            if timeout_ns >= SPIN_MIN_NS and self._spin():
+            if spin and self._spin():
                 continue
             # Sleep: announce it, then look once more (a shim that marked
             # before our announcement is seen now; one after it rings).
@@ -290,23 +291,23 @@ cdef class Dispatcher:
             pyshim_fetch_add_seq(&self.ctl.doorbell_seq, 1)
             syscall(SYS_futex, &self.ctl.doorbell_seq, FUTEX_WAKE, 1, NULL, NULL, 0)
 
-    cdef long _timeout_ns(self):
-        cdef long base = EXITING_WAIT_NS if self.exiting else WAIT_NS
+    cdef long _timer_ns(self):
+        """Nanoseconds to the next timer (-1: none)."""
         cdef double delta
         while self.timers and (<Timer>(<tuple>self.timers[0])[2]).cancelled:
             heappop(self.timers)  # cancelled: no reason to wake for it
-        if self.timers:
-            delta = (<tuple>self.timers[0])[0] - monotonic()
-            if delta * 1e9 < base:
-                return <long>(delta * 1e9) if delta > 0 else 0
-        return base
+        if not self.timers:
+            return -1
+        delta = (<tuple>self.timers[0])[0] - monotonic()
+        return <long>(delta * 1e9) if delta > 0 else 0
 
     def serve(self):
         """Answers events until every process of the run is gone; returns the
         wait status of the first one (the program).  Raises what a handler
         raised, ChannelError on garbage or ArmError."""
         cdef int idx
-        cdef long timeout
+        cdef long timeout, timer
+        cdef bint spin
         last_reap = monotonic()
         self.last_scan = last_reap
         try:
@@ -318,9 +319,13 @@ cdef class Dispatcher:
                 if self.posted:
                     self._drain()
                 self._raise_error()
-                timeout = self._timeout_ns()
+                timeout = EXITING_WAIT_NS if self.exiting else WAIT_NS
+                timer = self._timer_ns()
+                spin = timer < 0 or timer >= SPIN_MIN_NS  # no spinning past a timer
+                if 0 <= timer < timeout:
+                    timeout = timer
                 with nogil:
-                    idx = self._wait(timeout)
+                    idx = self._wait(timeout, spin)
                 if idx >= 0:
                     self._handle(idx)
                 elif idx == W_TIMEOUT:
