@@ -167,24 +167,29 @@ def test_kernel_check(release, machine, ok):
             program.check_kernel(release, machine)
 
 
-def test_supervisor_killed_takes_the_whole_tree_down(no_leaks):
-    """Descendants blocked in a native call die with the supervisor too,
-    through the parent-death signal each forked process sets."""
-    proc = subprocess.Popen([sys.executable, "-m", "pyshim", "run", "--", "sh", "-c",
-                             "sleep 30 & (sleep 30 & sleep 30); wait"])
+def kill_supervisor_when(args, ready, what, tag):
+    """Runs `pyshim ARGS`; once ready() holds, SIGKILLs the supervisor and
+    expects every supervised process to die within a second."""
+    proc = subprocess.Popen([sys.executable, "-m", "pyshim", *args])
     try:
-        sleeps = wait_for(lambda: len([p for p, c in tagged_processes(no_leaks)
-                                       if c.startswith("sleep")]) == 3 or None,
-                          what="three supervised sleeps")
-        assert sleeps
+        wait_for(ready, what=what)
         proc.kill()
         proc.wait()
-        wait_for(lambda: not tagged_processes(no_leaks), timeout=1.0,
+        wait_for(lambda: not tagged_processes(tag), timeout=1.0,
                  what="every supervised process to die with the supervisor")
     finally:
         proc.kill()
         proc.wait()
     assert pyshim_cli("gc").returncode == 0
+
+
+def test_supervisor_killed_takes_the_whole_tree_down(no_leaks):
+    """Descendants blocked in a native call die with the supervisor too,
+    through the parent-death signal each forked process sets."""
+    kill_supervisor_when(["run", "--", "sh", "-c", "sleep 30 & (sleep 30 & sleep 30); wait"],
+                         lambda: len([p for p, c in tagged_processes(no_leaks)
+                                      if c.startswith("sleep")]) == 3,
+                         "three supervised sleeps", no_leaks)
 
 
 def test_32bit_syscall_is_refused_clearly(prog):
@@ -207,15 +212,6 @@ def test_supervisor_killed_while_calls_are_held(no_leaks, prog, tmp_path):
         "    if len(sup.held) == 19:  # with this one, all 20 threads wait\n"
         f"        open({str(all_held)!r}, 'w').close()\n"
         "    return d\n")
-    proc = subprocess.Popen([sys.executable, "-m", "pyshim", "run", "--handlers", str(handlers),
-                             "--", "sh", "-c", f"{prog('held')} many 20; true"])
-    try:
-        wait_for(all_held.exists, what="20 held calls")
-        proc.kill()
-        proc.wait()
-        wait_for(lambda: not tagged_processes(no_leaks), timeout=1.0,
-                 what="every supervised process to die with the supervisor")
-    finally:
-        proc.kill()
-        proc.wait()
-    assert pyshim_cli("gc").returncode == 0
+    kill_supervisor_when(["run", "--handlers", str(handlers), "--",
+                          "sh", "-c", f"{prog('held')} many 20; true"],
+                         all_held.exists, "20 held calls", no_leaks)

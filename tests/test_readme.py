@@ -30,27 +30,28 @@ def test_quick_start_trace_ends_as_shown():
     assert out.stderr.splitlines()[-len(shown):] == shown
 
 
-def test_handler_example_runs_as_printed(tmp_path):
-    example = README.split("## Handlers in Python", 1)[1]
+def run_example(heading, tmp_path):
+    """(what the section's first Python block prints, what the README says
+    it prints, its stderr)."""
+    example = README.split(heading, 1)[1]
     code = re.search(r"```python\n(.*?)```", example, re.S).group(1)
-    expected = re.search(r"prints,.*?```\n(.*?)```", example, re.S).group(1)
+    expected = re.search(r"prints,?\s.*?```\n(.*?)```", example, re.S).group(1)
     script = tmp_path / "example.py"
     script.write_text(code)
     out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
                          timeout=60, cwd=tmp_path)
-    assert out.stdout == expected
-    assert out.stderr == "cat: /etc/shadow: Permission denied\n"
+    return out.stdout, expected, out.stderr
+
+
+def test_handler_example_runs_as_printed(tmp_path):
+    stdout, expected, stderr = run_example("## Handlers in Python", tmp_path)
+    assert stdout == expected
+    assert stderr == "cat: /etc/shadow: Permission denied\n"
 
 
 def test_held_calls_example_runs_as_printed(tmp_path):
-    example = README.split("### Held calls", 1)[1]
-    code = re.search(r"```python\n(.*?)```", example, re.S).group(1)
-    expected = re.search(r"prints\n\n```\n(.*?)```", example, re.S).group(1)
-    script = tmp_path / "held.py"
-    script.write_text(code)
-    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
-                         timeout=60, cwd=tmp_path)
-    assert (out.stdout, out.stderr) == (expected, "")
+    stdout, expected, stderr = run_example("### Held calls", tmp_path)
+    assert (stdout, stderr) == (expected, "")
 
 
 def test_readme_gate_and_chaos_examples_are_tests():

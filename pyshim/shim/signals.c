@@ -22,6 +22,43 @@ const void *shim_mask_without_sigsys(const void *umask, uint64_t *copy)
     return copy;
 }
 
+/* pselect6's sixth argument points at {const sigset_t *ss; size_t ss_len}. */
+struct pselect_mask {
+    const void *ss;
+    size_t len;
+};
+
+/* Where the mask argument of a call that waits with a mask of its own
+ * lives: its address in the program's memory (0 for none).  *sel receives
+ * pselect6's {ss, len}; `*unreadable` is set when that cannot be read.
+ * Contract: `nr` is rt_sigsuspend, ppoll, pselect6, epoll_pwait or
+ * epoll_pwait2; `a` holds the program's raw arguments. */
+static const void *mask_argument(long nr, const long a[6], struct pselect_mask *sel,
+                                 int *unreadable)
+{
+    *unreadable = 0;
+    switch (nr) {
+    case SYS_rt_sigsuspend:
+        return (const void *)a[0];
+    case SYS_ppoll:
+        return (const void *)a[3];
+    case SYS_pselect6:
+        if (!a[5] || shim_copy_in(sel, (void *)a[5], sizeof *sel)) {
+            *unreadable = 1;
+            return 0;
+        }
+        return sel->ss;
+    default: /* epoll_pwait, epoll_pwait2 */
+        return (const void *)a[4];
+    }
+}
+
+static int is_masked_wait(long nr)
+{
+    return nr == SYS_rt_sigsuspend || nr == SYS_ppoll || nr == SYS_pselect6 ||
+           nr == SYS_epoll_pwait || nr == SYS_epoll_pwait2;
+}
+
 /* Calls that install a temporary mask while they wait (rt_sigsuspend,
  * ppoll, pselect6, epoll_pwait, epoll_pwait2): a handler that runs
  * meanwhile must still be able to trap, so SIGSYS is taken out of the mask.
@@ -29,57 +66,32 @@ const void *shim_mask_without_sigsys(const void *umask, uint64_t *copy)
 long shim_masked_wait(long nr, const long a[6])
 {
     uint64_t copy;
+    struct pselect_mask sel;
+    int unreadable;
+    const void *mask = shim_mask_without_sigsys(mask_argument(nr, a, &sel, &unreadable), &copy);
+    if (unreadable) /* let the kernel judge the pointer */
+        return pyshim_raw_syscall(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
     switch (nr) {
     case SYS_rt_sigsuspend:
-        return RAW2(nr, shim_mask_without_sigsys((void *)a[0], &copy), a[1]);
+        return RAW2(nr, mask, a[1]);
     case SYS_ppoll:
-        return RAW6(nr, a[0], a[1], a[2], shim_mask_without_sigsys((void *)a[3], &copy), a[4], 0);
-    case SYS_pselect6: {
-        /* The sixth argument points at {const sigset_t *ss; size_t ss_len}. */
-        struct {
-            const void *ss;
-            size_t len;
-        } arg;
-        if (!a[5] || shim_copy_in(&arg, (void *)a[5], sizeof arg))
-            break; /* let the kernel judge the pointer */
-        arg.ss = shim_mask_without_sigsys(arg.ss, &copy);
-        return RAW6(nr, a[0], a[1], a[2], a[3], a[4], &arg);
-    }
+        return RAW6(nr, a[0], a[1], a[2], mask, a[4], 0);
+    case SYS_pselect6:
+        sel.ss = mask;
+        return RAW6(nr, a[0], a[1], a[2], a[3], a[4], &sel);
     default: /* epoll_pwait, epoll_pwait2 */
-        return RAW6(nr, a[0], a[1], a[2], a[3], shim_mask_without_sigsys((void *)a[4], &copy), a[5]);
+        return RAW6(nr, a[0], a[1], a[2], a[3], mask, a[5]);
     }
-    return pyshim_raw_syscall(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
 }
 
 const uint64_t *shim_wait_mask(long nr, const long a[6], const uint64_t *current,
                                uint64_t *copy)
 {
-    const void *umask;
-    switch (nr) {
-    case SYS_rt_sigsuspend:
-        umask = (const void *)a[0];
-        break;
-    case SYS_ppoll:
-        umask = (const void *)a[3];
-        break;
-    case SYS_epoll_pwait:
-    case SYS_epoll_pwait2:
-        umask = (const void *)a[4];
-        break;
-    case SYS_pselect6: {
-        struct {
-            const void *ss;
-            size_t len;
-        } arg;
-        if (!a[5] || shim_copy_in(&arg, (void *)a[5], sizeof arg))
-            return current;
-        umask = arg.ss;
-        break;
-    }
-    default:
+    if (!is_masked_wait(nr))
         return current;
-    }
-    const void *mask = shim_mask_without_sigsys(umask, copy);
+    struct pselect_mask sel;
+    int unreadable;
+    const void *mask = shim_mask_without_sigsys(mask_argument(nr, a, &sel, &unreadable), copy);
     return mask == copy ? copy : current; /* none, or unreadable: the current mask */
 }
 
