@@ -52,7 +52,9 @@ void shim_ring(struct shim_thread *t)
  * CANCELLED only by compare-and-swap, so whichever comes second loses. */
 void shim_post(struct shim_thread *t)
 {
-    t->channel->event.seq = ++t->seq;
+    if (++t->seq == 0) /* 0 means "no call" to the held-call bookkeeping */
+        t->seq = 1;
+    t->channel->event.seq = t->seq;
     pyshim_store_seq(&t->channel->state, PYSHIM_CH_EVENT);
     shim_ring(t);
 }
