@@ -77,8 +77,8 @@ pyshim_raw_syscall:
  * sigreturn can tell the waiting frame which (shim_hold_note_signal).
  * Contract: signals are blocked on entry; args hold what syscall nr needs
  * and point at memory that outlives the call; interrupted_by is 8-byte
- * aligned and lies on the thread's shim altstack, at or above its base +
- * 8192 (shim_hold_note_signal writes there only then).
+ * aligned and lies on the stack part of the thread's shim altstack
+ * (shim_on_altstack; shim_hold_note_signal writes there only then).
  */
     .globl pyshim_hold_wait
     .hidden pyshim_hold_wait

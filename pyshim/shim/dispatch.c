@@ -117,7 +117,7 @@ static long create(struct shim_thread *t, long nr, const long a[6], ucontext_t *
     struct shim_hold h;
     shim_block_signals(&old);
     const struct pyshim_reply *re = shim_ask_held(t, nr, a, ip, &old, &h);
-    if (!re) { /* a handler interrupted the held clone: fork and clone restart */
+    if (!re) { /* cannot happen: after a handler, clone and fork are asked again */
         shim_unblock(&old);
         return -EINTR;
     }
@@ -195,7 +195,7 @@ void shim_on_sigsys(int sig, siginfo_t *info, void *ctx)
         /* A program handler runs while this thread's call is held, or ran
          * and longjmp'd: from outside the altstack, no shim frame is alive. */
         uintptr_t rsp = (uintptr_t)g[REG_RSP];
-        int nested = rsp >= (uintptr_t)t + 8192 && rsp < (uintptr_t)t + SHIM_ALTSTACK_SIZE;
+        int nested = shim_on_altstack(t, rsp);
         if (t->held_seq || !nested) {
             uint64_t old;
             shim_block_signals(&old);

@@ -288,7 +288,7 @@ static void note(struct shim_thread *t, uint64_t rip, uint64_t rax, uint64_t rbx
         how = SHIM_HOLD_SIGNALLED; /* the wait failed with EINTR */
     else
         return; /* not a return into a held wait */
-    if (rbx < (uintptr_t)t + 8192 || rbx + 8 > (uintptr_t)t + SHIM_ALTSTACK_SIZE || (rbx & 7))
+    if (!shim_on_altstack(t, rbx) || !shim_on_altstack(t, rbx + 7) || (rbx & 7))
         return;
     uint64_t *by = (uint64_t *)(uintptr_t)rbx;
     if (!*by) /* the first handler delivered decides, as in the kernel */

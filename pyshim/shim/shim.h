@@ -41,10 +41,11 @@ struct shim_kaction {
  * no syscall and without relying on the fs register (threads made with raw
  * clone and no new TLS share it). */
 #define SHIM_ALTSTACK_SIZE (128u * 1024u)
+#define SHIM_STACK_START 8192u /* page 0: struct shim_thread; page 1: guard */
 #define SHIM_THREAD_MAGIC 0x5448524450534853ull
 
 /* ---- held calls (hold.c) ----------------------------------------------- */
-enum { SHIM_HOLD_WAITING, SHIM_HOLD_REPLY, SHIM_HOLD_ANSWERED, SHIM_HOLD_WITHDRAWN };
+enum { SHIM_HOLD_REPLY = 1, SHIM_HOLD_ANSWERED, SHIM_HOLD_WITHDRAWN };
 #define SHIM_HOLD_SIGNALLED 1ull  /* a program handler interrupted the wait    */
 #define SHIM_HOLD_SA_RESTART 2ull /* ... and the kernel restarts it (SA_RESTART) */
 #define SHIM_SETTLED_SLOTS 8      /* held calls settled and not yet claimed */
@@ -83,6 +84,13 @@ struct shim_thread {
     long held_nr;
     struct shim_settled settled[SHIM_SETTLED_SLOTS];
 };
+
+/* Whether `addr` lies on the stack part of thread `t`'s shim altstack
+ * (where the SIGSYS handler, and handlers nested in it, run). */
+static inline int shim_on_altstack(const struct shim_thread *t, uintptr_t addr)
+{
+    return addr >= (uintptr_t)t + SHIM_STACK_START && addr < (uintptr_t)t + SHIM_ALTSTACK_SIZE;
+}
 
 /* Contract: call only on the stack the SIGSYS handler runs on. */
 static inline struct shim_thread *shim_thread_self(void)

@@ -77,8 +77,8 @@ struct shim_thread *shim_thread_init_at(struct shim_thread *t, struct pyshim_cha
     t->program_altstack.ss_flags = SS_DISABLE;
 
     stack_t ss = {
-        .ss_sp = (char *)t + 8192,
-        .ss_size = SHIM_ALTSTACK_SIZE - 8192,
+        .ss_sp = (char *)t + SHIM_STACK_START,
+        .ss_size = SHIM_ALTSTACK_SIZE - SHIM_STACK_START,
         .ss_flags = 0,
     };
     *status = RAW2(SYS_sigaltstack, &ss, 0);
