@@ -1,8 +1,7 @@
 # The dispatcher loop (included by _core.pyx).
 
 cdef enum:
-    SPIN = 20000           # doorbell polls before sleeping (~tens of us)
-    SPIN_MIN_NS = 2000000  # no spinning when the next timer is closer than this
+    POLL_MIN_NS = 2000000  # no polling before sleep when the next timer is closer
     WAIT_NS = 20000000     # sleep at most 20 ms between liveness checks
     FAST_BUDGET = 4096     # answers in C before Python gets a look (signals, reaping)
     TRIM_AFTER = 64        # idle ready-set words looked at before a trim
@@ -58,6 +57,7 @@ cdef class Dispatcher:
     cdef uint32_t nready
     cdef uint32_t rpos
     cdef uint32_t idle_words       # looked at in vain since the last trim
+    cdef pyshim_waiter waiter      # how busy its waits found the machine (pyshim_wait.h)
     cdef int cap                   # length of the arrays above
     cdef int nchan
     cdef list by_index
@@ -238,10 +238,10 @@ cdef class Dispatcher:
         _reply(ch, PYSHIM_RE_NATIVE, 0, 0, ch.event.seq)
         return True
 
-    cdef int _wait(self, long timeout_ns, bint spin) noexcept nogil:
+    cdef int _wait(self, long timeout_ns, bint poll) noexcept nogil:
         """Index of a channel with something to handle, or W_TIMEOUT after
-        `timeout_ns` (or a signal), W_BUDGET, W_POSTED; spins before it
-        sleeps if `spin`."""
+        `timeout_ns` (or a signal), W_BUDGET, W_POSTED; polls before it
+        sleeps if `poll`."""
         cdef uint32_t seq
         cdef int idx
         cdef int fast = 0
@@ -258,7 +258,7 @@ cdef class Dispatcher:
                         return W_BUDGET
                     continue
                 return idx
-            if spin and self._spin():
+            if poll and self._poll():
                 continue
             # Sleep: announce it, then look once more (a shim that marked
             # before our announcement is seen now; one after it rings).
@@ -275,13 +275,21 @@ cdef class Dispatcher:
             if r == -1 and (errno == ETIMEDOUT or errno == EINTR):
                 return W_TIMEOUT
 
-    cdef bint _spin(self) noexcept nogil:
-        """Whether a mark (or posted work) came within SPIN polls."""
-        cdef int i
-        for i in range(SPIN):
-            if pyshim_ready_any(self.ctl) or pyshim_load_acquire(&self.poked):
-                return True
-            pyshim_cpu_relax()
+    cdef bint _poll(self) noexcept nogil:
+        """Whether a mark (or posted work) came while polling by the rule of
+        ipc/pyshim_wait.h (yielding the CPU every few polls)."""
+        cdef unsigned i
+        cdef uint64_t before, start = pyshim_ticks()
+        while not pyshim_wait_should_sleep(start, PYSHIM_DISPATCHER_POLL_TICKS):
+            for i in range(pyshim_wait_stride(&self.waiter)):
+                if pyshim_ready_any(self.ctl) or pyshim_load_acquire(&self.poked):
+                    pyshim_wait_ended(&self.waiter)
+                    return True
+                pyshim_cpu_relax()
+            before = pyshim_ticks()
+            sched_yield()
+            pyshim_wait_yielded(&self.waiter, before)
+        pyshim_wait_ended(&self.waiter)
         return False
 
     cdef _poke(self):
@@ -307,7 +315,7 @@ cdef class Dispatcher:
         raised, ChannelError on garbage or ArmError."""
         cdef int idx
         cdef long timeout, timer
-        cdef bint spin
+        cdef bint poll
         last_reap = monotonic()
         self.last_scan = last_reap
         try:
@@ -321,11 +329,11 @@ cdef class Dispatcher:
                 self._raise_error()
                 timeout = EXITING_WAIT_NS if self.exiting else WAIT_NS
                 timer = self._timer_ns()
-                spin = timer < 0 or timer >= SPIN_MIN_NS  # no spinning past a timer
+                poll = timer < 0 or timer >= POLL_MIN_NS  # no polling past a timer
                 if 0 <= timer < timeout:
                     timeout = timer
                 with nogil:
-                    idx = self._wait(timeout, spin)
+                    idx = self._wait(timeout, poll)
                 if idx >= 0:
                     self._handle(idx)
                 elif idx == W_TIMEOUT:

@@ -1,4 +1,4 @@
-# Cython view of ipc/pyshim_ipc.h and ipc/pyshim_sync.h.  Field names only:
+# Cython view of ipc/pyshim_ipc.h, pyshim_sync.h, pyshim_wait.h and pyshim_ready.h.  Field names only:
 # every size and offset comes from the header at compile time.
 from libc.stdint cimport uint8_t, uint32_t, int32_t, int64_t, uint64_t
 
@@ -99,6 +99,16 @@ cdef extern from "pyshim_sync.h" nogil:
     uint32_t pyshim_fetch_add_seq(uint32_t *p, uint32_t v)
     uint32_t pyshim_cas(uint32_t *p, uint32_t expected, uint32_t desired)
     void pyshim_cpu_relax()
+
+cdef extern from "pyshim_wait.h" nogil:
+    cdef enum:
+        PYSHIM_DISPATCHER_POLL_TICKS
+    ctypedef uint32_t pyshim_waiter
+    uint64_t pyshim_ticks()
+    unsigned pyshim_wait_stride(const pyshim_waiter *w)
+    void pyshim_wait_yielded(pyshim_waiter *w, uint64_t before)
+    int pyshim_wait_should_sleep(uint64_t start, uint64_t budget)
+    void pyshim_wait_ended(pyshim_waiter *w)
 
 cdef extern from "pyshim_ready.h" nogil:
     void pyshim_ready_mark(pyshim_control *c, uint32_t index)

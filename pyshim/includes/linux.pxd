@@ -8,6 +8,9 @@ cdef extern from "<sys/syscall.h>" nogil:
 cdef extern from "<unistd.h>" nogil:
     long syscall(long number, ...)
 
+cdef extern from "<sched.h>" nogil:
+    int sched_yield()
+
 cdef extern from "<linux/futex.h>" nogil:
     int FUTEX_WAIT
     int FUTEX_WAKE

@@ -1,5 +1,6 @@
 /* The shim's side of a channel: post an event, ring the supervisor's
- * doorbell, spin and then sleep on the futex until the reply arrives. */
+ * doorbell, poll (yielding the CPU now and then) and then sleep on the
+ * futex until the reply arrives: the rule of ipc/pyshim_wait.h. */
 #include <errno.h>
 #include <linux/futex.h>
 #include <poll.h>
@@ -9,11 +10,9 @@
 
 #include "pyshim_ready.h"
 #include "pyshim_sync.h"
+#include "pyshim_wait.h"
 #include "shim.h"
 
-/* About 50-100 us of spinning before sleeping on the futex: a Python handler
- * usually answers well within that, and a futex wake-up on a VM costs ~40 us. */
-#define SHIM_SPIN 4000
 /* While asleep, check this often that the supervisor is still alive. */
 #define SHIM_LIVENESS_NS 200000000L
 
@@ -74,11 +73,19 @@ uint32_t shim_wait_while(struct shim_thread *t, uint32_t state)
 {
     struct pyshim_channel *ch = t->channel;
     for (;;) {
-        for (int i = 0; i < SHIM_SPIN; i++) {
-            uint32_t now = pyshim_load_acquire(&ch->state);
-            if (now != state)
-                return now;
-            pyshim_cpu_relax();
+        uint64_t start = pyshim_ticks();
+        while (!pyshim_wait_should_sleep(start, PYSHIM_SHIM_POLL_TICKS)) {
+            for (unsigned i = pyshim_wait_stride(&t->waiter); i; i--) {
+                uint32_t now = pyshim_load_acquire(&ch->state);
+                if (now != state) {
+                    pyshim_wait_ended(&t->waiter);
+                    return now;
+                }
+                pyshim_cpu_relax();
+            }
+            uint64_t before = pyshim_ticks();
+            RAW0(SYS_sched_yield);
+            pyshim_wait_yielded(&t->waiter, before);
         }
         pyshim_store_seq(&ch->shim_sleeping, 1);
         if (pyshim_load_seq(&ch->state) == state) {

@@ -13,6 +13,7 @@
 #include <ucontext.h>
 
 #include "pyshim_ipc.h"
+#include "pyshim_wait.h"
 #include "clone.h"
 #include "raw.h"
 
@@ -83,6 +84,7 @@ struct shim_thread {
     uint32_t nsettled;
     long held_nr;
     struct shim_settled settled[SHIM_SETTLED_SLOTS];
+    pyshim_waiter waiter;     /* how busy its waits found the machine */
 };
 
 /* Whether `addr` lies on the stack part of thread `t`'s shim altstack

@@ -1,0 +1,97 @@
+"""Several supervised runs at once, as under `pytest -n auto`, against one
+run alone: does waiting adapt to a busy machine?
+
+    python bench/bench_parallel.py [--iterations N] [--runs K] [--repeat R]
+                                   [--config CONFIG] [--json FILE]
+
+Each run is bench/getppid_loop.c making N getppid calls under
+bench/supervise_one.py CONFIG (by default a Python handler that answers
+"run it natively").  The whole commands are timed from outside: one run
+alone, then K runs started together (wall time until the last one ends).
+The same is done natively and under `strace -f` (strace gets N/10 calls, as
+in bench_getppid.py).  Reported: seconds, and the ratio of K at once to one
+alone, for each.  Bar: pyshim's ratio at most 3x for K=4 on 2 cores.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from common import (compile_c, interleaved, machine_line, print_bars, print_table,
+                    write_json)
+
+HERE = Path(__file__).parent
+STRACE_DIVISOR = 10
+
+
+def together(argv: list[str], k: int, timeout: float) -> float:
+    """Wall seconds for k copies of argv started at once, until all end."""
+    start = time.perf_counter()
+    env = dict(os.environ, PYTHONPATH=str(HERE.parent))  # this tree's pyshim
+    procs = [subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+             for _ in range(k)]
+    deadline = start + timeout
+    for p in procs:
+        try:
+            _, err = p.communicate(timeout=max(0.1, deadline - time.perf_counter()))
+        except subprocess.TimeoutExpired:
+            for q in procs:
+                q.kill()
+                q.wait()
+            raise RuntimeError(f"{' '.join(argv)} x{k}: no exit after {timeout} s") from None
+        if p.returncode != 0:
+            raise RuntimeError(f"{' '.join(argv)}: exit status {p.returncode}: "
+                               f"{err.decode(errors='replace').strip()}")
+    return time.perf_counter() - start
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--iterations", type=int, default=100_000, metavar="N")
+    ap.add_argument("--runs", type=int, default=4, metavar="K")
+    ap.add_argument("--repeat", type=int, default=3, metavar="R")
+    ap.add_argument("--config", default="handler-native",
+                    help="bench/supervise_one.py configuration (default: handler-native)")
+    ap.add_argument("--timeout", type=float, default=300.0, metavar="S")
+    ap.add_argument("--json", metavar="FILE", help="write the raw numbers to FILE")
+    args = ap.parse_args()
+
+    with tempfile.TemporaryDirectory() as work:
+        prog = compile_c(HERE / "getppid_loop.c", work)
+        n, k = args.iterations, args.runs
+        commands = {
+            "native": [prog, str(n)],
+            f"pyshim ({args.config})": [sys.executable, str(HERE / "supervise_one.py"),
+                                        args.config, "--", prog, str(n)],
+            "strace -f": ["strace", "-f", "-qq", "-o", os.devnull, prog,
+                          str(max(1, n // STRACE_DIVISOR))],
+        }
+        measures = {}
+        for name, argv in commands.items():
+            measures[(name, 1)] = lambda argv=argv: together(argv, 1, args.timeout)
+            measures[(name, k)] = lambda argv=argv: together(argv, k, args.timeout)
+        results = interleaved(measures, args.repeat)
+
+    print(f"# {k} runs at once vs one alone, {n} getppid calls each "
+          f"(strace: {max(1, n // STRACE_DIVISOR)}); {machine_line()}; "
+          f"median of {args.repeat}, whole commands\n")
+    rows, raw, ratios = [], {}, {}
+    for name in commands:
+        one, many = results[(name, 1)][0], results[(name, k)][0]
+        ratios[name] = many / one
+        rows.append([name, f"{one:.3f}", f"{many:.3f}", f"{many / one:.2f}x"])
+        raw[name] = {"alone_s": results[(name, 1)][1], "together_s": results[(name, k)][1]}
+    print_table(["command", "one alone (s)", f"{k} at once (s)", "ratio"], rows)
+    pyshim = f"pyshim ({args.config})"
+    print_bars({f"{k} pyshim runs at once cost at most 3x one alone": ratios[pyshim] <= 3.0})
+    write_json(args.json, {"iterations": n, "runs": k, "results": raw})
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
