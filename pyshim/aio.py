@@ -2,10 +2,11 @@
 the supervisor runs synchronously, and the thread that serves a run for
 ``Supervisor.run_async`` while the caller's loop goes on.
 
-asyncio is imported here only, and only once a run needs it."""
+asyncio and threading are imported here only, and only once a run needs
+them (start-up counts)."""
 from __future__ import annotations
 
-import threading
+from _thread import allocate_lock
 
 
 class LoopThread:
@@ -14,13 +15,14 @@ class LoopThread:
 
     def __init__(self):
         self._loop = None
-        self._thread: threading.Thread | None = None
-        self._lock = threading.Lock()
+        self._thread = None
+        self._lock = allocate_lock()
 
     def loop(self):
         with self._lock:
             if self._loop is None:
                 import asyncio
+                import threading
 
                 self._loop = asyncio.new_event_loop()
                 ready = threading.Event()
@@ -41,7 +43,7 @@ class LoopThread:
             thread.join(5.0)
 
 
-def _serve_loop(loop, ready: threading.Event) -> None:
+def _serve_loop(loop, ready) -> None:
     import asyncio
 
     asyncio.set_event_loop(loop)
@@ -62,6 +64,7 @@ async def serve_in_thread(run, stop):
     (from the loop's thread) and the run is awaited to its end before the
     cancellation goes on."""
     import asyncio
+    import threading
 
     loop = asyncio.get_running_loop()
     done = loop.create_future()

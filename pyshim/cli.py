@@ -5,7 +5,6 @@ import argparse
 import errno
 import os
 import sys
-import traceback
 
 import pyshim
 from pyshim import _core, shm
@@ -180,15 +179,7 @@ def cmd_gc(args, parser) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="pyshim",
-        description="Run Linux programs under a syscall supervisor written in Python.")
-    parser.add_argument("--version", action="version", version=f"pyshim {pyshim.__version__}")
-    sub = parser.add_subparsers(dest="cmd", required=True, metavar="{run,trace,inspect,gc}")
-
-    p = sub.add_parser("run", help="run a program under the supervisor",
-                       epilog=EPILOG_RUN, formatter_class=argparse.RawDescriptionHelpFormatter)
+def _run_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--trap", metavar="NAME,...|all",
                    help="syscalls sent to the supervisor (run natively unless a handler answers)")
     p.add_argument("--handlers", metavar="FILE", help="Python file that registers handlers on `sup`")
@@ -199,36 +190,80 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--chaos-max-ms", metavar="MS", type=float,
                    help="with --chaos: longest hold in milliseconds (default 5)")
     p.add_argument("command", nargs=argparse.REMAINDER, help="-- PROGRAM [ARGS...]")
-    p.set_defaults(func=cmd_run)
 
-    p = sub.add_parser("trace", help="print each syscall as strace does",
-                       epilog=EPILOG_TRACE, formatter_class=argparse.RawDescriptionHelpFormatter)
+
+def _trace_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("-o", "--output", metavar="FILE", help="write the trace to FILE (default: stderr)")
     p.add_argument("-e", "--trace", metavar="NAME,...", help="trace only these syscalls (default: all)")
     p.add_argument("--record", metavar="FILE",
                    help="write every call to FILE as a msgpack record (read it with pyshim inspect)")
     p.add_argument("command", nargs=argparse.REMAINDER, help="-- PROGRAM [ARGS...]")
-    p.set_defaults(func=cmd_trace)
 
-    p = sub.add_parser("inspect", help="look at live runs, a block, or a record",
-                       epilog=EPILOG_INSPECT, formatter_class=argparse.RawDescriptionHelpFormatter)
+
+def _inspect_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("record", nargs="?", metavar="FILE", help="a record written by pyshim trace --record")
     p.add_argument("--block", metavar="DESCRIPTOR", help="decode the block segment:offset:size")
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
-    p.set_defaults(func=cmd_inspect)
 
-    p = sub.add_parser("gc", help="remove shared memory left by dead runs",
-                       epilog=EPILOG_GC, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.set_defaults(func=cmd_gc)
+
+# name: (help, epilog, what adds its arguments, what runs it)
+COMMANDS = {
+    "run": ("run a program under the supervisor", EPILOG_RUN, _run_arguments, cmd_run),
+    "trace": ("print each syscall as strace does", EPILOG_TRACE, _trace_arguments, cmd_trace),
+    "inspect": ("look at live runs, a block, or a record", EPILOG_INSPECT, _inspect_arguments,
+                cmd_inspect),
+    "gc": ("remove shared memory left by dead runs", EPILOG_GC, None, cmd_gc),
+}
+
+
+def _columns() -> int:
+    """The terminal's width as shutil.get_terminal_size gives it."""
+    try:
+        columns = int(os.environ.get("COLUMNS", "0"))
+    except ValueError:
+        columns = 0
+    if columns <= 0:
+        try:
+            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns
+        except (AttributeError, ValueError, OSError):
+            columns = 0
+    return columns or 80
+
+
+class _Formatter(argparse.RawDescriptionHelpFormatter):
+    """argparse's formatter, sized without importing shutil: argparse builds
+    one per add_argument, and importing shutil costs start-up."""
+
+    def __init__(self, prog, indent_increment=2, max_help_position=24, width=None):
+        super().__init__(prog, indent_increment, max_help_position,
+                         _columns() - 2 if width is None else width)
+
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The command line; with `only`, the other commands get no arguments
+    (argparse's add_argument is slow, and start-up counts)."""
+    parser = argparse.ArgumentParser(
+        prog="pyshim", formatter_class=_Formatter,
+        description="Run Linux programs under a syscall supervisor written in Python.")
+    parser.add_argument("--version", action="version", version=f"pyshim {pyshim.__version__}")
+    sub = parser.add_subparsers(dest="cmd", required=True, metavar="{" + ",".join(COMMANDS) + "}")
+    for name, (help_text, epilog, arguments, func) in COMMANDS.items():
+        p = sub.add_parser(name, help=help_text, epilog=epilog, formatter_class=_Formatter)
+        if arguments is not None and only in (None, name):
+            arguments(p)
+        p.set_defaults(func=func)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else argv
+    parser = build_parser(argv[0] if argv and argv[0] in COMMANDS else None)
     args = parser.parse_args(argv)
     try:
         return args.func(args, parser)
     except _core.HandlerError as exc:
+        import traceback  # only on this path: a handler raised
+
         cause = exc.__cause__ or exc
         traceback.print_exception(type(cause), cause, cause.__traceback__, file=sys.stderr)
         print(f"pyshim: {exc}; the program was stopped", file=sys.stderr)

@@ -3,8 +3,6 @@ supervise it, whether this kernel can."""
 from __future__ import annotations
 
 import os
-import platform
-import shutil
 import struct
 
 from pyshim.errors import CannotSupervise, ProgramNotFound, UnsupportedKernel
@@ -23,10 +21,12 @@ def resolve(prog: str, env: dict[str, str] | None = None) -> str:
             raise CannotSupervise(f"{prog}: is a directory")
         return prog
     path = (env if env is not None else os.environ).get("PATH", os.defpath)
-    found = shutil.which(prog, path=path)
-    if found is None:
-        raise ProgramNotFound(f"{prog}: command not found")
-    return found
+    for directory in path.split(os.pathsep):
+        # An empty entry means the current directory, as for a shell.
+        candidate = os.path.join(directory, prog)
+        if os.access(candidate, os.X_OK) and not os.path.isdir(candidate):
+            return candidate
+    raise ProgramNotFound(f"{prog}: command not found")
 
 
 def check_supervisable(path: str, _depth: int = 0) -> None:
@@ -82,8 +82,9 @@ def parse_release(release: str) -> tuple[int, int]:
 def check_kernel(release: str | None = None, machine: str | None = None) -> None:
     """Raises UnsupportedKernel unless this is x86-64 Linux >= 5.11 (Syscall
     User Dispatch)."""
-    release = platform.release() if release is None else release
-    machine = platform.machine() if machine is None else machine
+    uname = os.uname()
+    release = uname.release if release is None else release
+    machine = uname.machine if machine is None else machine
     if machine != "x86_64":
         raise UnsupportedKernel(f"pyshim runs on x86-64 only, this machine is {machine}")
     if parse_release(release) < MIN_KERNEL:

@@ -18,9 +18,8 @@ from __future__ import annotations
 import mmap
 import os
 import re
-import secrets
 import time
-from dataclasses import dataclass, field
+from collections import namedtuple
 
 import posix_ipc
 
@@ -52,7 +51,7 @@ def run_tag(tag: str | None = None) -> str:
 
 def new_run_id(tag: str | None = None) -> str:
     """A random run id, prefixed by the run tag."""
-    return run_tag(tag) + secrets.token_hex(8)
+    return run_tag(tag) + os.urandom(8).hex()
 
 
 def process_start_time(pid: int) -> int | None:
@@ -66,15 +65,17 @@ def process_start_time(pid: int) -> int | None:
     return int(fields[19])
 
 
-@dataclass(frozen=True)
 class Block:
     """One block: where it is and a writable view of its segment."""
 
-    segment: str
-    offset: int
-    size: int
-    view: mmap.mmap = field(repr=False, compare=False)
-    index: int = 0  # the channel's bit in the run's ready set
+    __slots__ = ("segment", "offset", "size", "view", "index")
+
+    def __init__(self, segment: str, offset: int, size: int, view: mmap.mmap, index: int = 0):
+        self.segment = segment
+        self.offset = offset
+        self.size = size
+        self.view = view
+        self.index = index  # the channel's bit in the run's ready set
 
     @property
     def desc(self) -> tuple[str, int, int]:
@@ -84,6 +85,9 @@ class Block:
     def text(self) -> str:
         """The descriptor's text form, as the shim reads it from the environment."""
         return f"{self.segment}:{self.offset}:{self.size}"
+
+    def __repr__(self) -> str:
+        return f"Block({self.text!r}, index={self.index})"
 
 
 class Segment:
@@ -177,13 +181,9 @@ class Run:
         self.close()
 
 
-@dataclass
-class RunInfo:
-    run_id: str
-    segments: list[str]
-    supervisor_pid: int | None
-    alive: bool
-    reason: str
+# One run found in /dev/shm: its segments, its supervisor's pid (None when
+# unknown), whether it is alive, and why it is judged so.
+RunInfo = namedtuple("RunInfo", "run_id segments supervisor_pid alive reason")
 
 
 def _supervisor_alive(pid: int, start: int) -> bool:

@@ -4,9 +4,8 @@ from __future__ import annotations
 import os
 import signal
 import sys
-import threading
+from _thread import allocate_lock  # threading's Lock, without importing threading
 from collections.abc import Callable, Iterable, Mapping
-from importlib import resources
 from time import monotonic
 
 from pyshim import _core, aio, paths, program, shm, syscalls
@@ -23,8 +22,10 @@ FORWARDED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUI
 
 def preload_path() -> str:
     """Path of the installed preload library."""
-    path = resources.files("pyshim").joinpath(PRELOAD_NAME)
-    if not path.is_file():
+    # Installed beside this module as a plain file (setup.py builds it so;
+    # pip never installs pyshim zipped, and a zip could not be preloaded).
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), PRELOAD_NAME)
+    if not os.path.isfile(path):
         raise PyshimError(f"the preload library {path} is missing; reinstall pyshim")
     return str(path)
 
@@ -104,7 +105,7 @@ class Supervisor:
         self._run: shm.Run | None = None
         self._dispatcher = None
         self._timers: list = []  # set while no run is going
-        self._lock = threading.Lock()  # the dispatcher's hand-over, for other threads
+        self._lock = allocate_lock()  # the dispatcher's hand-over, for other threads
         self._control: _Control | None = None
 
     def trap(self, names: Iterable[str | int] | str) -> None:
@@ -250,7 +251,7 @@ class _Control:
     is told (now, or as soon as it exists)."""
 
     def __init__(self):
-        self._lock = threading.Lock()
+        self._lock = allocate_lock()
         self.stopped = False
         self.dispatcher = None
 

@@ -5,33 +5,49 @@ from __future__ import annotations
 
 import os
 import select
-from dataclasses import dataclass, field
 
 
-@dataclass
 class Thread:
-    tid: int
-    pid: int
-    parent: int | None  # tid of the thread that created it
-    channel: object = field(repr=False)  # pyshim._core.Channel
-    state: str = "running"  # running | exiting | exited
-    ordinal: int = 0  # the run's n-th thread to start (0: the first)
+    """One thread: its channel and where it stands."""
+
+    __slots__ = ("tid", "pid", "parent", "channel", "state", "ordinal")
+
+    def __init__(self, tid: int, pid: int, parent: int | None, channel,
+                 state: str = "running", ordinal: int = 0):
+        self.tid = tid
+        self.pid = pid
+        self.parent = parent  # tid of the thread that created it
+        self.channel = channel  # pyshim._core.Channel
+        self.state = state  # running | exiting | exited
+        self.ordinal = ordinal  # the run's n-th thread to start (0: the first)
 
     @property
     def block(self) -> str:
         segment, offset, size = self.channel.desc
         return f"{segment}:{offset}:{size}"
 
+    def __repr__(self) -> str:
+        return (f"Thread(tid={self.tid}, pid={self.pid}, parent={self.parent}, "
+                f"state={self.state!r}, ordinal={self.ordinal})")
 
-@dataclass
+
 class Process:
-    pid: int
-    parent: int | None  # pid of the process that created it
-    pidfd: int | None = field(default=None, repr=False)
-    threads: dict[int, Thread] = field(default_factory=dict)
-    status: int | None = None  # wait status, when the supervisor reaped it
-    alive: bool = True
-    image_supervised: bool = True  # False after exec of a static program
+    """One process: its threads and, once reaped, its wait status."""
+
+    __slots__ = ("pid", "parent", "pidfd", "threads", "status", "alive", "image_supervised")
+
+    def __init__(self, pid: int, parent: int | None, pidfd: int | None = None):
+        self.pid = pid
+        self.parent = parent  # pid of the process that created it
+        self.pidfd = pidfd
+        self.threads: dict[int, Thread] = {}
+        self.status: int | None = None  # wait status, when the supervisor reaped it
+        self.alive = True
+        self.image_supervised = True  # False after exec of a static program
+
+    def __repr__(self) -> str:
+        return (f"Process(pid={self.pid}, parent={self.parent}, threads={list(self.threads)}, "
+                f"status={self.status}, alive={self.alive})")
 
 
 class Table:

@@ -5,7 +5,10 @@ cdef enum:
     WAIT_NS = 20000000     # sleep at most 20 ms between liveness checks
     FAST_BUDGET = 4096     # answers in C before Python gets a look (signals, reaping)
     TRIM_AFTER = 64        # idle ready-set words looked at before a trim
-    EXITING_WAIT_NS = 1000000  # 1 ms while a process is on its way out
+    # While a process is on its way out (nothing tells the dispatcher when
+    # it is gone): look after 50 us, then twice as long each time, up to 1 ms.
+    EXITING_WAIT_MIN_NS = 50000
+    EXITING_WAIT_MAX_NS = 1000000
     # What _wait returns besides a channel's index:
     W_TIMEOUT = -1         # the timeout passed, or a signal arrived
     W_BUDGET = -2          # FAST_BUDGET calls were answered in C
@@ -69,6 +72,7 @@ cdef class Dispatcher:
     cdef object allocate
     cdef object release
     cdef int exiting
+    cdef long exiting_wait_ns      # the next wait while a process exits
     cdef public object table
     cdef object on_exec
     # Work other threads hand to the dispatcher, and its timers.
@@ -327,7 +331,7 @@ cdef class Dispatcher:
                 if self.posted:
                     self._drain()
                 self._raise_error()
-                timeout = EXITING_WAIT_NS if self.exiting else WAIT_NS
+                timeout = self.exiting_wait_ns if self.exiting else WAIT_NS
                 timer = self._timer_ns()
                 poll = timer < 0 or timer >= POLL_MIN_NS  # no polling past a timer
                 if 0 <= timer < timeout:
@@ -337,6 +341,8 @@ cdef class Dispatcher:
                 if idx >= 0:
                     self._handle(idx)
                 elif idx == W_TIMEOUT:
+                    if self.exiting and self.exiting_wait_ns < EXITING_WAIT_MAX_NS:
+                        self.exiting_wait_ns *= 2
                     PyErr_CheckSignals()
                     if monotonic() - self.last_scan >= SCAN_EVERY_S:
                         self._scan_all()
@@ -773,6 +779,7 @@ cdef class Dispatcher:
         else:
             self.table.exiting(c.pid)
             self.exiting = 1
+            self.exiting_wait_ns = EXITING_WAIT_MIN_NS
 
     def _callback_raised(self, fn, exc):
         """A Deferred's done-callback raised: the run stops, as for a handler."""

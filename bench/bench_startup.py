@@ -1,0 +1,116 @@
+"""Start-up: what a run costs before the program does anything.
+
+    python bench/bench_startup.py [--repeat R] [--python PY] [--json FILE]
+
+Two rows, each a ratio against what a user would run instead, measured in
+the same run, interleaved:
+
+- ``pyshim run -- /bin/true`` against ``python -c pass`` (the same
+  interpreter: PY, by default this one with this tree on PYTHONPATH; give
+  the python of a venv where pyshim is installed with `pip install .` to
+  measure what a user runs: the venv's `pyshim` script is then timed too).
+  Bar: at most 2x.
+- ``Supervisor().run(["/bin/true"])`` in this process against
+  ``subprocess.run(["/bin/true"])``.  Bar: at most 1.5x.
+
+Medians of R runs, in milliseconds; `strace -f /bin/true` and
+`strace -f --seccomp-bpf /bin/true` are shown beside the first row.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from common import interleaved, machine_line, print_bars, print_table, write_json
+
+HERE = Path(__file__).parent
+
+
+def wall(argv: list[str], env=None) -> float:
+    start = time.perf_counter()
+    # Run from / so that `-m pyshim` finds the installed package, not a tree
+    # in the current directory.
+    proc = subprocess.run(argv, env=env, cwd="/", stdout=subprocess.DEVNULL,
+                          stderr=subprocess.PIPE)
+    took = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(argv)}: exit status {proc.returncode}: "
+                           f"{proc.stderr.decode(errors='replace').strip()}")
+    return took * 1000
+
+
+def in_process(fn) -> float:
+    start = time.perf_counter()
+    code = fn()
+    took = time.perf_counter() - start
+    if code != 0:
+        raise RuntimeError(f"exit status {code}")
+    return took * 1000
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--repeat", type=int, default=21, metavar="R")
+    ap.add_argument("--python", metavar="PY",
+                    help="interpreter for the command-line rows (default: this one, "
+                         "with this tree's pyshim first on its path)")
+    ap.add_argument("--json", metavar="FILE", help="write the raw numbers to FILE")
+    args = ap.parse_args()
+
+    env = None
+    if args.python is None:
+        args.python = sys.executable
+        env = dict(os.environ, PYTHONPATH=str(HERE.parent))
+    from pyshim import Supervisor
+
+    true = "/bin/true"
+    script = os.path.join(os.path.dirname(args.python), "pyshim")
+    has_script = env is None and os.access(script, os.X_OK)
+    measures = {
+        "python -c pass": lambda: wall([args.python, "-c", "pass"], env),
+        "pyshim run -- /bin/true": lambda: wall([args.python, "-m", "pyshim", "run", "--", true],
+                                                env),
+        **({"pyshim script: pyshim run -- /bin/true": lambda: wall([script, "run", "--", true])}
+           if has_script else {}),
+        "strace -f /bin/true": lambda: wall(["strace", "-f", "-qq", "-o", os.devnull, true]),
+        "strace -f --seccomp-bpf /bin/true": lambda: wall(
+            ["strace", "-f", "-qq", "--seccomp-bpf", "-e", "trace=openat", "-o", os.devnull,
+             true]),
+        "subprocess.run([/bin/true])": lambda: in_process(
+            lambda: subprocess.run([true]).returncode),
+        "Supervisor().run([/bin/true])": lambda: in_process(lambda: Supervisor().run([true])),
+    }
+    for measure in measures.values():  # warm caches: imports, page cache
+        measure()
+    results = interleaved(measures, args.repeat)
+    ms = {name: r[0] for name, r in results.items()}
+
+    print(f"# start-up, whole commands; {machine_line()}; median of {args.repeat}; "
+          f"interpreter {args.python}\n")
+    rows = []
+    script_row = "pyshim script: pyshim run -- /bin/true"
+    for name, base in (("python -c pass", None),
+                       ("pyshim run -- /bin/true", "python -c pass"),
+                       *([(script_row, "python -c pass")] if has_script else []),
+                       ("strace -f /bin/true", None),
+                       ("strace -f --seccomp-bpf /bin/true", None),
+                       ("subprocess.run([/bin/true])", None),
+                       ("Supervisor().run([/bin/true])", "subprocess.run([/bin/true])")):
+        rows.append([name, f"{ms[name]:.2f}", f"{ms[name] / ms[base]:.2f}x" if base else ""])
+    print_table(["what", "ms", "ratio"], rows)
+    print("\n(`pyshim run` rows are `python -m pyshim run`; the script row is the "
+          "console script pip installs, which also imports re.)")
+    cli = ms["pyshim run -- /bin/true"] / ms["python -c pass"]
+    embedded = ms["Supervisor().run([/bin/true])"] / ms["subprocess.run([/bin/true])"]
+    print_bars({"pyshim run -- /bin/true at most 2x python -c pass": cli <= 2.0,
+                "Supervisor().run at most 1.5x subprocess.run": embedded <= 1.5})
+    write_json(args.json, {"ms": {name: r[1] for name, r in results.items()}})
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
