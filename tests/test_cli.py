@@ -98,3 +98,23 @@ def test_gc_with_nothing_to_do():
     out = pyshim_cli("gc")
     assert out.returncode == 0
     assert out.stdout.splitlines()[-1] in ("nothing to remove",) or out.stdout.startswith("removed")
+
+
+def test_path_search_skips_directories_and_files_that_cannot_run(tmp_path, prog):
+    # As a shell does: the first executable regular file named so in PATH.
+    first, second, third = (tmp_path / d for d in ("a", "b", "c"))
+    for d in (first, second, third):
+        d.mkdir()
+    (first / "hello").mkdir()                 # a directory: skipped
+    (second / "hello").write_text("#!/bin/sh\necho no\n")  # not executable: skipped
+    (third / "hello").symlink_to(prog("hello"))
+    env = dict(os.environ, PATH=f"{first}:{second}:{third}:{os.environ['PATH']}")
+    out = pyshim_cli("run", "--", "hello", "5", env=env)
+    assert (out.returncode, out.stdout) == (5, "hello\n")
+
+
+def test_top_level_help_lists_every_command():
+    out = pyshim_cli("--help")
+    assert out.returncode == 0
+    for cmd in ("run", "trace", "inspect", "gc"):
+        assert re.search(rf"^\s+{cmd}\s+\S", out.stdout, re.M), cmd
