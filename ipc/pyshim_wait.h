@@ -45,6 +45,9 @@
 /* One waiter's memory of how busy the machine was (0: idle). */
 typedef uint32_t pyshim_waiter;
 
+/* The time-stamp counter.  A program may make it fault (prctl PR_SET_TSC):
+ * the shim then reads CLOCK_MONOTONIC in nanoseconds instead (shim.h), and
+ * the budgets below read as roughly the same times. */
 static inline uint64_t pyshim_ticks(void)
 {
     return __builtin_ia32_rdtsc();
@@ -56,17 +59,17 @@ static inline unsigned pyshim_wait_stride(const pyshim_waiter *w)
     return *w ? PYSHIM_POLLS_BUSY : PYSHIM_POLLS_IDLE;
 }
 
-/* Call after each yield, with the ticks read just before it. */
-static inline void pyshim_wait_yielded(pyshim_waiter *w, uint64_t before)
+/* Call after each yield with the clock read just before and after it. */
+static inline void pyshim_wait_yielded(pyshim_waiter *w, uint64_t before, uint64_t after)
 {
-    if (pyshim_ticks() - before > PYSHIM_SLOW_YIELD_TICKS)
+    if (after - before > PYSHIM_SLOW_YIELD_TICKS)
         *w = PYSHIM_BUSY_WAITS;
 }
 
-/* Whether a wait that started polling at `start` should now sleep. */
-static inline int pyshim_wait_should_sleep(uint64_t start, uint64_t budget)
+/* Whether a wait that started polling at `start` should sleep at `now`. */
+static inline int pyshim_wait_should_sleep(uint64_t start, uint64_t now, uint64_t budget)
 {
-    return pyshim_ticks() - start > budget;
+    return now - start > budget;
 }
 
 /* Call when a wait ends (by polling or sleeping). */

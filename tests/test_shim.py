@@ -120,3 +120,13 @@ def test_backtrace_through_a_signal_frame(prog, trap):
     so an unwinder recognizes the signal frame."""
     native, supervised = native_and_supervised([prog("signals"), "backtrace"], trap)
     assert native.stdout == supervised.stdout == "backtrace in a handler: ok\n", supervised.stderr
+
+
+@pytest.mark.parametrize("trap", TRAPS, ids=TRAP_IDS)
+def test_program_that_makes_rdtsc_fault(prog, trap):
+    """The shim times its waits with the time-stamp counter; a program that
+    makes reading it fault (prctl PR_SET_TSC) runs on as natively."""
+    native, supervised = native_and_supervised([prog("notsc")], trap)
+    expected = "rdtsc faults: yes\ngetppid: 200 + 200 of 400 ok\n"
+    assert native.stdout == expected
+    assert (supervised.stdout, supervised.returncode) == (expected, 0), supervised.stderr

@@ -284,7 +284,8 @@ cdef class Dispatcher:
         ipc/pyshim_wait.h (yielding the CPU every few polls)."""
         cdef unsigned i
         cdef uint64_t before, start = pyshim_ticks()
-        while not pyshim_wait_should_sleep(start, PYSHIM_DISPATCHER_POLL_TICKS):
+        while not pyshim_wait_should_sleep(start, pyshim_ticks(),
+                                           PYSHIM_DISPATCHER_POLL_TICKS):
             for i in range(pyshim_wait_stride(&self.waiter)):
                 if pyshim_ready_any(self.ctl) or pyshim_load_acquire(&self.poked):
                     pyshim_wait_ended(&self.waiter)
@@ -292,7 +293,7 @@ cdef class Dispatcher:
                 pyshim_cpu_relax()
             before = pyshim_ticks()
             sched_yield()
-            pyshim_wait_yielded(&self.waiter, before)
+            pyshim_wait_yielded(&self.waiter, before, pyshim_ticks())
         pyshim_wait_ended(&self.waiter)
         return False
 

@@ -106,8 +106,8 @@ cdef extern from "pyshim_wait.h" nogil:
     ctypedef uint32_t pyshim_waiter
     uint64_t pyshim_ticks()
     unsigned pyshim_wait_stride(const pyshim_waiter *w)
-    void pyshim_wait_yielded(pyshim_waiter *w, uint64_t before)
-    int pyshim_wait_should_sleep(uint64_t start, uint64_t budget)
+    void pyshim_wait_yielded(pyshim_waiter *w, uint64_t before, uint64_t after)
+    int pyshim_wait_should_sleep(uint64_t start, uint64_t now, uint64_t budget)
     void pyshim_wait_ended(pyshim_waiter *w)
 
 cdef extern from "pyshim_ready.h" nogil:

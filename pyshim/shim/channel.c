@@ -73,8 +73,8 @@ uint32_t shim_wait_while(struct shim_thread *t, uint32_t state)
 {
     struct pyshim_channel *ch = t->channel;
     for (;;) {
-        uint64_t start = pyshim_ticks();
-        while (!pyshim_wait_should_sleep(start, PYSHIM_SHIM_POLL_TICKS)) {
+        uint64_t start = shim_ticks();
+        while (!pyshim_wait_should_sleep(start, shim_ticks(), PYSHIM_SHIM_POLL_TICKS)) {
             for (unsigned i = pyshim_wait_stride(&t->waiter); i; i--) {
                 uint32_t now = pyshim_load_acquire(&ch->state);
                 if (now != state) {
@@ -83,9 +83,9 @@ uint32_t shim_wait_while(struct shim_thread *t, uint32_t state)
                 }
                 pyshim_cpu_relax();
             }
-            uint64_t before = pyshim_ticks();
+            uint64_t before = shim_ticks();
             RAW0(SYS_sched_yield);
-            pyshim_wait_yielded(&t->waiter, before);
+            pyshim_wait_yielded(&t->waiter, before, shim_ticks());
         }
         pyshim_store_seq(&ch->shim_sleeping, 1);
         if (pyshim_load_seq(&ch->state) == state) {

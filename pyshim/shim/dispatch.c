@@ -52,6 +52,8 @@ static long execute(struct shim_thread *t, long nr, const long a[6], ucontext_t 
         return shim_rt_sigprocmask(a, uc);
     case SYS_sigaltstack:
         return shim_sigaltstack(t, a);
+    case SYS_prctl:
+        return shim_prctl(a);
     case SYS_execve:
     case SYS_execveat:
         return shim_execve(t, nr, a);

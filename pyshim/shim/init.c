@@ -65,6 +65,7 @@ __attribute__((constructor)) static void shim_init(void)
             shim_die("the supervisor is gone; stopping the program");
     }
 
+    shim_check_tsc(); /* before the first wait (Start) */
     if (shim_install_sigsys_handler() < 0)
         shim_die("cannot install the SIGSYS handler");
     long status;

@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <signal.h>
+#include <sys/syscall.h>
+#include <time.h>
 #include <ucontext.h>
 
 #include "pyshim_ipc.h"
@@ -114,8 +116,23 @@ struct shim_process {
     /* The tid of the one held thread that polls the supervisor's liveness
      * for the whole process (0: none); a futex word for the others. */
     uint32_t watchman;
+    /* The program made rdtsc fault (prctl PR_SET_TSC): shim_ticks reads
+     * the clock with a syscall instead. */
+    int32_t tsc_faults;
 };
 extern struct shim_process shim_proc SHIM_HIDDEN;
+
+/* The clock of the waiting rule (ipc/pyshim_wait.h): the time-stamp
+ * counter, or CLOCK_MONOTONIC in ns when the program made rdtsc fault. */
+static inline uint64_t shim_ticks(void)
+{
+    if (__builtin_expect(shim_proc.tsc_faults, 0)) {
+        struct timespec ts;
+        RAW2(SYS_clock_gettime, CLOCK_MONOTONIC, &ts);
+        return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+    }
+    return pyshim_ticks();
+}
 
 /* Whether the supervisor has exited (a zombie counts as gone). */
 SHIM_HIDDEN int shim_supervisor_gone(void);
@@ -265,5 +282,12 @@ SHIM_HIDDEN void shim_follow_supervisor(void);
 SHIM_HIDDEN __attribute__((noreturn)) void shim_sigreturn(struct shim_thread *t, ucontext_t *uc);
 SHIM_HIDDEN const void *shim_mask_without_sigsys(const void *umask, uint64_t *copy);
 SHIM_HIDDEN long shim_masked_wait(long nr, const long a[6]);
+
+/* ---- thread.c ---------------------------------------------------------- */
+/* prctl, run natively; notes whether the process can still read the
+ * time-stamp counter (PR_SET_TSC), for shim_ticks. */
+SHIM_HIDDEN long shim_prctl(const long a[6]);
+/* Reads, at start-up, whether rdtsc faults in this image (PR_GET_TSC). */
+SHIM_HIDDEN void shim_check_tsc(void);
 
 #endif /* PYSHIM_SHIM_H */

@@ -95,6 +95,23 @@ long shim_arm(void)
     return RAW6(SYS_prctl, PR_SET_SYSCALL_USER_DISPATCH, PR_SYS_DISPATCH_ON, lo, len, 0, 0);
 }
 
+void shim_check_tsc(void)
+{
+    int state = PR_TSC_ENABLE;
+    if (RAW2(SYS_prctl, PR_GET_TSC, &state) == 0)
+        shim_proc.tsc_faults = state != PR_TSC_ENABLE;
+}
+
+long shim_prctl(const long a[6])
+{
+    long r = pyshim_raw_syscall(SYS_prctl, a[0], a[1], a[2], a[3], a[4], a[5]);
+    /* The flag is per thread in the kernel; one thread that made rdtsc
+     * fault is enough for the whole process to stop using it. */
+    if (r == 0 && a[0] == PR_SET_TSC && a[1] != PR_TSC_ENABLE)
+        shim_proc.tsc_faults = 1;
+    return r;
+}
+
 /* Contract: `t` is the calling thread's state; nothing uses it afterwards. */
 void shim_thread_exit(struct shim_thread *t, int status)
 {
