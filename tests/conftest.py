@@ -72,11 +72,11 @@ def prog(tmp_path_factory):
     out = tmp_path_factory.mktemp("progs")
     built: dict[str, str] = {}
 
-    def build(name: str, static: bool = False) -> str:
-        key = f"{name}{'-static' if static else ''}"
+    def build(name: str, static: bool = False, flags: tuple[str, ...] = ()) -> str:
+        key = f"{name}{'-static' if static else ''}{''.join(flags)}"
         if key not in built:
             exe = out / key
-            cmd = ["gcc", "-O1", "-Wall", "-Werror", "-pthread", f"-I{ROOT / 'ipc'}",
+            cmd = ["gcc", "-O1", "-Wall", "-Werror", "-pthread", *flags, f"-I{ROOT / 'ipc'}",
                    "-o", str(exe), str(PROGS / f"{name}.c")]
             if static:
                 cmd.insert(1, "-static")

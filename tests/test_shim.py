@@ -130,3 +130,14 @@ def test_program_that_makes_rdtsc_fault(prog, trap):
     expected = "rdtsc faults: yes\ngetppid: 200 + 200 of 400 ok\n"
     assert native.stdout == expected
     assert (supervised.stdout, supervised.returncode) == (expected, 0), supervised.stderr
+
+
+@pytest.mark.parametrize("trap", TRAPS, ids=TRAP_IDS)
+def test_cancelling_a_thread_blocked_in_read(prog, trap):
+    """read() is a cancellation point: pthread_cancel ends the blocked
+    thread, its cleanup handler runs and the stack unwinds through the
+    shim's frames (what C++ destructors need), as natively."""
+    native, supervised = native_and_supervised([prog("cancel", flags=("-fexceptions",))], trap)
+    expected = "cancelled: yes, cleanup handler: yes, unwound: yes\n"
+    assert native.stdout == expected
+    assert (supervised.stdout, supervised.returncode) == (expected, 0), supervised.stderr
