@@ -21,11 +21,13 @@ SHIM_SOURCES = [
     "pyshim/shim/init.c",
     "pyshim/shim/maps.c",
     "pyshim/shim/restart.c",
+    "pyshim/shim/rewrite.c",
     "pyshim/shim/signals.c",
     "pyshim/shim/thread.c",
     "pyshim/shim/util.c",
     "pyshim/asm/trampoline.S",
     "pyshim/asm/clone.S",
+    "pyshim/asm/arena.S",
 ]
 
 # Code that runs inside the SIGSYS handler must not call into libc behind

@@ -17,7 +17,12 @@ the table reports the share that
   redirect once its first trap proved it;
 - **... patchable**: of those, the ones whose 5-byte `mov` lies inside one
   aligned 8-byte word, so a single atomic store can replace it while other
-  threads may run it.
+  threads may run it;
+- **no trap now**: the share that pyshim, with nothing subscribed, runs
+  without a trap today (shim/rewrite.c: patchable libc sites of the calls
+  on its allowlist).  Counted as 1 - (SIGSYS deliveries / calls), the
+  SIGSYS deliveries counted by `strace -f -e trace=none -e signal=SIGSYS`
+  around `pyshim run`, in a separate run of the same command.
 """
 from __future__ import annotations
 
@@ -111,6 +116,20 @@ def measure(argv: list[str], preload: str, work: str) -> dict:
                            for nr in total}}
 
 
+def traps(argv: list[str], work: str) -> int:
+    """SIGSYS deliveries (trapped calls) of argv under `pyshim run`, nothing
+    subscribed, as strace counts them; the calls the shim always handles
+    (ALWAYS_HANDLED) left out, as in measure()."""
+    log = os.path.join(work, "sigsys.log")
+    env = dict(os.environ, PYTHONPATH=str(HERE.parent))
+    subprocess.run(["strace", "-f", "-qq", "-e", "trace=none", "-e", "signal=SIGSYS", "-o", log,
+                    sys.executable, "-m", "pyshim", "run", "--", *argv],
+                   env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+    skipped = tuple(f"si_syscall=__NR_{name}," for name in ALWAYS_HANDLED)
+    with open(log) as f:
+        return sum(1 for line in f if "SIGSYS" in line and not any(s in line for s in skipped))
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--json", metavar="FILE", help="write the raw numbers to FILE")
@@ -119,21 +138,29 @@ def main() -> int:
         so = os.path.join(work, "reach_count.so")
         subprocess.run(["gcc", "-O2", "-shared", "-fPIC", "-o", so, str(HERE / "reach_count.c"),
                         "-ldl"], check=True)
-        results = {name: measure(argv, so, work) for name, argv in commands(work).items()}
+        results = {}
+        for name, argv in commands(work).items():
+            results[name] = measure(argv, so, work)
+            results[name]["traps_now"] = traps(argv, work)
 
     print(f"# share of syscalls each fast path would reach; {machine_line()}\n")
     rows = []
     sums = collections.Counter()
     for name, r in results.items():
         n = max(r["calls"], 1)
+        fast = max(r["calls"] - r["traps_now"], 0)
         rows.append([name, str(r["calls"]), f"{100 * r['wrappers'] / n:.0f}%",
-                     f"{100 * r['mov'] / n:.0f}%", f"{100 * r['patchable'] / n:.0f}%"])
+                     f"{100 * r['mov'] / n:.0f}%", f"{100 * r['patchable'] / n:.0f}%",
+                     f"{100 * fast / n:.0f}%"])
         for k in ("calls", "wrappers", "mov", "patchable"):
             sums[k] += r[k]
+        sums["fast"] += fast
     n = max(sums["calls"], 1)
     rows.append(["all of the above", str(sums["calls"]), f"{100 * sums['wrappers'] / n:.0f}%",
-                 f"{100 * sums['mov'] / n:.0f}%", f"{100 * sums['patchable'] / n:.0f}%"])
-    print_table(["command", "syscalls", "wrappers", "mov+syscall", "... patchable"], rows)
+                 f"{100 * sums['mov'] / n:.0f}%", f"{100 * sums['patchable'] / n:.0f}%",
+                 f"{100 * sums['fast'] / n:.0f}%"])
+    print_table(["command", "syscalls", "wrappers", "mov+syscall", "... patchable",
+                 "no trap now"], rows)
     print("\nTop syscalls per command (calls, through wrappers, at mov+syscall sites):")
     for name, r in results.items():
         top = sorted(r["by_syscall"].items(), key=lambda kv: -kv[1][0])[:6]

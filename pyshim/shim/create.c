@@ -52,6 +52,7 @@ static void join_run_as_process(struct shim_thread *t, ucontext_t *uc,
                                 const struct shim_clone_req *req)
 {
     shim_maps_after_fork();
+    shim_rewrite_after_fork();
     shim_settled_after_fork(t);
     shim_follow_supervisor();
     t->pid = (int32_t)RAW0(SYS_getpid);

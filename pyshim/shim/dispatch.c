@@ -159,8 +159,11 @@ long shim_syscall(struct shim_thread *t, long nr, const long a[6], ucontext_t *u
         return -ENOSYS; /* libc falls back to clone, whose arguments fit a register */
     if (is_clone_family(nr))
         return create(t, nr, a, uc, ip);
-    if (!is_subscribed(nr))
-        return execute(t, nr, a, uc);
+    if (!is_subscribed(nr)) {
+        long result = execute(t, nr, a, uc);
+        shim_rewrite(nr, a, ip);
+        return result;
+    }
 
     uint32_t flags;
     long retval;

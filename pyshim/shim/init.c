@@ -66,6 +66,7 @@ __attribute__((constructor)) static void shim_init(void)
     }
 
     shim_check_tsc(); /* before the first wait (Start) */
+    shim_rewrite_init();
     if (shim_install_sigsys_handler() < 0)
         shim_die("cannot install the SIGSYS handler");
     long status;

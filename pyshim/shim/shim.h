@@ -283,6 +283,17 @@ SHIM_HIDDEN __attribute__((noreturn)) void shim_sigreturn(struct shim_thread *t,
 SHIM_HIDDEN const void *shim_mask_without_sigsys(const void *umask, uint64_t *copy);
 SHIM_HIDDEN long shim_masked_wait(long nr, const long a[6]);
 
+/* ---- rewrite.c --------------------------------------------------------- */
+/* Finds libc's code, unless $PYSHIM_NO_REWRITE says no.  Contract: runs in
+ * the constructor, before dispatch is armed (it calls libc). */
+SHIM_HIDDEN void shim_rewrite_init(void);
+/* After an unsubscribed call ran natively: rewrites the libc site that
+ * made it (`ip`: the address after its syscall) to skip the trap from now
+ * on, when the call and the site allow it (see rewrite.c). */
+SHIM_HIDDEN void shim_rewrite(long nr, const long a[6], uint64_t ip);
+/* In a forked child, before it runs program code. */
+SHIM_HIDDEN void shim_rewrite_after_fork(void);
+
 /* ---- thread.c ---------------------------------------------------------- */
 /* prctl, run natively; notes whether the process can still read the
  * time-stamp counter (PR_SET_TSC), for shim_ticks. */
