@@ -133,11 +133,14 @@ def test_program_that_makes_rdtsc_fault(prog, trap):
 
 
 @pytest.mark.parametrize("trap", TRAPS, ids=TRAP_IDS)
-def test_cancelling_a_thread_blocked_in_read(prog, trap):
-    """read() is a cancellation point: pthread_cancel ends the blocked
-    thread, its cleanup handler runs and the stack unwinds through the
-    shim's frames (what C++ destructors need), as natively."""
-    native, supervised = native_and_supervised([prog("cancel", flags=("-fexceptions",))], trap)
+@pytest.mark.parametrize("mode", [[], ["write"]], ids=["read", "write"])
+def test_cancelling_a_blocked_thread(prog, trap, mode):
+    """read() and write() are cancellation points: pthread_cancel ends the
+    blocked thread, its cleanup handler runs and the stack unwinds through
+    the shim's frames, or its rewritten call's stub (what C++ destructors
+    need), as natively."""
+    argv = [prog("cancel", flags=("-fexceptions",)), *mode]
+    native, supervised = native_and_supervised(argv, trap)
     expected = "cancelled: yes, cleanup handler: yes, unwound: yes\n"
     assert native.stdout == expected
     assert (supervised.stdout, supervised.returncode) == (expected, 0), supervised.stderr

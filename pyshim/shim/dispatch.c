@@ -161,7 +161,7 @@ long shim_syscall(struct shim_thread *t, long nr, const long a[6], ucontext_t *u
         return create(t, nr, a, uc, ip);
     if (!is_subscribed(nr)) {
         long result = execute(t, nr, a, uc);
-        shim_rewrite(nr, a, ip);
+        shim_rewrite(nr, ip);
         return result;
     }
 

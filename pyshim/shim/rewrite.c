@@ -3,27 +3,33 @@
  *
  * When an unsubscribed call traps, the shim looks at the two instructions
  * that made it.  If they are `mov $nr, %eax; syscall` (b8 imm32 0f 05) in
- * libc's code, with imm32 the call's own number, the 5-byte mov is
- * replaced by `jmp stub`, and the stub (in the arena, asm/arena.S, inside
- * the region dispatch never traps) does `mov $nr, %eax; syscall` and jumps
- * back after the original syscall.  The original `syscall` is left as it
- * was, so a jump straight to it still traps: the trap stays the catch-all.
+ * libc's code, with imm32 the call's own number, the 5-byte mov becomes
+ * `call stub`, and the stub (asm/arena.S, inside the region dispatch never
+ * traps) does `mov $nr, %eax; syscall` and goes on after the original
+ * syscall, with rcx and r11 as the syscall leaves them natively.  The
+ * original `syscall` stays in place, so a jump straight to it still traps:
+ * the trap stays the catch-all.
  *
  * What makes it safe:
- * - Only calls in the allowlist below: they never block for long, are not
- *   cancellation points, send no signal to the caller and are not calls
- *   the shim emulates.  A signal that arrives during one is delivered on
- *   its return from the stub; restart and EINTR work there as anywhere.
- * - Subscriptions are fixed for a run, so a rewritten site never carries
- *   a call someone subscribed; a new image starts with pristine code.
+ * - Subscriptions are fixed for a run, so a rewritten site never carries a
+ *   call someone subscribed; a new image starts with pristine code.  Calls
+ *   the shim emulates or must see (clone, exec, exit, signal masks and
+ *   handlers, masked waits, prctl) are never rewritten.
  * - The 5 bytes lie inside one aligned 8-byte word, replaced by a single
  *   atomic store: a thread running the site sees the old mov or the new
- *   jmp, never half of each; a thread already past the mov runs the old
- *   syscall, which traps as before.
- * - The stub is written whole before the site points at it.
+ *   call, never half of each; a thread already past the mov runs the old
+ *   syscall, which traps as before.  The stub is written before the site
+ *   points at it.
+ * - The `call` pushes below the stack pointer: libc's syscall functions
+ *   keep nothing there (checked for glibc 2.36: only __longjmp_chk, whose
+ *   sigaltstack is never rewritten, uses the red zone).  A signal during
+ *   the syscall restarts it or returns EINTR inside the stub as anywhere,
+ *   and each slot's unwind entry leads unwinders back into the site's
+ *   function (cancellation, backtraces).
+ * - With a shadow stack (CET) the stub's return would not match it: no
+ *   rewriting then.
  *
  * $PYSHIM_NO_REWRITE=1 in the program's environment turns it off. */
-#include <fcntl.h>
 #include <link.h>
 #include <stdlib.h>
 #include <sys/mman.h>
@@ -34,7 +40,7 @@
 extern char pyshim_arena[] SHIM_HIDDEN;
 extern char pyshim_arena_end[] SHIM_HIDDEN;
 
-#define SLOT 32
+#define SLOT 16 /* PYSHIM_ARENA_SLOT in asm/arena.S */
 #define PAGE 4096UL
 
 static struct {
@@ -43,30 +49,18 @@ static struct {
     int lock;
 } rw;
 
-/* Calls that never block for long, are no cancellation point, signal
- * nobody and are run natively by execute() as they are. */
-static int rewritable(long nr, const long a[6])
+/* Calls the shim emulates or must see at every call: never rewritten. */
+static int rewritable(long nr)
 {
     switch (nr) {
-    case SYS_stat: case SYS_fstat: case SYS_lstat: case SYS_newfstatat: case SYS_statx:
-    case SYS_lseek: case SYS_mmap: case SYS_mprotect: case SYS_munmap: case SYS_brk:
-    case SYS_mremap: case SYS_madvise: case SYS_getdents64: case SYS_readlink:
-    case SYS_readlinkat: case SYS_access: case SYS_faccessat: case SYS_faccessat2:
-    case SYS_getcwd: case SYS_getpid: case SYS_getppid: case SYS_gettid: case SYS_getuid:
-    case SYS_geteuid: case SYS_getgid: case SYS_getegid: case SYS_getresuid:
-    case SYS_getresgid: case SYS_getgroups: case SYS_umask: case SYS_uname:
-    case SYS_sysinfo: case SYS_prlimit64: case SYS_getrlimit: case SYS_getxattr:
-    case SYS_lgetxattr: case SYS_fgetxattr: case SYS_listxattr: case SYS_llistxattr:
-    case SYS_flistxattr: case SYS_fadvise64: case SYS_sched_getaffinity:
-    case SYS_getrusage: case SYS_times: case SYS_clock_getres: case SYS_clock_gettime:
-    case SYS_gettimeofday: case SYS_time: case SYS_getpgrp: case SYS_getpgid:
-    case SYS_getsid: case SYS_getpriority: case SYS_dup: case SYS_dup2: case SYS_dup3:
-    case SYS_pipe2: case SYS_sched_yield: case SYS_getcpu:
-        return 1;
-    case SYS_fcntl: /* the lock waits are cancellation points; the rest not */
-        return a[1] != F_SETLKW && a[1] != F_OFD_SETLKW;
+    case SYS_clone: case SYS_clone3: case SYS_fork: case SYS_vfork:
+    case SYS_execve: case SYS_execveat: case SYS_exit: case SYS_exit_group:
+    case SYS_rt_sigreturn: case SYS_rt_sigaction: case SYS_rt_sigprocmask:
+    case SYS_sigaltstack: case SYS_rt_sigsuspend: case SYS_ppoll: case SYS_pselect6:
+    case SYS_epoll_pwait: case SYS_epoll_pwait2: case SYS_prctl:
+        return 0;
     }
-    return 0;
+    return 1;
 }
 
 static int find_libc(struct dl_phdr_info *info, size_t size, void *data)
@@ -91,10 +85,16 @@ static int find_libc(struct dl_phdr_info *info, size_t size, void *data)
     return 0;
 }
 
+#define ARCH_SHSTK_STATUS 0x5005
+#define ARCH_SHSTK_SHSTK (1UL << 0)
+
 void shim_rewrite_init(void)
 {
     const char *off = getenv("PYSHIM_NO_REWRITE");
     if (off && off[0] && !(off[0] == '0' && !off[1]))
+        return;
+    unsigned long features = 0;
+    if (RAW2(SYS_arch_prctl, ARCH_SHSTK_STATUS, &features) == 0 && (features & ARCH_SHSTK_SHSTK))
         return;
     dl_iterate_phdr(find_libc, NULL);
 }
@@ -107,22 +107,23 @@ static int unlock_text(uintptr_t addr, size_t len, int writable)
     return RAW3(SYS_mprotect, page, ((addr + len + PAGE - 1) & ~(PAGE - 1)) - page, prot) == 0;
 }
 
-/* Writes the stub for (nr, back) into a fresh arena slot; NULL if full or
+/* Writes the stub for `nr` into a fresh arena slot; NULL if full or
  * the arena cannot be made writable.  Contract: rw.lock is held. */
-static char *write_stub(long nr, uintptr_t back)
+static char *write_stub(long nr)
 {
     char *slot = pyshim_arena + (size_t)rw.used * SLOT;
     if (slot + SLOT > pyshim_arena_end || !unlock_text((uintptr_t)slot, SLOT, 1))
         return NULL;
     uint32_t imm = (uint32_t)nr;
-    slot[0] = (char)0xb8;                             /* mov $nr, %eax */
+    static const unsigned char tail[] = {
+        0x0f, 0x05,             /* syscall */
+        0x59,                   /* pop %rcx */
+        0x48, 0x8d, 0x49, 0x02, /* lea 2(%rcx), %rcx */
+        0xff, 0xe1,             /* jmp *%rcx */
+    };
+    slot[0] = (char)0xb8;       /* mov $nr, %eax */
     shim_memcpy(slot + 1, &imm, 4);
-    slot[5] = 0x0f;                                   /* syscall */
-    slot[6] = 0x05;
-    slot[7] = (char)0xff;                             /* jmp *0(%rip) */
-    slot[8] = 0x25;
-    shim_memset(slot + 9, 0, 4);
-    shim_memcpy(slot + 13, &back, 8);                 /* ... to here */
+    shim_memcpy(slot + 5, tail, sizeof tail);
     unlock_text((uintptr_t)slot, SLOT, 0);
     rw.used++;
     return slot;
@@ -148,15 +149,15 @@ static void rewrite_locked(long nr, uintptr_t ip)
     long rel = (long)slot - (long)(site + 5);
     if (rel != (int32_t)rel)
         return; /* the arena is out of a jump's reach */
-    if (!write_stub(nr, ip))
+    if (!write_stub(nr))
         return;
     uint64_t old, new;
     shim_memcpy(&old, (const void *)word, 8);
     new = old;
-    unsigned char jmp[5] = {0xe9};
+    unsigned char call[5] = {0xe8}; /* call rel32 */
     int32_t rel32 = (int32_t)rel;
-    shim_memcpy(jmp + 1, &rel32, 4);
-    shim_memcpy((char *)&new + (site - word), jmp, 5);
+    shim_memcpy(call + 1, &rel32, 4);
+    shim_memcpy((char *)&new + (site - word), call, 5);
     if (!unlock_text(word, 8, 1))
         return; /* the stub stays unused */
     __atomic_compare_exchange_n((uint64_t *)word, &old, new, 0, __ATOMIC_SEQ_CST,
@@ -164,9 +165,9 @@ static void rewrite_locked(long nr, uintptr_t ip)
     unlock_text(word, 8, 0);
 }
 
-void shim_rewrite(long nr, const long a[6], uint64_t ip)
+void shim_rewrite(long nr, uint64_t ip)
 {
-    if (!rw.lo || !rewritable(nr, a))
+    if (!rw.lo || !rewritable(nr))
         return;
     uint64_t old;
     shim_block_signals(&old);

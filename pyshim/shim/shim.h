@@ -290,7 +290,7 @@ SHIM_HIDDEN void shim_rewrite_init(void);
 /* After an unsubscribed call ran natively: rewrites the libc site that
  * made it (`ip`: the address after its syscall) to skip the trap from now
  * on, when the call and the site allow it (see rewrite.c). */
-SHIM_HIDDEN void shim_rewrite(long nr, const long a[6], uint64_t ip);
+SHIM_HIDDEN void shim_rewrite(long nr, uint64_t ip);
 /* In a forked child, before it runs program code. */
 SHIM_HIDDEN void shim_rewrite_after_fork(void);
 
