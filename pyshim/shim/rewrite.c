@@ -132,19 +132,29 @@ static char *write_stub(long nr)
 /* Contract: `ip` is the address after a syscall that trapped with number
  * `nr`, which nobody subscribed and which execute() ran natively; signals
  * are blocked (the lock is not reentrant). */
-static void rewrite_locked(long nr, uintptr_t ip)
+/* Whether `ip` follows a site this file can rewrite for `nr`: libc's
+ * `mov $nr, %eax; syscall`, its mov inside one aligned 8-byte word.  Reads
+ * only libc's code, so it may run before the lock (and runs again under
+ * it: another thread may have rewritten the site meanwhile). */
+static int rewritable_site(long nr, uintptr_t ip)
 {
     uintptr_t site = ip - 7;
     if (site < rw.lo || ip > rw.hi)
-        return;
+        return 0;
     const unsigned char *code = (const unsigned char *)site;
     uint32_t imm;
     shim_memcpy(&imm, code + 1, 4);
     if (code[0] != 0xb8 || imm != (uint32_t)nr || code[5] != 0x0f || code[6] != 0x05)
-        return; /* another shape, or already rewritten */
+        return 0; /* another shape, or already rewritten */
+    return (site & ~(uintptr_t)7) == ((site + 4) & ~(uintptr_t)7);
+}
+
+static void rewrite_locked(long nr, uintptr_t ip)
+{
+    if (!rewritable_site(nr, ip))
+        return;
+    uintptr_t site = ip - 7;
     uintptr_t word = site & ~(uintptr_t)7;
-    if (site + 5 > word + 8)
-        return; /* the mov straddles two words: no single store replaces it */
     uintptr_t slot = (uintptr_t)pyshim_arena + (uintptr_t)rw.used * SLOT;
     long rel = (long)slot - (long)(site + 5);
     if (rel != (int32_t)rel)
@@ -167,7 +177,9 @@ static void rewrite_locked(long nr, uintptr_t ip)
 
 void shim_rewrite(long nr, uint64_t ip)
 {
-    if (!rw.lo || !rewritable(nr))
+    /* Most traps come from sites already judged: decide before paying for
+     * the signal mask and the lock. */
+    if (!rw.lo || !rewritable(nr) || !rewritable_site(nr, (uintptr_t)ip))
         return;
     uint64_t old;
     shim_block_signals(&old);
