@@ -180,49 +180,24 @@ WRAP(int, utimensat, SYS_utimensat, (int d, const char *p, const struct timespec
 WRAP(ssize_t, getrandom, SYS_getrandom, (void *b, size_t n, unsigned f), (b, n, f))
 WRAP(ssize_t, getdents64, SYS_getdents64, (int fd, void *b, size_t n), (fd, b, n))
 
-int open(const char *p, int f, ...)
-{
-    NEXT(open);
-    va_list ap;
-    va_start(ap, f);
-    mode_t m = va_arg(ap, mode_t);
-    va_end(ap);
-    count(SYS_openat);
-    return next_(p, f, m);
-}
+/* A wrapper whose last argument is optional (`...`): it is passed on as
+ * `type`, whatever the caller gave. */
+#define WRAP_VA(ret, name, nr, params, last, type, args) \
+    ret name params \
+    { \
+        NEXT(name); \
+        va_list ap; \
+        va_start(ap, last); \
+        type extra = va_arg(ap, type); \
+        va_end(ap); \
+        count(nr); \
+        return next_ args; \
+    }
 
-int openat(int d, const char *p, int f, ...)
-{
-    NEXT(openat);
-    va_list ap;
-    va_start(ap, f);
-    mode_t m = va_arg(ap, mode_t);
-    va_end(ap);
-    count(SYS_openat);
-    return next_(d, p, f, m);
-}
-
-int fcntl(int fd, int cmd, ...)
-{
-    NEXT(fcntl);
-    va_list ap;
-    va_start(ap, cmd);
-    long arg = va_arg(ap, long);
-    va_end(ap);
-    count(SYS_fcntl);
-    return next_(fd, cmd, arg);
-}
-
-int ioctl(int fd, unsigned long req, ...)
-{
-    NEXT(ioctl);
-    va_list ap;
-    va_start(ap, req);
-    long arg = va_arg(ap, long);
-    va_end(ap);
-    count(SYS_ioctl);
-    return next_(fd, req, arg);
-}
+WRAP_VA(int, open, SYS_openat, (const char *p, int f, ...), f, mode_t, (p, f, extra))
+WRAP_VA(int, openat, SYS_openat, (int d, const char *p, int f, ...), f, mode_t, (d, p, f, extra))
+WRAP_VA(int, fcntl, SYS_fcntl, (int fd, int cmd, ...), cmd, long, (fd, cmd, extra))
+WRAP_VA(int, ioctl, SYS_ioctl, (int fd, unsigned long req, ...), req, long, (fd, req, extra))
 
 long syscall(long nr, ...)
 {
