@@ -19,10 +19,9 @@
  * Unwritten slots hold int3.
  *
  * Contract: written only by shim/rewrite.c, a whole slot before any site
- * calls it, with PYSHIM_ARENA_SLOT bytes per slot; never freed.
+ * calls it, in the layout above (geometry in shim/arena.h); never freed.
  */
-#define PYSHIM_ARENA_SLOT 16
-#define PYSHIM_ARENA_SLOTS 1024
+#include "arena.h"
 
     .section pyshim_text, "ax", @progbits
     .balign 4096
@@ -31,10 +30,10 @@
 pyshim_arena:
     .rept PYSHIM_ARENA_SLOTS
     .cfi_startproc              /* at entry: CFA = rsp + 8, return address at [rsp] */
-    .fill 8, 1, 0xcc            /* mov, syscall, pop */
+    .fill PYSHIM_ARENA_POPPED, 1, 0xcc  /* mov, syscall, pop */
     .cfi_def_cfa_offset 0       /* popped: the caller's rsp is rsp ... */
     .cfi_register rip, rcx      /* ... and its pc is in rcx */
-    .fill PYSHIM_ARENA_SLOT - 8, 1, 0xcc
+    .fill PYSHIM_ARENA_SLOT - PYSHIM_ARENA_POPPED, 1, 0xcc
     .cfi_endproc
     .endr
     .globl pyshim_arena_end

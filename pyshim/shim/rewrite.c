@@ -35,12 +35,13 @@
 #include <sys/mman.h>
 #include <sys/syscall.h>
 
+#include "arena.h"
 #include "shim.h"
 
 extern char pyshim_arena[] SHIM_HIDDEN;
 extern char pyshim_arena_end[] SHIM_HIDDEN;
 
-#define SLOT 16 /* PYSHIM_ARENA_SLOT in asm/arena.S */
+#define SLOT PYSHIM_ARENA_SLOT
 #define PAGE 4096UL
 
 static struct {
@@ -121,6 +122,8 @@ static char *write_stub(long nr)
         0x48, 0x8d, 0x49, 0x02, /* lea 2(%rcx), %rcx */
         0xff, 0xe1,             /* jmp *%rcx */
     };
+    _Static_assert(5 + sizeof tail <= SLOT, "a stub fits its slot");
+    _Static_assert(5 + 2 + 1 == PYSHIM_ARENA_POPPED, "the unwind rule changes after the pop");
     slot[0] = (char)0xb8;       /* mov $nr, %eax */
     shim_memcpy(slot + 1, &imm, 4);
     shim_memcpy(slot + 5, tail, sizeof tail);
