@@ -184,12 +184,15 @@ void shim_rewrite(long nr, uint64_t ip)
      * the signal mask and the lock. */
     if (!rw.lo || !rewritable(nr) || !rewritable_site(nr, (uintptr_t)ip))
         return;
+    /* Another thread rewriting (often this very site, when many threads
+     * start at once): skip, never wait.  The call has run; the site is
+     * rewritten by that thread or at a later trap. */
     uint64_t old;
     shim_block_signals(&old);
-    while (__atomic_exchange_n(&rw.lock, 1, __ATOMIC_ACQUIRE))
-        __builtin_ia32_pause();
-    rewrite_locked(nr, (uintptr_t)ip);
-    __atomic_store_n(&rw.lock, 0, __ATOMIC_RELEASE);
+    if (!__atomic_exchange_n(&rw.lock, 1, __ATOMIC_ACQUIRE)) {
+        rewrite_locked(nr, (uintptr_t)ip);
+        __atomic_store_n(&rw.lock, 0, __ATOMIC_RELEASE);
+    }
     shim_unblock(&old);
 }
 
