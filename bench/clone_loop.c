@@ -1,13 +1,15 @@
 /* Thread and process creation loops for bench/bench_clone.py.
  *
  *     clone_loop threads N   N x (pthread_create + pthread_join) of an empty thread
+ *     clone_loop threads-default N   the same with default thread attributes
  *     clone_loop forks N     N x (fork + waitpid) of a child that _exit(0)s at once
  *     clone_loop alive N     N threads blocked at once; with all N alive the
  *                            main thread calls syscall(SYS_getppid) exactly once,
  *                            then releases and joins them
  *
  * Prints the measured part's own duration in nanoseconds on stdout, so
- * start-up is not counted.  Threads get 64 KiB stacks so 1000 are cheap.
+ * start-up is not counted.  Threads get 64 KiB stacks so 1000 are cheap,
+ * except in threads-default.
  * Exits 1 (with a message on stderr) if any call fails. */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -60,20 +62,30 @@ static void small_stacks(pthread_attr_t *attr)
         die("pthread_attr_setstacksize", err);
 }
 
-static void threads(long n)
+static void create_join(long n, const pthread_attr_t *attr)
 {
-    pthread_attr_t attr;
-    small_stacks(&attr);
     for (long i = 0; i < n; i++) {
         pthread_t t;
-        int err = pthread_create(&t, &attr, nothing, NULL);
+        int err = pthread_create(&t, attr, nothing, NULL);
         if (err)
             die("pthread_create", err);
         err = pthread_join(t, NULL);
         if (err)
             die("pthread_join", err);
     }
+}
+
+static void threads(long n)
+{
+    pthread_attr_t attr;
+    small_stacks(&attr);
+    create_join(n, &attr);
     pthread_attr_destroy(&attr);
+}
+
+static void threads_default(long n)
+{
+    create_join(n, NULL);
 }
 
 static void forks(long n)
@@ -130,13 +142,15 @@ static void alive(long n)
 int main(int argc, char **argv)
 {
     if (argc != 3) {
-        fprintf(stderr, "usage: %s threads|forks|alive N\n", argv[0]);
+        fprintf(stderr, "usage: %s threads|threads-default|forks|alive N\n", argv[0]);
         return 2;
     }
     long n = atol(argv[2]);
     void (*loop)(long);
     if (!strcmp(argv[1], "threads"))
         loop = threads;
+    else if (!strcmp(argv[1], "threads-default"))
+        loop = threads_default;
     else if (!strcmp(argv[1], "forks"))
         loop = forks;
     else if (!strcmp(argv[1], "alive"))
