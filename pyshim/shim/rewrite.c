@@ -132,9 +132,6 @@ static char *write_stub(long nr)
     return slot;
 }
 
-/* Contract: `ip` is the address after a syscall that trapped with number
- * `nr`, which nobody subscribed and which execute() ran natively; signals
- * are blocked (the lock is not reentrant). */
 /* Whether `ip` follows a site this file can rewrite for `nr`: libc's
  * `mov $nr, %eax; syscall`, its mov inside one aligned 8-byte word.  Reads
  * only libc's code, so it may run before the lock (and runs again under
@@ -152,6 +149,9 @@ static int rewritable_site(long nr, uintptr_t ip)
     return (site & ~(uintptr_t)7) == ((site + 4) & ~(uintptr_t)7);
 }
 
+/* Contract: `ip` is the address after a syscall that trapped with number
+ * `nr`, which nobody subscribed and which execute() ran natively; signals
+ * are blocked and rw.lock is held. */
 static void rewrite_locked(long nr, uintptr_t ip)
 {
     if (!rewritable_site(nr, ip))
