@@ -47,6 +47,16 @@ static double now(void)
 
 static double t0;
 
+/* Installs `fn` for `sig` with `flags` and an empty sa_mask. */
+static void handle(int sig, void (*fn)(int), int flags)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = fn;
+    sa.sa_flags = flags;
+    sigaction(sig, &sa, 0);
+}
+
 static void *two_b(void *arg)
 {
     (void)arg;
@@ -89,11 +99,7 @@ static int read_interrupted(int restart)
         _exit(0);
     }
     close(p[1]);
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_alarm;
-    sa.sa_flags = restart ? SA_RESTART : 0;
-    sigaction(SIGALRM, &sa, 0);
+    handle(SIGALRM, on_alarm, restart ? SA_RESTART : 0);
     struct itimerval it = {{0, 0}, {0, 100000}};
     setitimer(ITIMER_REAL, &it, 0);
     char c;
@@ -182,10 +188,7 @@ static void *race_sender(void *arg)
 
 static int race(int k, int use_read)
 {
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_usr1;
-    sigaction(SIGUSR1, &sa, 0);
+    handle(SIGUSR1, on_usr1, 0);
     int zero = open("/dev/zero", O_RDONLY);
     race_main = pthread_self();
     pthread_t sender;
@@ -257,13 +260,8 @@ static void __attribute__((noinline)) fill_and_check(int sig)
 
 static int longjmp_out(void)
 {
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = jump_out;
-    sigaction(SIGUSR1, &sa, 0);
-    sa.sa_handler = fill_and_check;
-    sa.sa_flags = SA_ONSTACK;
-    sigaction(SIGUSR2, &sa, 0);
+    handle(SIGUSR1, jump_out, 0);
+    handle(SIGUSR2, fill_and_check, SA_ONSTACK);
     if (sigsetjmp(jump, 0) == 0) {
         long r = syscall(SYS_getppid);
         printf("not interrupted: %ld\n", r);
@@ -278,10 +276,7 @@ static int longjmp_out(void)
 
 static int suspend(void)
 {
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_alarm;
-    sigaction(SIGUSR1, &sa, 0);
+    handle(SIGUSR1, on_alarm, 0);
     sigset_t blocked, none;
     sigemptyset(&blocked);
     sigaddset(&blocked, SIGUSR1);
@@ -296,10 +291,7 @@ static int suspend(void)
 
 static int sleep_interrupted(void)
 {
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_alarm;
-    sigaction(SIGALRM, &sa, 0);
+    handle(SIGALRM, on_alarm, 0);
     struct itimerval it = {{0, 0}, {0, 200000}};
     setitimer(ITIMER_REAL, &it, 0);
     struct timespec req = {1, 0}, rem = {-1, -1};
@@ -322,10 +314,7 @@ static void fork_child(int sig)
 
 static int forking(void)
 {
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = fork_child;
-    sigaction(SIGUSR1, &sa, 0);
+    handle(SIGUSR1, fork_child, 0);
     long r = syscall(SYS_getppid);
     printf("getppid=%s child=%s\n", r > 0 ? "ok" : "failed", handled == 1 ? "ok" : "failed");
     return 0;
