@@ -22,7 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import (compile_c, interleaved, machine_line, print_bars, print_table,
+from common import (compile_c, interleaved, machine_line, print_bars, print_table, tree_env,
                     write_json)
 
 HERE = Path(__file__).parent
@@ -32,7 +32,7 @@ STRACE_DIVISOR = 10
 def together(argv: list[str], k: int, timeout: float) -> float:
     """Wall seconds for k copies of argv started at once, until all end."""
     start = time.perf_counter()
-    env = dict(os.environ, PYTHONPATH=str(HERE.parent))  # this tree's pyshim
+    env = tree_env()
     procs = [subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
              for _ in range(k)]
     deadline = start + timeout

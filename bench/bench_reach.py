@@ -28,14 +28,13 @@ from __future__ import annotations
 
 import argparse
 import collections
-import mmap
 import os
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-from common import compile_c, machine_line, print_table, write_json
+from common import machine_line, print_table, tree_env, write_json
 from pyshim import Supervisor, syscalls
 
 HERE = Path(__file__).parent
@@ -121,7 +120,7 @@ def traps(argv: list[str], work: str) -> int:
     subscribed, as strace counts them; the calls the shim always handles
     (ALWAYS_HANDLED) left out, as in measure()."""
     log = os.path.join(work, "sigsys.log")
-    env = dict(os.environ, PYTHONPATH=str(HERE.parent))
+    env = tree_env()
     subprocess.run(["strace", "-f", "-qq", "-e", "trace=none", "-e", "signal=SIGSYS", "-o", log,
                     sys.executable, "-m", "pyshim", "run", "--", *argv],
                    env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)

@@ -25,22 +25,16 @@ import sys
 import time
 from pathlib import Path
 
-from common import interleaved, machine_line, print_bars, print_table, write_json
+from common import (interleaved, machine_line, print_bars, print_table, tree_env, wall_ms,
+                    write_json)
 
 HERE = Path(__file__).parent
 
 
 def wall(argv: list[str], env=None) -> float:
-    start = time.perf_counter()
     # Run from / so that `-m pyshim` finds the installed package, not a tree
     # in the current directory.
-    proc = subprocess.run(argv, env=env, cwd="/", stdout=subprocess.DEVNULL,
-                          stderr=subprocess.PIPE)
-    took = time.perf_counter() - start
-    if proc.returncode != 0:
-        raise RuntimeError(f"{' '.join(argv)}: exit status {proc.returncode}: "
-                           f"{proc.stderr.decode(errors='replace').strip()}")
-    return took * 1000
+    return wall_ms(argv, env, cwd="/")
 
 
 def in_process(fn) -> float:
@@ -64,7 +58,7 @@ def main() -> int:
     env = None
     if args.python is None:
         args.python = sys.executable
-        env = dict(os.environ, PYTHONPATH=str(HERE.parent))
+        env = tree_env()
     from pyshim import Supervisor
 
     true = "/bin/true"
@@ -91,6 +85,9 @@ def main() -> int:
 
     print(f"# start-up, whole commands; {machine_line()}; median of {args.repeat}; "
           f"interpreter {args.python}\n")
+    if env is not None:
+        print("(this tree on PYTHONPATH, with this interpreter's site-packages: not what a "
+              "user runs; give --python VENV/bin/python of a `pip install .` venv for that)\n")
     rows = []
     script_row = "pyshim script: pyshim run -- /bin/true"
     for name, base in (("python -c pass", None),

@@ -21,8 +21,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import (compile_c, interleaved, last_number, machine_line, print_bars,
-                    print_table, write_json)
+from common import (compile_c, interleaved, last_number, machine_line, print_bars, print_table,
+                    tree_env, write_json)
 
 HERE = Path(__file__).parent
 STRACE_DIVISOR = 10
@@ -30,7 +30,7 @@ STRACE_DIVISOR = 10
 
 def timed(argv: list[str], timeout: float) -> tuple[float, float]:
     """(whole command s, the program's own loop s) of one run of argv."""
-    env = dict(os.environ, PYTHONPATH=str(HERE.parent))  # this tree's pyshim
+    env = tree_env()
     with tempfile.TemporaryFile() as out:
         start = time.perf_counter()
         proc = subprocess.run(argv, stdout=out, stderr=subprocess.PIPE, env=env,

@@ -14,25 +14,14 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-from common import interleaved, machine_line, print_bars, print_table, write_json
+from common import (interleaved, machine_line, print_bars, print_table, tree_env, wall_ms,
+                    write_json)
 
 HERE = Path(__file__).parent
-
-
-def wall(argv: list[str], env: dict) -> float:
-    start = time.perf_counter()
-    proc = subprocess.run(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    took = time.perf_counter() - start
-    if proc.returncode != 0:
-        raise RuntimeError(f"{' '.join(argv)}: exit status {proc.returncode}: "
-                           f"{proc.stderr.decode(errors='replace')[-500:]}")
-    return took * 1000
 
 
 def main() -> int:
@@ -40,7 +29,7 @@ def main() -> int:
     ap.add_argument("--repeat", type=int, default=5, metavar="R")
     ap.add_argument("--json", metavar="FILE", help="write the raw numbers to FILE")
     args = ap.parse_args()
-    env = dict(os.environ, PYTHONPATH=str(HERE.parent))
+    env = tree_env()
     with tempfile.TemporaryDirectory() as work:
         commands = {
             "tar cf x.tar /usr/include": ["tar", "cf", os.path.join(work, "x.tar"), "/usr/include"],
@@ -51,13 +40,13 @@ def main() -> int:
             "native": ([], env),
             "pyshim run": ([sys.executable, "-m", "pyshim", "run", "--"], env),
             "pyshim run, PYSHIM_NO_REWRITE=1": ([sys.executable, "-m", "pyshim", "run", "--"],
-                                                dict(env, PYSHIM_NO_REWRITE="1")),
+                                                tree_env(PYSHIM_NO_REWRITE="1")),
             "strace -f": (["strace", "-f", "-qq", "-o", os.devnull], env),
             "strace -f --seccomp-bpf -e trace=getppid": (
                 ["strace", "-f", "-qq", "--seccomp-bpf", "-e", "trace=getppid", "-o",
                  os.devnull], env),
         }
-        measures = {(c, w): (lambda a=prefix + argv, e=e: wall(a, e))
+        measures = {(c, w): (lambda a=prefix + argv, e=e: wall_ms(a, e))
                     for c, argv in commands.items() for w, (prefix, e) in wrappers.items()}
         results = interleaved(measures, args.repeat)
 

@@ -11,6 +11,10 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
+from pathlib import Path
+
+TREE = Path(__file__).resolve().parent.parent  # the pyshim tree this bench/ belongs to
 
 
 def compile_c(source, workdir: str, *flags: str) -> str:
@@ -26,6 +30,24 @@ def last_number(out, what: str, code: int) -> int:
     if code != 0 or not words:
         raise RuntimeError(f"{what}: exit status {code}, output {words[-3:]!r}")
     return int(words[-1])
+
+
+def tree_env(**extra: str) -> dict:
+    """This environment, with this tree's pyshim first on the path."""
+    return dict(os.environ, PYTHONPATH=str(TREE), **extra)
+
+
+def wall_ms(argv: list[str], env: dict | None = None, cwd: str | None = None) -> float:
+    """Milliseconds argv takes as a whole command (output discarded); raises
+    with the end of its stderr if it fails."""
+    start = time.perf_counter()
+    proc = subprocess.run(argv, env=env, cwd=cwd, stdout=subprocess.DEVNULL,
+                          stderr=subprocess.PIPE)
+    took = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(argv)}: exit status {proc.returncode}: "
+                           f"{proc.stderr.decode(errors='replace')[-500:].strip()}")
+    return took * 1000
 
 
 def run_command(argv: list[str], timeout: float | None = None) -> int:
