@@ -87,6 +87,7 @@ CORE_C_SOURCES = [
     "pyshim/asm/trampoline.S",
     "pyshim/asm/clone.S",
     "pyshim/core/clone_probe.c",
+    "pyshim/core/guard.c",
     "pyshim/core/probe.S",
 ]
 

@@ -9,7 +9,7 @@ doorbell futex; it takes the GIL only to call a Python handler.  Subscribed
 calls with no Python handler are answered without the GIL.  A handler may
 hold a call (Deferred) and answer it later, from any thread or a timer.
 """
-from libc.stdint cimport uint8_t, uint32_t, int32_t, int64_t, uint64_t
+from libc.stdint cimport uint8_t, uint32_t, int32_t, int64_t, uint64_t, uintptr_t
 from libc.string cimport memset, memcpy, strlen
 from cpython.exc cimport PyErr_CheckSignals
 from cpython.mem cimport PyMem_Free, PyMem_Realloc
@@ -17,6 +17,7 @@ from cpython.mem cimport PyMem_Free, PyMem_Realloc
 from pyshim.includes.ipc cimport *
 from pyshim.includes.linux cimport *
 from pyshim.includes.probe cimport *
+from pyshim.includes.guard cimport *
 
 import errno as errno_mod
 import itertools
@@ -33,6 +34,7 @@ from pyshim.replies import NATIVE, Fail
 
 include "core/layout.pxi"
 include "core/channel.pxi"
+include "core/guard.pxi"
 include "core/call.pxi"
 include "core/deferred.pxi"
 include "core/dispatcher.pxi"

@@ -104,6 +104,9 @@ class Segment:
             shm.close_fd()
         self.name = name
         self.size = size
+        # A program of the run may truncate the segment: the supervisor's
+        # accesses must not die of SIGBUS (see core/guard.h).
+        self._guarded = _core.guard_segment(self.map)
         self.first_index = 0  # ready-set index of its first block (slabs)
 
     def unlink(self) -> None:
@@ -117,7 +120,8 @@ class Segment:
         try:
             self.map.close()
         except BufferError:
-            pass  # a channel still points into it: freed with that channel
+            return  # a channel still points into it: freed with that channel
+        _core.unguard_segment(self._guarded)
 
 
 class Run:

@@ -83,6 +83,7 @@ cdef class Dispatcher:
     cdef dict held                 # Deferred -> None, oldest first
     cdef object task_loop          # () -> the asyncio loop async handlers run on
     cdef double last_scan
+    cdef uint64_t guard_seen       # pyshim_guard_count() when last looked at
 
     def __cinit__(self):
         self.slots = NULL
@@ -111,6 +112,7 @@ cdef class Dispatcher:
         self.timers = []
         self.timer_count = itertools.count()
         self.held = {}
+        self.guard_seen = pyshim_guard_count()
         memset(self.subscribed, 0, sizeof(self.subscribed))
         memset(self.needs_python, 0, sizeof(self.needs_python))
         # Execs always come here: the supervisor must know which image each
@@ -331,6 +333,8 @@ cdef class Dispatcher:
                     self._run_timers()
                 if self.posted:
                     self._drain()
+                if pyshim_guard_count() != self.guard_seen:
+                    self._check_guard()
                 self._raise_error()
                 timeout = self.exiting_wait_ns if self.exiting else WAIT_NS
                 timer = self._timer_ns()
@@ -363,6 +367,22 @@ cdef class Dispatcher:
         if self.error is not None:
             error, self.error = self.error, None
             raise error
+
+    cdef _check_guard(self):
+        """A guarded segment faulted (core/guard.h): if it is one of this
+        run's, a program truncated it, and the run stops."""
+        self.guard_seen = pyshim_guard_count()
+        if pyshim_guard_faulted(self.ctl):
+            self.error = ChannelError(
+                "the run's control segment was truncated under the supervisor "
+                "by a program of the run")
+            return
+        hit = [c for c in self._channels() if pyshim_guard_faulted((<Channel>c).ch)]
+        if hit:
+            pids = ", ".join(str(p) for p in sorted({(<Channel>c).pid for c in hit}))
+            self.error = ChannelError(
+                f"the shared memory of pid {pids} ({(<Channel>hit[0]).desc[0]}) was "
+                "truncated under the supervisor by a program of the run")
 
     cdef _scan_all(self):
         """Handles whatever every channel holds (the ready set is a hint)."""
@@ -601,6 +621,9 @@ cdef class Dispatcher:
             return self._fail(c, ChannelError(
                 f"pid {ev.pid} speaks protocol version {ev.version}, "
                 f"this supervisor {PYSHIM_PROTOCOL_VERSION}"))
+        if ev.result < -4095 or ev.result > 0:
+            return self._fail(c, ChannelError(
+                f"garbage in the channel of pid {c.pid or ev.pid}: Start with result {ev.result}"))
         if ev.result < 0:
             return self._fail(c, ArmError(
                 f"the kernel refused Syscall User Dispatch ({os.strerror(-ev.result)}); "
