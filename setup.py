@@ -23,6 +23,7 @@ SHIM_SOURCES = [
     "pyshim/shim/restart.c",
     "pyshim/shim/rewrite.c",
     "pyshim/shim/signals.c",
+    "pyshim/shim/sigsys.c",
     "pyshim/shim/thread.c",
     "pyshim/shim/util.c",
     "pyshim/asm/trampoline.S",

@@ -144,3 +144,52 @@ def test_cancelling_a_blocked_thread(prog, trap, mode):
     expected = "cancelled: yes, cleanup handler: yes, unwound: yes\n"
     assert native.stdout == expected
     assert (supervised.stdout, supervised.returncode) == (expected, 0), supervised.stderr
+
+
+SIGSTATE = {
+    "pending-kill": ("blocked: pending 1, blocked 1, handled 0\n"
+                     "unblocked: pending 0, blocked 0, handled 1\nsi_code SI_USER\n", 0),
+    "pending-tgkill": ("blocked: pending 1, blocked 1, handled 0\n"
+                       "unblocked: pending 0, blocked 0, handled 1\nsi_code SI_TKILL\n", 0),
+    "default": ("blocked: pending 1, blocked 1, handled 0\n", 128 + 31),
+    "timedwait": ("took 31 (code other)\ntook 31 from the child: 1\n"
+                  "nothing left: -1 Resource temporarily unavailable\n"
+                  "end: pending 0, blocked 1, handled 0\n", 0),
+    "inherit": ("thread: pending 0, blocked 1, handled 0\n"
+                "child: pending 0, blocked 1, handled 0\n"
+                "parent: pending 1, blocked 1, handled 0\n"
+                "unblocked: pending 0, blocked 0, handled 1\n", 0),
+}
+
+
+@pytest.mark.parametrize("trap", TRAPS, ids=TRAP_IDS)
+@pytest.mark.parametrize("mode", SIGSTATE)
+def test_program_blocks_its_own_sigsys(prog, trap, mode):
+    """SIGSYS the program sends itself while blocking it stays pending (per
+    thread or per process), shows in sigpending and the mask, is taken by
+    sigtimedwait, and is delivered (handler or default action) once
+    unblocked; threads and fork children inherit the mask, not the pending
+    signal; as natively, where the shim cannot really block SIGSYS."""
+    native = subprocess.run([prog("sigstate"), mode], capture_output=True, text=True,
+                            timeout=30)
+    expected, status = SIGSTATE[mode]
+    native_status = 128 - native.returncode if native.returncode < 0 else native.returncode
+    assert (native.stdout, native_status) == (expected, status)
+    supervised = pyshim_cli("run", *trap, "--", prog("sigstate"), mode)
+    assert (supervised.stdout, supervised.returncode) == (expected, status), supervised.stderr
+
+
+@pytest.mark.parametrize("trap", TRAPS, ids=TRAP_IDS)
+def test_sigaltstack_flags_and_errors_as_the_kernel(prog, trap):
+    """SS_ONSTACK inside an SA_ONSTACK handler, EPERM for a change there,
+    EINVAL for unknown modes, ENOMEM for a small stack, SS_DISABLE."""
+    expected = ("at start: sp null, size 0, flags DISABLE\n"
+                "flags 3: Invalid argument\nSS_ONSTACK: accepted\n"
+                "small: Cannot allocate memory\n"
+                "installed: sp mine, size 65536, flags\n"
+                "in handler: sp mine, size 65536, flags ONSTACK\n"
+                "change in handler: Operation not permitted\n"
+                "disabled: sp null, size 0, flags DISABLE\n")
+    native, supervised = native_and_supervised([prog("sigstate"), "altstack"], trap)
+    assert native.stdout == expected
+    assert (supervised.stdout, supervised.returncode) == (expected, 0), supervised.stderr

@@ -58,6 +58,7 @@ struct shim_child_start {
     void *channel;
     void *area;       /* for init: memory the parent prepared (vfork) */
     uint64_t sigmask; /* for init: the mask to resume with (vfork) */
+    uint64_t sigsys_blocked; /* for init: the program's SIGSYS mask bit */
     void (*init)(struct shim_child_start *self);
 } __attribute__((aligned(64)));
 

@@ -42,6 +42,7 @@ static void join_run(struct shim_child_start *s)
     struct shim_thread *t = shim_thread_init(s->channel, &s->desc, &status);
     if (!t)
         shim_die("no memory for a new thread's shim stack");
+    t->sigsys_blocked = (uint32_t)s->sigsys_blocked;
     shim_start(t, status);
 }
 
@@ -54,6 +55,7 @@ static void join_run_as_process(struct shim_thread *t, ucontext_t *uc,
     shim_maps_after_fork();
     shim_rewrite_after_fork();
     shim_settled_after_fork(t);
+    shim_sigsys_after_fork(t);
     shim_follow_supervisor();
     t->pid = (int32_t)RAW0(SYS_getpid);
     t->tid = (int32_t)RAW0(SYS_gettid);
@@ -73,6 +75,7 @@ static void join_run_vfork(struct shim_child_start *s)
     long status;
     struct shim_thread *t = shim_thread_init_at(s->area, s->channel, &s->desc, &status);
     t->vfork_child = 1;
+    t->sigsys_blocked = (uint32_t)s->sigsys_blocked;
     shim_follow_supervisor();
     shim_start(t, status);
     RAW4(SYS_rt_sigprocmask, SIG_SETMASK, &s->sigmask, 0, 8);
@@ -114,6 +117,7 @@ long shim_do_clone(struct shim_thread *t, ucontext_t *uc, const struct shim_clon
         shim_memset(&start, 0, sizeof start);
         capture(&start.ctx, uc);
         start.channel = req->channel;
+        start.sigsys_blocked = t->sigsys_blocked;
         shim_memcpy(&start.desc, &req->desc, sizeof start.desc);
         if (req->flags & CLONE_VFORK)
             return clone_vfork(uc, req, &start);

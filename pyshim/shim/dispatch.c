@@ -49,9 +49,13 @@ static long execute(struct shim_thread *t, long nr, const long a[6], ucontext_t 
     case SYS_rt_sigaction:
         return shim_rt_sigaction(a);
     case SYS_rt_sigprocmask:
-        return shim_rt_sigprocmask(a, uc);
+        return shim_rt_sigprocmask(t, a, uc);
+    case SYS_rt_sigpending:
+        return shim_rt_sigpending(t, a);
+    case SYS_rt_sigtimedwait:
+        return shim_rt_sigtimedwait(t, a);
     case SYS_sigaltstack:
-        return shim_sigaltstack(t, a);
+        return shim_sigaltstack(t, a, uc);
     case SYS_prctl:
         return shim_prctl(a);
     case SYS_execve:

@@ -59,6 +59,7 @@ static int rewritable(long nr)
     case SYS_rt_sigreturn: case SYS_rt_sigaction: case SYS_rt_sigprocmask:
     case SYS_sigaltstack: case SYS_rt_sigsuspend: case SYS_ppoll: case SYS_pselect6:
     case SYS_epoll_pwait: case SYS_epoll_pwait2: case SYS_prctl:
+    case SYS_rt_sigpending: case SYS_rt_sigtimedwait:
         return 0;
     }
     return 1;

@@ -87,6 +87,12 @@ struct shim_thread {
     long held_nr;
     struct shim_settled settled[SHIM_SETTLED_SLOTS];
     pyshim_waiter waiter;     /* how busy its waits found the machine */
+    /* The program's own SIGSYS (sigsys.c): its mask bit, a SIGSYS sent to
+     * this thread while blocked, and how many SIGSYS were kept pending. */
+    uint32_t sigsys_blocked;
+    uint32_t sigsys_pending;
+    uint32_t sigsys_kept;
+    siginfo_t sigsys_info;
 };
 
 /* Whether `addr` lies on the stack part of thread `t`'s shim altstack
@@ -272,8 +278,8 @@ SHIM_HIDDEN long shim_execve(struct shim_thread *t, long nr, const long a[6]);
 
 /* ---- signals.c --------------------------------------------------------- */
 SHIM_HIDDEN long shim_rt_sigaction(const long a[6]);
-SHIM_HIDDEN long shim_rt_sigprocmask(const long a[6], ucontext_t *uc);
-SHIM_HIDDEN long shim_sigaltstack(struct shim_thread *t, const long a[6]);
+SHIM_HIDDEN long shim_rt_sigprocmask(struct shim_thread *t, const long a[6], ucontext_t *uc);
+SHIM_HIDDEN long shim_sigaltstack(struct shim_thread *t, const long a[6], const ucontext_t *uc);
 SHIM_HIDDEN void shim_foreign_sigsys(siginfo_t *info, ucontext_t *uc);
 /* Makes the calling process die with the supervisor even when its parent
  * is not the supervisor (see shim_foreign_sigsys). */
@@ -282,6 +288,24 @@ SHIM_HIDDEN void shim_follow_supervisor(void);
 SHIM_HIDDEN __attribute__((noreturn)) void shim_sigreturn(struct shim_thread *t, ucontext_t *uc);
 SHIM_HIDDEN const void *shim_mask_without_sigsys(const void *umask, uint64_t *copy);
 SHIM_HIDDEN long shim_masked_wait(long nr, const long a[6]);
+
+/* ---- sigsys.c ---------------------------------------------------------- */
+/* A SIGSYS from outside arrived: if the program blocks SIGSYS (virtually),
+ * it is kept pending and 1 returned.  Contract: `t` is the calling
+ * thread's state; called from the SIGSYS handler. */
+SHIM_HIDDEN int shim_sigsys_keep(struct shim_thread *t, const siginfo_t *info);
+/* Whether a SIGSYS is pending for the thread or its process. */
+SHIM_HIDDEN int shim_sigsys_pending(const struct shim_thread *t);
+/* Acts on the program's disposition of SIGSYS for `info` (its handler runs
+ * here, on the shim's stack, with SIGSYS virtually blocked).  Contract: as
+ * shim_sigsys_keep; `uc` is the trapped context. */
+SHIM_HIDDEN void shim_sigsys_deliver(struct shim_thread *t, siginfo_t *info, ucontext_t *uc);
+/* The program may just have unblocked SIGSYS: delivers what is pending. */
+SHIM_HIDDEN void shim_sigsys_unblocked(struct shim_thread *t, ucontext_t *uc);
+SHIM_HIDDEN long shim_rt_sigpending(struct shim_thread *t, const long a[6]);
+SHIM_HIDDEN long shim_rt_sigtimedwait(struct shim_thread *t, const long a[6]);
+/* In a new process: nothing is pending. */
+SHIM_HIDDEN void shim_sigsys_after_fork(struct shim_thread *t);
 
 /* ---- rewrite.c --------------------------------------------------------- */
 /* Finds libc's code, unless $PYSHIM_NO_REWRITE says no.  Contract: runs in

@@ -144,53 +144,86 @@ long shim_rt_sigaction(const long a[6])
 
 /* rt_sigprocmask(how, set, oset, sigsetsize).  The mask in force after the
  * handler returns is the one in the trapped context, so the new mask is
- * written there (without SIGSYS).  The native call, given the set without
- * SIGSYS, does the validation and writes `oset`.
+ * written there (without SIGSYS, whose bit is the thread's virtual one).
+ * The native call, given the set without SIGSYS, does the validation.
  * Contract: `uc` is the trapped context; `a` holds untrusted pointers. */
-long shim_rt_sigprocmask(const long a[6], ucontext_t *uc)
+long shim_rt_sigprocmask(struct shim_thread *t, const long a[6], ucontext_t *uc)
 {
-    uint64_t copy;
-    long r = RAW4(SYS_rt_sigprocmask, a[0], shim_mask_without_sigsys((void *)a[1], &copy),
-                  a[2], a[3]);
-    if (r < 0 || !a[1])
+    uint64_t set = 0, old;
+    int how = (int)a[0];
+    if ((size_t)a[3] != 8)
+        return -EINVAL;
+    if (a[1] && shim_copy_in(&set, (const void *)a[1], sizeof set))
+        return -EFAULT;
+    uint64_t real = set & ~SIGBIT(SIGSYS);
+    long r = RAW4(SYS_rt_sigprocmask, how, a[1] ? &real : 0, &old, 8);
+    if (r < 0)
         return r;
-    uint64_t now = 0;
-    RAW4(SYS_rt_sigprocmask, SIG_BLOCK, 0, &now, 8);
-    now &= ~SIGBIT(SIGSYS);
-    shim_memcpy(&uc->uc_sigmask, &now, sizeof now);
+    old &= ~SIGBIT(SIGSYS);
+    if (t->sigsys_blocked)
+        old |= SIGBIT(SIGSYS);
+    if (a[1]) {
+        int sys = (set & SIGBIT(SIGSYS)) != 0;
+        if (how == SIG_SETMASK || sys)
+            t->sigsys_blocked = how == SIG_UNBLOCK ? 0 : sys;
+        uint64_t now = 0;
+        RAW4(SYS_rt_sigprocmask, SIG_BLOCK, 0, &now, 8);
+        now &= ~SIGBIT(SIGSYS);
+        shim_memcpy(&uc->uc_sigmask, &now, sizeof now);
+    }
+    if (a[2] && shim_copy_out((void *)a[2], &old, sizeof old))
+        return -EFAULT;
+    shim_sigsys_unblocked(t, uc);
     return 0;
 }
 
 /* sigaltstack(ss, old_ss): the shim keeps its own stack installed and
  * records what the program asked for.  The program's handlers that ask for
- * SA_ONSTACK run on the shim's stack, which is at least as large.
- * Contract: `t` is the calling thread's state; `a` holds untrusted pointers. */
-long shim_sigaltstack(struct shim_thread *t, const long a[6])
+ * SA_ONSTACK run on the shim's stack, which is at least as large: a caller
+ * there counts as on its alternate stack (SS_ONSTACK, and EPERM for a
+ * change), as on the program's own region, by the kernel's rules
+ * (do_sigaltstack).  Contract: `t` is the calling thread's state, `uc` the
+ * trapped context; `a` holds untrusted pointers. */
+long shim_sigaltstack(struct shim_thread *t, const long a[6], const ucontext_t *uc)
 {
     const stack_t *uss = (const stack_t *)a[0];
     stack_t *uold = (stack_t *)a[1];
-    stack_t n;
+    stack_t n, old = t->program_altstack;
+    uintptr_t sp = (uintptr_t)uc->uc_mcontext.gregs[REG_RSP];
+    uintptr_t lo = (uintptr_t)old.ss_sp;
+    int onstack = old.ss_size && !(old.ss_flags & SS_AUTODISARM) &&
+                  (sp - lo < old.ss_size || shim_on_altstack(t, sp));
+    old.ss_flags = (!old.ss_size ? SS_DISABLE : onstack ? SS_ONSTACK : 0) |
+                   (old.ss_flags & SS_AUTODISARM);
     if (uss) {
         if (shim_copy_in(&n, uss, sizeof n))
             return -EFAULT;
-        if (n.ss_flags & ~(SS_DISABLE | SS_AUTODISARM))
+        if (onstack)
+            return -EPERM;
+        int mode = n.ss_flags & ~SS_AUTODISARM;
+        if (mode != 0 && mode != SS_ONSTACK && mode != SS_DISABLE)
             return -EINVAL;
-        if (!(n.ss_flags & SS_DISABLE) && n.ss_size < 2048 /* the kernel's MINSIGSTKSZ on x86-64 */)
+        if (mode == SS_DISABLE) {
+            n.ss_sp = 0;
+            n.ss_size = 0;
+        } else if (n.ss_size < 2048 /* the kernel's MINSIGSTKSZ on x86-64 */) {
             return -ENOMEM;
+        }
     }
-    if (uold && shim_copy_out(uold, &t->program_altstack, sizeof *uold))
-        return -EFAULT;
     if (uss) {
         t->program_altstack.ss_sp = n.ss_sp;
         t->program_altstack.ss_size = n.ss_size;
         t->program_altstack.ss_flags = n.ss_flags;
     }
+    if (uold && shim_copy_out(uold, &old, sizeof *uold))
+        return -EFAULT;
     return 0;
 }
 
-/* A SIGSYS that is not a dispatched syscall (kill, tgkill, seccomp): act on
- * the program's virtual disposition.  Contract: called from the SIGSYS
- * handler with its own arguments. */
+/* A SIGSYS that is not a dispatched syscall (kill, tgkill, seccomp): kept
+ * pending while the program blocks SIGSYS, else acted on by the program's
+ * virtual disposition.  Contract: called from the SIGSYS handler with its
+ * own arguments. */
 void shim_foreign_sigsys(siginfo_t *info, ucontext_t *uc)
 {
     /* Our parent-death signal: the parent (or a subreaper that adopted us)
@@ -203,19 +236,10 @@ void shim_foreign_sigsys(siginfo_t *info, ucontext_t *uc)
         shim_proc.parent = (int32_t)RAW0(SYS_getppid);
         return;
     }
-    uintptr_t h = shim_proc.sigsys_action.handler;
-    if (h == (uintptr_t)SIG_IGN)
-        return;
-    if (h == (uintptr_t)SIG_DFL) {
-        struct shim_kaction dfl = {(uintptr_t)SIG_DFL, SA_RESTORER, (uintptr_t)pyshim_restorer, 0};
-        RAW4(SYS_rt_sigaction, SIGSYS, &dfl, 0, 8);
-        RAW3(SYS_tgkill, RAW0(SYS_getpid), RAW0(SYS_gettid), SIGSYS);
-        return;
-    }
-    ((void (*)(int, siginfo_t *, void *))h)(SIGSYS, info, uc);
     struct shim_thread *t = shim_thread_self();
-    if (t->magic == SHIM_THREAD_MAGIC)
-        shim_hold_note_foreign(t, uc, (shim_proc.sigsys_action.flags & SA_RESTART) != 0);
+    if (t->magic != SHIM_THREAD_MAGIC || shim_sigsys_keep(t, info))
+        return;
+    shim_sigsys_deliver(t, info, uc);
 }
 
 /* The program's handler returned into its restorer, whose rt_sigreturn
@@ -232,6 +256,8 @@ void shim_sigreturn(struct shim_thread *t, ucontext_t *uc)
     char *at = frame_uc + offsetof(ucontext_t, uc_sigmask); /* the kernel's layout */
     uint64_t mask;
     if (shim_copy_in(&mask, at, sizeof mask) == 0) {
+        if (mask & SIGBIT(SIGSYS)) /* the frame says so: the program blocks it */
+            t->sigsys_blocked = 1;
         mask &= ~SIGBIT(SIGSYS);
         shim_copy_out(at, &mask, sizeof mask);
     }

@@ -75,6 +75,9 @@ struct shim_thread *shim_thread_init_at(struct shim_thread *t, struct pyshim_cha
     t->program_altstack.ss_sp = 0;
     t->program_altstack.ss_size = 0;
     t->program_altstack.ss_flags = SS_DISABLE;
+    t->sigsys_blocked = 0;
+    t->sigsys_pending = 0;
+    t->sigsys_kept = 0;
 
     stack_t ss = {
         .ss_sp = (char *)t + SHIM_STACK_START,

@@ -1,0 +1,207 @@
+/* Signal state a supervised program must see exactly as natively: its own
+ * SIGSYS blocked and pending, and its alternate stack's flags.  argv[1]
+ * picks a mode; the program prints what it observed. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static volatile sig_atomic_t handled, handled_code;
+
+static void on_sigsys(int sig, siginfo_t *info, void *ctx)
+{
+    (void)sig;
+    (void)ctx;
+    handled++;
+    handled_code = info->si_code;
+}
+
+static void install(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = on_sigsys;
+    sa.sa_flags = SA_SIGINFO;
+    sigaction(SIGSYS, &sa, 0);
+}
+
+static void block_sigsys(int how)
+{
+    sigset_t s;
+    sigemptyset(&s);
+    sigaddset(&s, SIGSYS);
+    sigprocmask(how, &s, 0);
+}
+
+static void show(const char *when)
+{
+    sigset_t pending, mask;
+    sigpending(&pending);
+    sigprocmask(SIG_BLOCK, 0, &mask);
+    printf("%s: pending %d, blocked %d, handled %d\n", when, sigismember(&pending, SIGSYS),
+           sigismember(&mask, SIGSYS), (int)handled);
+}
+
+/* kill() (process-directed) and tgkill() (thread-directed) while blocked:
+ * pending until unblocked, then the handler runs once per kind. */
+static int pending(const char *how)
+{
+    install();
+    block_sigsys(SIG_BLOCK);
+    if (!strcmp(how, "kill"))
+        kill(getpid(), SIGSYS);
+    else
+        syscall(SYS_tgkill, getpid(), syscall(SYS_gettid), SIGSYS);
+    show("blocked");
+    block_sigsys(SIG_UNBLOCK);
+    show("unblocked");
+    printf("si_code %s\n", handled_code == SI_USER ? "SI_USER" :
+                           handled_code == SI_TKILL ? "SI_TKILL" : "other");
+    return 0;
+}
+
+/* No handler: the default action happens when SIGSYS is unblocked. */
+static int default_action(void)
+{
+    block_sigsys(SIG_BLOCK);
+    raise(SIGSYS);
+    show("blocked");
+    fflush(stdout);
+    block_sigsys(SIG_UNBLOCK);
+    printf("not reached\n");
+    return 0;
+}
+
+/* sigtimedwait takes a pending SIGSYS, and one sent while it waits. */
+static int timedwait(void)
+{
+    sigset_t s;
+    siginfo_t info;
+    struct timespec ten = {10, 0};
+    install();
+    block_sigsys(SIG_BLOCK);
+    raise(SIGSYS);
+    sigemptyset(&s);
+    sigaddset(&s, SIGSYS);
+    int sig = sigtimedwait(&s, &info, &ten);
+    printf("took %d (code %s)\n", sig, info.si_code == SI_TKILL ? "SI_TKILL" : "other");
+    pid_t child = fork();
+    if (child == 0) {
+        kill(getppid(), SIGSYS);
+        _exit(0);
+    }
+    sig = sigtimedwait(&s, &info, &ten);
+    printf("took %d from the child: %d\n", sig, info.si_pid == child);
+    waitpid(child, 0, 0);
+    struct timespec none = {0, 0};
+    sig = sigtimedwait(&s, &info, &none);
+    printf("nothing left: %d %s\n", sig, sig < 0 ? strerror(errno) : "");
+    show("end");
+    return 0;
+}
+
+static void *thread_show(void *arg)
+{
+    (void)arg;
+    show("thread");
+    return 0;
+}
+
+/* A fork child starts with nothing pending; threads and children inherit
+ * the mask. */
+static int inherit(void)
+{
+    install();
+    block_sigsys(SIG_BLOCK);
+    raise(SIGSYS);
+    pthread_t th;
+    pthread_create(&th, 0, thread_show, 0);
+    pthread_join(th, 0);
+    pid_t child = fork();
+    if (child == 0) {
+        show("child");
+        _exit(0);
+    }
+    waitpid(child, 0, 0);
+    show("parent");
+    block_sigsys(SIG_UNBLOCK);
+    show("unblocked");
+    return 0;
+}
+
+static stack_t seen_in_handler;
+static int change_in_handler = -1;
+
+static void on_usr1(int sig)
+{
+    (void)sig;
+    sigaltstack(0, &seen_in_handler);
+    stack_t other = {.ss_sp = malloc(65536), .ss_size = 65536, .ss_flags = 0};
+    change_in_handler = sigaltstack(&other, 0) < 0 ? errno : 0;
+}
+
+static void show_stack(const char *when, const stack_t *ss, void *mine)
+{
+    printf("%s: sp %s, size %zu, flags%s%s%s\n", when,
+           ss->ss_sp == mine ? "mine" : ss->ss_sp ? "other" : "null", ss->ss_size,
+           ss->ss_flags & SS_ONSTACK ? " ONSTACK" : "", ss->ss_flags & SS_DISABLE ? " DISABLE" : "",
+           ss->ss_flags & ~(SS_ONSTACK | SS_DISABLE) ? " more" : "");
+}
+
+/* sigaltstack's flags and errors, outside and inside an SA_ONSTACK handler. */
+static int altstack(void)
+{
+    stack_t ss, now;
+    void *mine = malloc(65536);
+    sigaltstack(0, &now);
+    show_stack("at start", &now, mine);
+    ss.ss_sp = mine;
+    ss.ss_size = 65536;
+    ss.ss_flags = 3; /* neither 0, SS_ONSTACK nor SS_DISABLE */
+    printf("flags 3: %s\n", sigaltstack(&ss, 0) < 0 ? strerror(errno) : "accepted");
+    ss.ss_flags = SS_ONSTACK; /* accepted, as 0 */
+    printf("SS_ONSTACK: %s\n", sigaltstack(&ss, 0) < 0 ? strerror(errno) : "accepted");
+    ss.ss_size = 1024;
+    printf("small: %s\n", sigaltstack(&ss, 0) < 0 ? strerror(errno) : "accepted");
+    sigaltstack(0, &now);
+    show_stack("installed", &now, mine);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_usr1;
+    sa.sa_flags = SA_ONSTACK;
+    sigaction(SIGUSR1, &sa, 0);
+    raise(SIGUSR1);
+    show_stack("in handler", &seen_in_handler, mine);
+    printf("change in handler: %s\n", change_in_handler ? strerror(change_in_handler) : "done");
+    ss.ss_flags = SS_DISABLE;
+    sigaltstack(&ss, 0);
+    sigaltstack(0, &now);
+    show_stack("disabled", &now, mine);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    setvbuf(stdout, 0, _IOLBF, 0);
+    const char *mode = argc > 1 ? argv[1] : "";
+    if (!strcmp(mode, "pending-kill"))
+        return pending("kill");
+    if (!strcmp(mode, "pending-tgkill"))
+        return pending("tgkill");
+    if (!strcmp(mode, "default"))
+        return default_action();
+    if (!strcmp(mode, "timedwait"))
+        return timedwait();
+    if (!strcmp(mode, "inherit"))
+        return inherit();
+    if (!strcmp(mode, "altstack"))
+        return altstack();
+    fprintf(stderr, "usage: sigstate pending-kill|pending-tgkill|default|timedwait|inherit|altstack\n");
+    return 2;
+}
