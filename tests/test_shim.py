@@ -159,6 +159,10 @@ SIGSTATE = {
                 "child: pending 0, blocked 1, handled 0\n"
                 "parent: pending 1, blocked 1, handled 0\n"
                 "unblocked: pending 0, blocked 0, handled 1\n", 0),
+    # The program's own parent-death signal, beside the shim's tie to the
+    # supervisor: read back, cleared by fork, kept by exec, sent.
+    "pdeathsig": ("set: 10\nsignal 99: Invalid argument\nfork child: 0\nafter exec: 10\n"
+                  "orphan got SIGUSR1\norphan done\n", 0),
 }
 
 

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 
 #include "shim.h"
@@ -56,6 +57,7 @@ static void join_run_as_process(struct shim_thread *t, ucontext_t *uc,
     shim_rewrite_after_fork();
     shim_settled_after_fork(t);
     shim_sigsys_after_fork(t);
+    shim_proc.pdeathsig = 0; /* a child has none of its own */
     shim_follow_supervisor();
     t->pid = (int32_t)RAW0(SYS_getpid);
     t->tid = (int32_t)RAW0(SYS_gettid);
@@ -76,7 +78,11 @@ static void join_run_vfork(struct shim_child_start *s)
     struct shim_thread *t = shim_thread_init_at(s->area, s->channel, &s->desc, &status);
     t->vfork_child = 1;
     t->sigsys_blocked = (uint32_t)s->sigsys_blocked;
-    shim_follow_supervisor();
+    /* The parent's tie, without shim_follow_supervisor: shim_proc is the
+     * suspended parent's memory, and its `parent` must stay its own. */
+    RAW2(SYS_prctl, PR_SET_PDEATHSIG, SIGSYS);
+    if (shim_supervisor_gone())
+        shim_die("the supervisor is gone; stopping the program");
     shim_start(t, status);
     RAW4(SYS_rt_sigprocmask, SIG_SETMASK, &s->sigmask, 0, 8);
 }

@@ -3,6 +3,7 @@
  * so both are put back whatever envp the program passes (env -i, execle). */
 #include <errno.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 
 #include "shim.h"
@@ -139,8 +140,17 @@ long shim_execve(struct shim_thread *t, long nr, const long a[6])
         shim_drop_settled(t);
         shim_unblock(&old);
     }
+    /* The new image reads the program's parent-death signal from the
+     * kernel (init.c), and sets the shim's own again.  A vfork child has
+     * none (the kernel clears it) and shares its parent's shim_proc. */
+    RAW2(SYS_prctl, PR_SET_PDEATHSIG, t->vfork_child ? 0 : shim_proc.pdeathsig);
     long r = nr == SYS_execve ? RAW3(SYS_execve, a[0], a[1], env)
                               : RAW6(SYS_execveat, a[0], a[1], a[2], env, a[4], 0);
+    /* Still this image: the shim's tie again. */
+    if (t->vfork_child)
+        RAW2(SYS_prctl, PR_SET_PDEATHSIG, SIGSYS);
+    else
+        shim_follow_supervisor();
     if (env != stack_env)
         RAW2(SYS_munmap, env, bytes);
     return r;

@@ -55,15 +55,15 @@ __attribute__((constructor)) static void shim_init(void)
     shim_proc.supervisor_pid = ctl->supervisor_pid;
     shim_proc.sigsys_action.handler = (uintptr_t)SIG_DFL;
 
-    /* The supervisor's direct child dies with it at once; other processes
-     * (exec'd after a fork) keep the parent-death signal their shim set
-     * before the exec, and learn their parent here. */
-    shim_proc.parent = (int32_t)RAW0(SYS_getppid);
-    if (shim_proc.parent == shim_proc.supervisor_pid) {
-        RAW2(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL);
-        if (RAW0(SYS_getppid) != shim_proc.supervisor_pid)
-            shim_die("the supervisor is gone; stopping the program");
-    }
+    /* The kernel's parent-death signal is the program's own across an exec
+     * (exec.c hands it over); the shim's tie replaces it: the supervisor's
+     * direct child dies with it at once (SIGKILL), other processes learn
+     * from SIGSYS that their parent died and look whether the supervisor
+     * did (signals.c). */
+    int pdeathsig = 0;
+    RAW2(SYS_prctl, PR_GET_PDEATHSIG, &pdeathsig);
+    shim_proc.pdeathsig = pdeathsig;
+    shim_follow_supervisor();
 
     shim_check_tsc(); /* before the first wait (Start) */
     shim_rewrite_init();

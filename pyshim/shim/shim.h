@@ -125,6 +125,10 @@ struct shim_process {
     /* The program made rdtsc fault (prctl PR_SET_TSC): shim_ticks reads
      * the clock with a syscall instead. */
     int32_t tsc_faults;
+    /* The program's parent-death signal (prctl PR_SET_PDEATHSIG): the
+     * kernel's holds the shim's own tie to the supervisor (signals.c). */
+    int32_t pdeathsig;
+    int32_t shim_pdeathsig; /* the shim's: SIGKILL or SIGSYS */
 };
 extern struct shim_process shim_proc SHIM_HIDDEN;
 

@@ -234,6 +234,8 @@ void shim_foreign_sigsys(siginfo_t *info, ucontext_t *uc)
         if (shim_supervisor_gone())
             shim_die("the supervisor is gone; stopping the program");
         shim_proc.parent = (int32_t)RAW0(SYS_getppid);
+        if (shim_proc.pdeathsig) /* the program asked for one too */
+            RAW2(SYS_kill, RAW0(SYS_getpid), shim_proc.pdeathsig);
         return;
     }
     struct shim_thread *t = shim_thread_self();
@@ -267,7 +269,9 @@ void shim_sigreturn(struct shim_thread *t, ucontext_t *uc)
 void shim_follow_supervisor(void)
 {
     shim_proc.parent = (int32_t)RAW0(SYS_getppid);
-    RAW2(SYS_prctl, PR_SET_PDEATHSIG, SIGSYS);
+    shim_proc.shim_pdeathsig =
+        shim_proc.parent == shim_proc.supervisor_pid ? SIGKILL : SIGSYS;
+    RAW2(SYS_prctl, PR_SET_PDEATHSIG, shim_proc.shim_pdeathsig);
     if (shim_supervisor_gone())
         shim_die("the supervisor is gone; stopping the program");
 }

@@ -107,6 +107,14 @@ void shim_check_tsc(void)
 
 long shim_prctl(const long a[6])
 {
+    if (a[0] == PR_SET_PDEATHSIG) {
+        if ((unsigned long)a[1] > 64)
+            return -EINVAL;
+        shim_proc.pdeathsig = (int32_t)a[1];
+        return 0;
+    }
+    if (a[0] == PR_GET_PDEATHSIG)
+        return shim_copy_out((void *)a[1], &shim_proc.pdeathsig, sizeof(int)) ? -EFAULT : 0;
     long r = pyshim_raw_syscall(SYS_prctl, a[0], a[1], a[2], a[3], a[4], a[5]);
     /* The flag is per thread in the kernel; one thread that made rdtsc
      * fault is enough for the whole process to stop using it. */

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -186,6 +187,79 @@ static int altstack(void)
     return 0;
 }
 
+static volatile sig_atomic_t usr1;
+
+static void on_usr1_flag(int sig)
+{
+    (void)sig;
+    usr1 = 1;
+}
+
+/* After the exec: the parent-death signal is still the one set before it;
+ * says it is ready on fd 3, then waits for its parent to die.  Holds fd 4
+ * until it exits. */
+static int pdeath_orphan(void)
+{
+    int s = -1;
+    prctl(PR_GET_PDEATHSIG, &s);
+    printf("after exec: %d\n", s);
+    sigset_t block, none;
+    sigemptyset(&block);
+    sigaddset(&block, SIGUSR1);
+    sigprocmask(SIG_BLOCK, &block, 0);
+    signal(SIGUSR1, on_usr1_flag);
+    if (write(3, "r", 1) != 1)
+        return 2;
+    sigemptyset(&none);
+    while (!usr1)
+        sigsuspend(&none);
+    printf("orphan got SIGUSR1\n");
+    return 0;
+}
+
+/* The program's own PR_SET_PDEATHSIG: read back, cleared in a fork child,
+ * kept across exec, and sent when the parent dies. */
+static int pdeath(const char *self)
+{
+    int s = -1;
+    prctl(PR_SET_PDEATHSIG, SIGUSR1);
+    prctl(PR_GET_PDEATHSIG, &s);
+    printf("set: %d\n", s);
+    printf("signal 99: %s\n", prctl(PR_SET_PDEATHSIG, 99) < 0 ? strerror(errno) : "accepted");
+    pid_t c = fork();
+    if (c == 0) {
+        prctl(PR_GET_PDEATHSIG, &s);
+        printf("fork child: %d\n", s);
+        _exit(0);
+    }
+    waitpid(c, 0, 0);
+    int ready[2], done[2];
+    if (pipe(ready) || pipe(done))
+        return 2;
+    pid_t middle = fork();
+    if (middle == 0) {
+        if (fork() == 0) {
+            prctl(PR_SET_PDEATHSIG, SIGUSR1);
+            dup2(ready[1], 3);
+            dup2(done[1], 4);
+            execl(self, self, "pdeath-orphan", (char *)0);
+            _exit(127);
+        }
+        char b;
+        if (read(ready[0], &b, 1) != 1)
+            _exit(2);
+        _exit(0); /* the orphan's parent dies */
+    }
+    close(ready[1]);
+    close(done[1]);
+    waitpid(middle, 0, 0);
+    char b;
+    while (read(done[0], &b, 1) > 0)
+        ;
+    printf("orphan done\n");
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     setvbuf(stdout, 0, _IOLBF, 0);
@@ -202,6 +276,10 @@ int main(int argc, char **argv)
         return inherit();
     if (!strcmp(mode, "altstack"))
         return altstack();
-    fprintf(stderr, "usage: sigstate pending-kill|pending-tgkill|default|timedwait|inherit|altstack\n");
+    if (!strcmp(mode, "pdeathsig"))
+        return pdeath(argv[0]);
+    if (!strcmp(mode, "pdeath-orphan"))
+        return pdeath_orphan();
+    fprintf(stderr, "usage: sigstate pending-kill|pending-tgkill|default|timedwait|inherit|altstack|pdeathsig\n");
     return 2;
 }
