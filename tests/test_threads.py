@@ -2,6 +2,7 @@
 natively, every thread on its own channel, the table right, nothing leaked."""
 import collections
 import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -9,7 +10,7 @@ import textwrap
 import pytest
 
 from conftest import pyshim_cli, tagged_segments
-from pyshim import Supervisor, shm
+from pyshim import NATIVE, Supervisor, shm
 
 
 def same_as_native(argv, **kwargs):
@@ -119,6 +120,24 @@ def test_failed_clone_returns_kernel_errno_and_leaks_nothing(prog, tmp_path):
     assert out == "clone(CLONE_THREAD): -1 Invalid argument\n"
     assert in_use == [1]  # the failed child's block was given back
     assert len(sup.threads) == 1
+
+
+def test_clone_from_a_handler_while_a_clone_is_in_flight(prog, tmp_path):
+    """SIGUSR1 arrives after the supervisor answered the outer fork's
+    AddThread and before its AddThreadResult: the handler's own fork is a
+    second clone of the same thread in flight, and both complete."""
+    sup = Supervisor()
+    sent = []
+
+    @sup.on("clone", "fork")
+    def interrupt(call):
+        if not sent:
+            sent.append(call.pid)
+            os.kill(call.pid, signal.SIGUSR1)  # delivered when the shim unblocks
+        return NATIVE
+
+    status, out, _ = run_capture(sup, [prog("clones"), "nested"], tmp_path)
+    assert (status, out) == (0, "handler's child exited 5\nouter child exited 4\n")
 
 
 def test_raw_clone_vm_without_new_tls(prog):

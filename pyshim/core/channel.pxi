@@ -30,7 +30,9 @@ cdef class Channel:
     cdef public bint started
     cdef readonly int index        # its bit in the ready set; -1 once not served
     cdef list pending              # calls waiting for their SyscallDone
-    cdef object pending_clone      # (child channel, call) until AddThreadResult
+    # (child channel, call) of each clone until its AddThreadResult: a
+    # signal handler may clone while the thread's own clone is in flight.
+    cdef list pending_clones
     cdef object held               # the Deferred whose call the channel holds
 
     def __cinit__(self, view, desc, int pid, block=None, parent_tid=None):
@@ -43,6 +45,7 @@ cdef class Channel:
         self.block = block
         self.parent_tid = parent_tid
         self.pending = []
+        self.pending_clones = []
 
     @property
     def state(self):

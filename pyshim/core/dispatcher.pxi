@@ -729,7 +729,7 @@ cdef class Dispatcher:
             return
         cdef Channel child = Channel(block.view, block.desc, 0, block, c.tid)
         self.add_channel(child)
-        c.pending_clone = (child, call)
+        c.pending_clones.append((child, call))
         cdef pyshim_reply *re = &c.ch.reply
         _fill_desc(&re.child_block, block.desc)
         re.clone_flags = flags
@@ -740,11 +740,12 @@ cdef class Dispatcher:
         _reply(c.ch, PYSHIM_RE_ADD_THREAD, 0, 0, call.seq)
 
     cdef _on_add_thread_result(self, Channel c, pyshim_event *ev):
-        if c.pending_clone is None:
+        # (wraparound is off in this module: no [-1])
+        cdef Py_ssize_t n = len(c.pending_clones)
+        if n == 0 or (<Call>(<tuple>c.pending_clones[n - 1])[1]).nr != ev.nr:
             return self._fail(c, ChannelError(
                 f"garbage in the channel of pid {c.pid}: a clone result nobody asked for"))
-        child, call = c.pending_clone
-        c.pending_clone = None
+        child, call = c.pending_clones.pop()  # the innermost clone ends first
         if ev.result < 0:
             self._remove_channel(child)
         elif not ((<Call>call).nr == _NR_CLONE and (<Call>call).args[0] & CLONE_THREAD):

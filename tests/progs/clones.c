@@ -44,10 +44,35 @@ static void *noop(void *arg)
     return arg;
 }
 
+static void fork_in_handler(int sig)
+{
+    (void)sig;
+    pid_t c = fork();
+    if (c == 0)
+        _exit(5);
+    int st;
+    waitpid(c, &st, 0);
+    static const char msg[] = "handler's child exited 5\n";
+    if (WEXITSTATUS(st) == 5)
+        syscall(SYS_write, 1, msg, sizeof msg - 1);
+}
+
 int main(int argc, char **argv)
 {
     setvbuf(stdout, 0, _IONBF, 0);
     const char *mode = argc > 1 ? argv[1] : "";
+    if (!strcmp(mode, "nested")) {
+        /* A fork whose handler (SIGUSR1) forks too; the supervisor's test
+         * sends SIGUSR1 while the outer fork is being made. */
+        signal(SIGUSR1, fork_in_handler);
+        pid_t c = fork();
+        if (c == 0)
+            _exit(4);
+        int st;
+        waitpid(c, &st, 0);
+        printf("outer child exited %d\n", WEXITSTATUS(st));
+        return 0;
+    }
     if (!strcmp(mode, "clone3")) {
         long r = syscall(SYS_clone3, 0, 0);
         printf("clone3: %ld %s\n", r, r < 0 ? strerror(errno) : "");
