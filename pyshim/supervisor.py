@@ -238,7 +238,7 @@ class Supervisor:
                 dispatcher.add_timer(timer)
             control.attach(dispatcher)
             try:
-                return exit_code(_serve(dispatcher, table))
+                return exit_code(_serve(dispatcher, table, run.run_id))
             finally:
                 self._run = None
                 with self._lock:
@@ -336,7 +336,7 @@ class _Forwarding:
             signal.pthread_sigmask(signal.SIG_SETMASK, self.mask)
 
 
-def _serve(dispatcher, table: Table) -> int:
+def _serve(dispatcher, table: Table, run_id: str) -> int:
     """Serves the run; whatever happens, its processes are gone when this
     returns.  pyshim is the run's child subreaper, so orphans come back to it
     instead of outliving the run."""
@@ -347,10 +347,36 @@ def _serve(dispatcher, table: Table) -> int:
         for proc in table.live():
             _kill_and_reap(proc.pid)
         table.poll()
+        _kill_orphans(run_id)
         raise
     finally:
         _core.set_child_subreaper(previous)
         table.close()
+
+
+def _kill_orphans(run_id: str) -> None:
+    """Kills the run's processes the table never learned of (a fork whose
+    result the stopped run did not see): orphaned, they came back to this
+    process, and carry the run's channel in their environment."""
+    needle = f"/pyshim-{run_id}-".encode()
+    found = True
+    while found:  # a killed orphan's own children come back in turn
+        found = False
+        for task in os.listdir("/proc/self/task"):
+            try:
+                with open(f"/proc/self/task/{task}/children") as f:
+                    children = [int(p) for p in f.read().split()]
+            except OSError:
+                continue
+            for pid in children:
+                try:
+                    with open(f"/proc/{pid}/environ", "rb") as f:
+                        ours = needle in f.read()
+                except OSError:
+                    continue
+                if ours:
+                    _kill_and_reap(pid)
+                    found = True
 
 
 def _kill_and_reap(pid: int) -> None:
