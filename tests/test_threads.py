@@ -140,6 +140,15 @@ def test_clone_from_a_handler_while_a_clone_is_in_flight(prog, tmp_path):
     assert (status, out) == (0, "handler's child exited 5\nouter child exited 4\n")
 
 
+@pytest.mark.parametrize("trap", [[], ["--trap", "all"]], ids=["unsubscribed", "trap-all"])
+def test_new_thread_gets_the_whole_register_state(prog, trap):
+    """The upper halves of the AVX registers reach a clone's child, as the
+    kernel copies them natively (not only the fxsave part)."""
+    native = subprocess.run([prog("clones"), "avx"], capture_output=True, text=True, timeout=30)
+    out = pyshim_cli("run", *trap, "--", prog("clones"), "avx")
+    assert native.stdout == out.stdout == "ymm1 in the child: same\n", out.stderr
+
+
 def test_raw_clone_vm_without_new_tls(prog):
     out = same_as_native([prog("clones"), "rawvm"])
     assert out.stdout == "child says hi\nchild exited 3\n"

@@ -45,10 +45,12 @@ pyshim_clone_thread:
 /*
  * void pyshim_set_context(const struct shim_context *ctx) __attribute__((noreturn));
  *
- * Restores the fxsave area (if present), every general-purpose register and
- * rsp from ctx, then jumps to ctx->rip.  rcx ends up holding rip and r11 the
+ * Restores the FPU state (the xsave area with xrstor, or the fxsave area, if
+ * present), every general-purpose register and rsp from ctx, then jumps to
+ * ctx->rip.  rcx ends up holding rip and r11 the
  * saved r11, as after a real syscall instruction (which clobbers both).
- * Contract: ctx is 16-byte aligned; its rip/rsp are a valid place to resume
+ * Contract: ctx is 64-byte aligned; an xsave area in it is the kernel's
+ * (standard format, features the CPU has enabled); its rip/rsp are a valid place to resume
  * (the instruction after the program's syscall, the program's own stack);
  * ctx may lie below the new rsp, since nothing is pushed after the switch.
  */
@@ -56,8 +58,15 @@ pyshim_clone_thread:
     .hidden pyshim_set_context
     .type pyshim_set_context, @function
 pyshim_set_context:
-    cmpq $0, CTX_HAS_FX(%rdi)
-    je 1f
+    movq CTX_FPU(%rdi), %rax
+    cmpq $CTX_FPU_XSAVE, %rax
+    jne 2f
+    movl CTX_XFEATURES(%rdi), %eax
+    movl CTX_XFEATURES+4(%rdi), %edx
+    xrstor64 CTX_FX(%rdi)
+    jmp 1f
+2:  cmpq $CTX_FPU_FX, %rax
+    jne 1f
     fxrstor64 CTX_FX(%rdi)
 1:  movq CTX_R8(%rdi), %r8
     movq CTX_R9(%rdi), %r9

@@ -76,7 +76,8 @@ static void prepare(struct shim_context *ctx, const uint64_t regs[16], uint32_t 
     __asm__ volatile("fxsave64 %0" : "=m"(ctx->fx));
     memcpy(ctx->fx + 24, &mxcsr, sizeof mxcsr); /* fxsave layout: MXCSR at 24 */
     memcpy(ctx->fx + 160, xmm0, 16);            /* xmm0 at 160 */
-    ctx->has_fx = 1;
+    ctx->fpu = CTX_FPU_FX;
+    ctx->fpu_size = 512;
 }
 
 /* The start block of a probe child resuming on `area`'s stack; returns

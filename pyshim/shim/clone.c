@@ -23,12 +23,15 @@ long shim_clone_thread(const struct shim_child_start *start, uint64_t flags, uin
     if (!stack)
         return -EINVAL; /* sharing the parent's stack cannot be resumed safely */
     struct shim_child_start copy;
-    shim_memcpy(&copy, start, sizeof copy);
+    size_t fpu = start->ctx.fpu_size <= CTX_XSAVE_MAX ? start->ctx.fpu_size : CTX_XSAVE_MAX;
+    size_t size = offsetof(struct shim_child_start, ctx.fx) + fpu;
+    shim_memcpy(&copy, start, size);
     copy.ctx.rax = 0; /* the child's view of clone */
     /* Below the program's stack pointer, never above: the program may keep
-     * data there (glibc's clone() keeps fn and arg at the top). */
-    uintptr_t at = (stack - sizeof copy) & ~(uintptr_t)63;
-    if (shim_copy_out((void *)at, &copy, sizeof copy))
+     * data there (glibc's clone() keeps fn and arg at the top).  Only the
+     * FPU state in use is copied: the rest would lie past `stack`. */
+    uintptr_t at = (stack - size) & ~(uintptr_t)63;
+    if (shim_copy_out((void *)at, &copy, size))
         return -EFAULT; /* a stack we cannot write */
     return pyshim_clone_thread(flags, (void *)at, (int *)ptid, (int *)ctid, tls,
                                thread_entry, (void *)at);

@@ -13,16 +13,19 @@
 #include "../asm/context.h"
 
 /* ---- clone support (asm/clone.S) ---------------------------------------- */
-/* The registers a cloned thread resumes with; layout fixed by asm/context.h. */
+/* The registers a cloned thread resumes with; layout fixed by asm/context.h.
+ * The FPU state comes last and only its first `fpu_size` bytes matter, so
+ * a start block copied to a child's stack stops there. */
 struct shim_context {
-    uint8_t fx[512] __attribute__((aligned(16))); /* fxsave area */
     uint64_t r8, r9, r10, r11, r12, r13, r14, r15;
     uint64_t rdi, rsi, rbp, rbx, rdx, rax, rcx, rsp, rip;
-    uint64_t has_fx;
+    uint64_t fpu;       /* CTX_FPU_NONE, CTX_FPU_FX or CTX_FPU_XSAVE */
+    uint64_t xfeatures; /* CTX_FPU_XSAVE: the components to restore */
+    uint64_t fpu_size;  /* bytes of fx in use */
+    uint8_t fx[CTX_XSAVE_MAX] __attribute__((aligned(64)));
 };
 #define SHIM_CTX_CHECK(field, off) \
     _Static_assert(offsetof(struct shim_context, field) == (off), "shim_context." #field)
-SHIM_CTX_CHECK(fx, CTX_FX);
 SHIM_CTX_CHECK(r8, CTX_R8);
 SHIM_CTX_CHECK(r9, CTX_R9);
 SHIM_CTX_CHECK(r10, CTX_R10);
@@ -40,26 +43,42 @@ SHIM_CTX_CHECK(rax, CTX_RAX);
 SHIM_CTX_CHECK(rcx, CTX_RCX);
 SHIM_CTX_CHECK(rsp, CTX_RSP);
 SHIM_CTX_CHECK(rip, CTX_RIP);
-SHIM_CTX_CHECK(has_fx, CTX_HAS_FX);
+SHIM_CTX_CHECK(fpu, CTX_FPU);
+SHIM_CTX_CHECK(xfeatures, CTX_XFEATURES);
+SHIM_CTX_CHECK(fx, CTX_FX);
 _Static_assert(sizeof(struct shim_context) == CTX_SIZE, "shim_context size");
 #undef SHIM_CTX_CHECK
+
+/* The software-reserved bytes 464..511 of a signal frame's fxsave area
+ * (the kernel's struct _fpx_sw_bytes): with magic1 set, the frame holds a
+ * standard-format xsave area of xstate_size bytes, followed by magic2. */
+struct shim_fpx_sw {
+    uint32_t magic1;
+    uint32_t extended_size;
+    uint64_t xfeatures;
+    uint32_t xstate_size;
+    uint32_t padding[7];
+};
+#define SHIM_FP_XSTATE_MAGIC1 0x46505853u
+#define SHIM_FP_XSTATE_MAGIC2 0x46505845u
+_Static_assert(sizeof(struct shim_fpx_sw) == 48, "fpx_sw_bytes");
 
 SHIM_HIDDEN long pyshim_clone_thread(unsigned long flags, void *child_sp, int *ptid,
                                      int *ctid, unsigned long tls,
                                      void (*child_fn)(void *), void *arg);
 
-/* What a new thread finds below its stack: the context it resumes, its
- * block (the seed's ShMemBlockSerialized) and, when the parent mapped it,
- * the block's address; `init` runs first in the child.  64-byte aligned, so
- * ctx.fx is 16-byte aligned for fxrstor. */
+/* What a new thread finds below its stack: its block (the seed's
+ * ShMemBlockSerialized) and, when the parent mapped it, the block's
+ * address; `init` runs first in the child; then the context it resumes.
+ * 64-byte aligned, so ctx.fx is 64-byte aligned for xrstor. */
 struct shim_child_start {
-    struct shim_context ctx;
     struct pyshim_block_desc desc;
     void *channel;
     void *area;       /* for init: memory the parent prepared (vfork) */
     uint64_t sigmask; /* for init: the mask to resume with (vfork) */
     uint64_t sigsys_blocked; /* for init: the program's SIGSYS mask bit */
     void (*init)(struct shim_child_start *self);
+    struct shim_context ctx; /* last: copied up to ctx.fx + ctx.fpu_size */
 } __attribute__((aligned(64)));
 
 /* do_clone_thread: copies *start below `stack` and clones with `flags`

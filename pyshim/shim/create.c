@@ -30,9 +30,28 @@ static void capture(struct shim_context *ctx, const ucontext_t *uc)
     ctx->rcx = g[REG_RCX];
     ctx->rsp = g[REG_RSP];
     ctx->rip = g[REG_RIP];
-    ctx->has_fx = uc->uc_mcontext.fpregs != 0;
-    if (ctx->has_fx)
-        shim_memcpy(ctx->fx, uc->uc_mcontext.fpregs, sizeof ctx->fx);
+    const uint8_t *fp = (const uint8_t *)uc->uc_mcontext.fpregs;
+    ctx->fpu = CTX_FPU_NONE;
+    ctx->fpu_size = 0;
+    if (!fp)
+        return;
+    /* The whole xsave area when the frame has one (AVX upper halves,
+     * AVX-512, PKRU...), as the kernel copies it into a clone's child. */
+    struct shim_fpx_sw sw;
+    uint32_t magic2 = 0;
+    shim_memcpy(&sw, fp + 464, sizeof sw);
+    if (sw.magic1 == SHIM_FP_XSTATE_MAGIC1 && sw.xstate_size >= 576 &&
+        sw.xstate_size <= CTX_XSAVE_MAX && sw.extended_size >= sw.xstate_size + 4)
+        shim_memcpy(&magic2, fp + sw.xstate_size, sizeof magic2);
+    if (magic2 == SHIM_FP_XSTATE_MAGIC2) {
+        ctx->fpu = CTX_FPU_XSAVE;
+        ctx->xfeatures = sw.xfeatures;
+        ctx->fpu_size = sw.xstate_size;
+    } else { /* no xsave, or more state than fits (AMX tiles): the legacy part */
+        ctx->fpu = CTX_FPU_FX;
+        ctx->fpu_size = 512;
+    }
+    shim_memcpy(ctx->fx, fp, ctx->fpu_size);
 }
 
 /* A new thread's first steps, before it resumes the program.

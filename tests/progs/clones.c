@@ -44,6 +44,45 @@ static void *noop(void *arg)
     return arg;
 }
 
+/* Raw clone(CLONE_VM) with a pattern in all of ymm1 (AVX): the child
+ * stores ymm1 as it found it, then exits.  The kernel copies the whole
+ * register state into a clone's child, upper halves included. */
+static int avx_clone(void)
+{
+    unsigned a, b, c, d;
+    __asm__("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d) : "a"(1), "c"(0));
+    if (!(c & (1u << 28))) {
+        printf("ymm1 in the child: same\n"); /* no AVX: nothing to lose */
+        return 0;
+    }
+    static unsigned char pattern[32] __attribute__((aligned(32)));
+    static unsigned char seen[32] __attribute__((aligned(32)));
+    for (int i = 0; i < 32; i++)
+        pattern[i] = (unsigned char)(0xa0 + i);
+    register long r10 __asm__("r10") = 0;
+    register long r8 __asm__("r8") = 0;
+    long pid;
+    __asm__ volatile(
+        "vmovdqu (%[pat]), %%ymm1\n\t"
+        "syscall\n\t"
+        "test %%rax, %%rax\n\t"
+        "jnz 1f\n\t"
+        "vmovdqu %%ymm1, (%[seen])\n\t" /* the child, on its own stack */
+        "mov $60, %%eax\n\t"
+        "xor %%edi, %%edi\n\t"
+        "syscall\n\t"
+        "1:\n\t"
+        : "=a"(pid)
+        : "a"(SYS_clone), "D"(CLONE_VM | SIGCHLD), "S"(stack + sizeof stack), "d"(0),
+          "r"(r10), "r"(r8), [pat] "r"(pattern), [seen] "r"(seen)
+        : "rcx", "r11", "memory", "xmm1");
+    if (pid < 0)
+        return 2;
+    waitpid((pid_t)pid, 0, 0);
+    printf("ymm1 in the child: %s\n", memcmp(seen, pattern, 32) ? "differs" : "same");
+    return 0;
+}
+
 static void fork_in_handler(int sig)
 {
     (void)sig;
@@ -61,6 +100,8 @@ int main(int argc, char **argv)
 {
     setvbuf(stdout, 0, _IONBF, 0);
     const char *mode = argc > 1 ? argv[1] : "";
+    if (!strcmp(mode, "avx"))
+        return avx_clone();
     if (!strcmp(mode, "nested")) {
         /* A fork whose handler (SIGUSR1) forks too; the supervisor's test
          * sends SIGUSR1 while the outer fork is being made. */
