@@ -34,13 +34,15 @@ class Thread:
 class Process:
     """One process: its threads and, once reaped, its wait status."""
 
-    __slots__ = ("pid", "parent", "pidfd", "threads", "status", "alive", "image_supervised")
+    __slots__ = ("pid", "parent", "pidfd", "threads", "past", "status", "alive",
+                 "image_supervised")
 
     def __init__(self, pid: int, parent: int | None, pidfd: int | None = None):
         self.pid = pid
         self.parent = parent  # pid of the process that created it
         self.pidfd = pidfd
         self.threads: dict[int, Thread] = {}
+        self.past: list[Thread] = []  # exited threads whose tid came back
         self.status: int | None = None  # wait status, when the supervisor reaped it
         self.alive = True
         self.image_supervised = True  # False after exec of a static program
@@ -56,6 +58,7 @@ class Table:
     def __init__(self, root: int):
         self.root = root
         self.processes: dict[int, Process] = {}
+        self.retired: list[Process] = []  # dead processes whose pid came back
         self.thread_count = 0  # threads ever seen in the run
 
     def add_process(self, pid: int, parent: int | None) -> Process:
@@ -67,10 +70,25 @@ class Table:
         """The process `pid`, registered (with its pidfd) if it is new."""
         return self.processes.get(pid) or self.add_process(pid, parent)
 
+    def stale(self, pid: int) -> bool:
+        """Whether the entry for `pid` is a dead process's, whose pid the
+        kernel may have given to a new one (pid_max is 32768 on many
+        machines: a long run wraps around)."""
+        proc = self.processes.get(pid)
+        return proc is not None and pid != self.root and (not proc.alive or self._dead(proc))
+
+    def retire(self, pid: int) -> None:
+        """Forgets the dead process `pid` (kept for rows())."""
+        proc = self.processes.pop(pid)
+        self._mark_dead(proc)
+        self.retired.append(proc)
+
     def add_thread(self, pid: int, tid: int, parent_tid: int | None, channel) -> Thread:
         proc = self.processes.get(pid)
         if proc is None:
             proc = self.add_process(pid, self._pid_of(parent_tid))
+        if tid in proc.threads:  # an exited thread's tid, given again
+            proc.past.append(proc.threads[tid])
         thread = proc.threads[tid] = Thread(tid, pid, parent_tid, channel,
                                             ordinal=self.thread_count)
         self.thread_count += 1
@@ -122,14 +140,18 @@ class Table:
         dead = []
         for proc in self.live():
             if self._dead(proc):
-                proc.alive = False
-                for thread in proc.threads.values():
-                    thread.state = "exited"
-                if proc.pidfd is not None:
-                    os.close(proc.pidfd)
-                    proc.pidfd = None
+                self._mark_dead(proc)
                 dead.append(proc)
         return dead
+
+    @staticmethod
+    def _mark_dead(proc: Process) -> None:
+        proc.alive = False
+        for thread in proc.threads.values():
+            thread.state = "exited"
+        if proc.pidfd is not None:
+            os.close(proc.pidfd)
+            proc.pidfd = None
 
     def _dead(self, proc: Process) -> bool:
         try:
@@ -146,7 +168,7 @@ class Table:
         return bool(readable)
 
     def close(self) -> None:
-        for proc in self.processes.values():
+        for proc in (*self.retired, *self.processes.values()):
             if proc.pidfd is not None:
                 os.close(proc.pidfd)
                 proc.pidfd = None
@@ -158,7 +180,8 @@ class Table:
         return [{"pid": t.pid, "tid": t.tid, "parent": t.parent, "channel": t.block,
                  "state": (t.state if p.image_supervised else "unsupervised")
                  if p.alive else "exited", "supervised": p.image_supervised}
-                for p in self.processes.values() for t in p.threads.values()]
+                for p in (*self.retired, *self.processes.values())
+                for t in (*p.past, *p.threads.values())]
 
 
 def _pidfd(pid: int) -> int | None:

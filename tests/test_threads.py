@@ -149,6 +149,21 @@ def test_new_thread_gets_the_whole_register_state(prog, trap):
     assert native.stdout == out.stdout == "ymm1 in the child: same\n", out.stderr
 
 
+@pytest.mark.skipif(not os.access("/proc/sys/kernel/ns_last_pid", os.W_OK),
+                    reason="choosing the next pid needs a writable ns_last_pid (root)")
+@pytest.mark.parametrize("command", [["run", "--trap", "all"], ["trace", "-o", os.devnull]],
+                         ids=["run", "trace"])
+def test_pid_reused_within_a_run(prog, command):
+    """A killed child's pid given to the next child: the new process is
+    not taken for the dead one (whose death, noticed later, used to take
+    the new one's channels with it and hang the run)."""
+    native = subprocess.run([prog("pidreuse")], capture_output=True, text=True, timeout=30)
+    out = pyshim_cli(*command, "--", prog("pidreuse"), timeout=30)
+    expected = "pid reused; the new child exited 7\n"
+    assert native.stdout == expected
+    assert (out.stdout, out.returncode) == (expected, 0), out.stderr
+
+
 def test_raw_clone_vm_without_new_tls(prog):
     out = same_as_native([prog("clones"), "rawvm"])
     assert out.stdout == "child says hi\nchild exited 3\n"

@@ -28,6 +28,7 @@ cdef class Channel:
     cdef public int tid
     cdef public object parent_tid  # tid of the thread whose clone made it
     cdef public bint started
+    cdef public bint new_process   # a fork's (not a thread's) first channel
     cdef readonly int index        # its bit in the ready set; -1 once not served
     cdef list pending              # calls waiting for their SyscallDone
     # (child channel, call) of each clone until its AddThreadResult: a

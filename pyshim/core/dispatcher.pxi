@@ -633,6 +633,8 @@ cdef class Dispatcher:
         if not c.started:
             c.started = True
             c.tid = ev.tid
+            if c.new_process:
+                self._new_process(ev.pid, self.table._pid_of(c.parent_tid), c)
             self.table.add_thread(ev.pid, ev.tid, c.parent_tid, c)
         else:
             self._exec_done(c, ev.tid)
@@ -643,6 +645,20 @@ cdef class Dispatcher:
                 return
         memcpy(c.ch.reply.subscribed, self.subscribed, sizeof(self.subscribed))
         _reply(c.ch, PYSHIM_RE_START, 0, 0, ev.seq)
+
+    cdef _new_process(self, int pid, parent, Channel keep):
+        """Registers the new process `pid`, whose first channel is `keep`.  An
+        entry of a dead process under the same pid (the kernel gave it again)
+        is forgotten first, with its channels."""
+        keep.new_process = False  # registered: the other path finds it there
+        if self.table.stale(pid):
+            for old in [o for o in self._channels() if (<Channel>o).pid == pid and o is not keep]:
+                if (pyshim_load_acquire(&(<Channel>old).ch.state) == PYSHIM_CH_EVENT
+                        and (<Channel>old).ch.event.tag == PYSHIM_EV_EXIT):
+                    self._handle((<Channel>old).index)  # its last word first
+                self._remove_channel(old)
+            self.table.retire(pid)
+        self.table.ensure_process(pid, parent)
 
     cdef _exec_done(self, Channel c, int tid):
         """A new image started on `c`: the exec killed the process's other
@@ -728,6 +744,7 @@ cdef class Dispatcher:
             _reply(c.ch, PYSHIM_RE_COMPLETE, 0, -errno_mod.EAGAIN, call.seq)
             return
         cdef Channel child = Channel(block.view, block.desc, 0, block, c.tid)
+        child.new_process = not (flags & CLONE_THREAD)
         self.add_channel(child)
         c.pending_clones.append((child, call))
         cdef pyshim_reply *re = &c.ch.reply
@@ -751,7 +768,10 @@ cdef class Dispatcher:
         elif not ((<Call>call).nr == _NR_CLONE and (<Call>call).args[0] & CLONE_THREAD):
             # A new process: alive from now on for the run, even before it
             # says Start (and its channel goes when it dies without one).
-            self.table.ensure_process(ev.result, c.pid)
+            if (<Channel>child).new_process:
+                self._new_process(ev.result, c.pid, child)
+            else:  # its Start came first and registered it
+                self.table.ensure_process(ev.result, c.pid)
             if (<Channel>child).pid == 0:
                 self._set_pid(child, ev.result)
         value = ev.result
