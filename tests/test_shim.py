@@ -159,6 +159,8 @@ SIGSTATE = {
                 "child: pending 0, blocked 1, handled 0\n"
                 "parent: pending 1, blocked 1, handled 0\n"
                 "unblocked: pending 0, blocked 0, handled 1\n", 0),
+    # Across exec: mask and pending signal kept, handler reset to default.
+    "exec": ("after exec: pending 1, blocked 1, handled 0\n", 128 + 31),
     # The program's own parent-death signal, beside the shim's tie to the
     # supervisor: read back, cleared by fork, kept by exec, sent.
     "pdeathsig": ("set: 10\nsignal 99: Invalid argument\nfork child: 0\nafter exec: 10\n"

@@ -144,8 +144,10 @@ long shim_execve(struct shim_thread *t, long nr, const long a[6])
      * kernel (init.c), and sets the shim's own again.  A vfork child has
      * none (the kernel clears it) and shares its parent's shim_proc. */
     RAW2(SYS_prctl, PR_SET_PDEATHSIG, t->vfork_child ? 0 : shim_proc.pdeathsig);
+    shim_sigsys_before_exec(t);
     long r = nr == SYS_execve ? RAW3(SYS_execve, a[0], a[1], env)
                               : RAW6(SYS_execveat, a[0], a[1], a[2], env, a[4], 0);
+    shim_sigsys_after_failed_exec(t);
     /* Still this image: the shim's tie again. */
     if (t->vfork_child)
         RAW2(SYS_prctl, PR_SET_PDEATHSIG, SIGSYS);

@@ -74,6 +74,6 @@ __attribute__((constructor)) static void shim_init(void)
     struct shim_thread *t = shim_thread_init(ch, &desc, &status);
     if (!t)
         shim_die("no memory for the shim's signal stack");
-
+    shim_sigsys_adopt(t); /* before anything can trap */
     shim_start(t, status);
 }

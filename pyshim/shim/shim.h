@@ -310,6 +310,15 @@ SHIM_HIDDEN long shim_rt_sigpending(struct shim_thread *t, const long a[6]);
 SHIM_HIDDEN long shim_rt_sigtimedwait(struct shim_thread *t, const long a[6]);
 /* In a new process: nothing is pending. */
 SHIM_HIDDEN void shim_sigsys_after_fork(struct shim_thread *t);
+/* Hands the program's SIGSYS mask bit and pending SIGSYS to the kernel for
+ * an exec; takes them back if it failed.  Contract: signals are not
+ * trapped until the exec (raw syscalls only in between). */
+SHIM_HIDDEN void shim_sigsys_before_exec(struct shim_thread *t);
+SHIM_HIDDEN void shim_sigsys_after_failed_exec(struct shim_thread *t);
+/* A new image: SIGSYS blocked in the kernel's mask means the program
+ * blocked it (before an exec); takes it and a pending one into the
+ * virtual state and unblocks it.  Contract: before any call can trap. */
+SHIM_HIDDEN void shim_sigsys_adopt(struct shim_thread *t);
 
 /* ---- rewrite.c --------------------------------------------------------- */
 /* Finds libc's code, unless $PYSHIM_NO_REWRITE says no.  Contract: runs in

@@ -127,3 +127,43 @@ void shim_sigsys_after_fork(struct shim_thread *t)
     t->sigsys_pending = 0;
     __atomic_store_n(&process.pending, 0, __ATOMIC_RELEASE);
 }
+
+/* Across exec the kernel keeps the mask and pending signals, and so do we:
+ * the program's SIGSYS bit goes into the kernel's mask for the instant of
+ * the exec (the exec itself is issued from the shim's section, and a new
+ * image starts with dispatch disarmed, so nothing traps meanwhile), with
+ * a pending SIGSYS queued for real; the new image's shim takes both back
+ * (shim_sigsys_adopt). */
+void shim_sigsys_before_exec(struct shim_thread *t)
+{
+    if (!t->sigsys_blocked)
+        return;
+    uint64_t sys = SIGBIT(SIGSYS);
+    RAW4(SYS_rt_sigprocmask, SIG_BLOCK, &sys, 0, 8);
+    siginfo_t info;
+    if (take(t, &info))
+        RAW4(SYS_rt_tgsigqueueinfo, RAW0(SYS_getpid), RAW0(SYS_gettid), SIGSYS, &info);
+}
+
+void shim_sigsys_after_failed_exec(struct shim_thread *t)
+{
+    if (!t->sigsys_blocked)
+        return;
+    shim_sigsys_adopt(t);
+}
+
+void shim_sigsys_adopt(struct shim_thread *t)
+{
+    uint64_t now = 0, sys = SIGBIT(SIGSYS);
+    RAW4(SYS_rt_sigprocmask, SIG_BLOCK, 0, &now, 8);
+    if (!(now & sys))
+        return;
+    t->sigsys_blocked = 1;
+    siginfo_t info;
+    struct timespec zero = {0, 0};
+    if (RAW4(SYS_rt_sigtimedwait, &sys, &info, &zero, 8) == SIGSYS) {
+        shim_memcpy(&t->sigsys_info, &info, sizeof info);
+        t->sigsys_pending = 1;
+    }
+    RAW4(SYS_rt_sigprocmask, SIG_UNBLOCK, &sys, 0, 8);
+}

@@ -107,6 +107,26 @@ static int timedwait(void)
     return 0;
 }
 
+/* Across exec: the mask and the pending SIGSYS stay; the handler does not,
+ * so unblocking it in the new image takes the default action. */
+static int exec_pending(const char *self)
+{
+    install();
+    block_sigsys(SIG_BLOCK);
+    raise(SIGSYS);
+    execl(self, self, "exec-after", (char *)0);
+    return 2;
+}
+
+static int exec_after(void)
+{
+    show("after exec");
+    fflush(stdout);
+    block_sigsys(SIG_UNBLOCK);
+    printf("not reached\n");
+    return 0;
+}
+
 static void *thread_show(void *arg)
 {
     (void)arg;
@@ -276,10 +296,14 @@ int main(int argc, char **argv)
         return inherit();
     if (!strcmp(mode, "altstack"))
         return altstack();
+    if (!strcmp(mode, "exec"))
+        return exec_pending(argv[0]);
+    if (!strcmp(mode, "exec-after"))
+        return exec_after();
     if (!strcmp(mode, "pdeathsig"))
         return pdeath(argv[0]);
     if (!strcmp(mode, "pdeath-orphan"))
         return pdeath_orphan();
-    fprintf(stderr, "usage: sigstate pending-kill|pending-tgkill|default|timedwait|inherit|altstack|pdeathsig\n");
+    fprintf(stderr, "usage: sigstate pending-kill|pending-tgkill|default|timedwait|inherit|altstack|pdeathsig|exec\n");
     return 2;
 }
