@@ -1,0 +1,47 @@
+"""Format one x86-64 syscall the way strace prints it by default (``-s 32``).
+
+    format_call(NUMBERS["write"], (1, buf, 6, 0, 0, 0), 6, mem)
+        -> 'write(1, "hello\\n", 6) = 6'
+
+Public API: :func:`format_call`, :func:`errno_text`, :func:`format_signal`.
+
+How a call is decoded is data: :data:`SYSCALLS` maps each syscall name to a
+*spec* string listing one argument *kind* per argument, optionally followed
+by ``-> kind`` for the return value.  A spec token is ``[label=]kind[@index]``:
+``label=`` prints ``label=`` before the value (clone), ``@index`` takes the
+value from another argument register (default: the token's position).  A kind
+may print nothing (e.g. the mode of ``open`` without ``O_CREAT``).  Calls whose
+remaining arguments depend on a command argument (fcntl, futex, prctl,
+arch_prctl) use a :class:`Switch`.  Syscalls not in the table print all six
+registers in hex, like strace does for syscalls it does not know.
+
+Where things live (data apart from the code that formats):
+
+- ``table.py``: THE TABLE, one line per syscall (adding a syscall is one
+  line there, when its kinds exist);
+- ``xlat.py``: the value tables (flags and enums), data only;
+- ``kinds.py``: the argument and result kinds, the ``_k_*`` functions
+  registered in :data:`KINDS`;
+- ``call.py``: one call being formatted, with guarded memory reads;
+- ``text.py`` and ``base.py``: strings, signals, errors and numbers as
+  strace prints them;
+- ``format.py``: compiling the table and formatting one call.
+
+The value tables are the ``Xlat`` constants.  Values follow
+strace 6.x output, including its quirks (paths are not truncated at 32 bytes,
+restart errnos print ``? ERESTARTSYS (...)``, unknown values print as
+``0x.. /* PREFIX_??? */``).
+
+``mem`` is any object with ``read(addr, n) -> bytes`` and
+``string(addr, maxlen) -> bytes`` (without the NUL); both may raise OSError,
+in which case the pointer is printed in hex, as strace does.
+"""
+
+from .base import AT_FDCWD, MAX_STRLEN, PATH_MAX
+from .format import format_call, string_arguments
+from .kinds import KINDS, RESULTS
+from .table import SYSCALLS, Switch
+from .text import errno_text, format_signal, quote
+
+__all__ = ["format_call", "errno_text", "format_signal", "SYSCALLS", "KINDS", "Switch",
+           "string_arguments", "quote", "MAX_STRLEN", "PATH_MAX", "AT_FDCWD", "RESULTS"]
