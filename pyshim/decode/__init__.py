@@ -37,11 +37,12 @@ restart errnos print ``? ERESTARTSYS (...)``, unknown values print as
 in which case the pointer is printed in hex, as strace does.
 """
 
-from .base import AT_FDCWD, MAX_STRLEN, PATH_MAX
+from .base import AT_FDCWD, DEFAULT, MAX_STRLEN, PATH_MAX, Options
 from .format import format_call, string_arguments
 from .kinds import KINDS, RESULTS
 from .table import SYSCALLS, Switch
 from .text import errno_text, format_signal, quote
 
 __all__ = ["format_call", "errno_text", "format_signal", "SYSCALLS", "KINDS", "Switch",
-           "string_arguments", "quote", "MAX_STRLEN", "PATH_MAX", "AT_FDCWD", "RESULTS"]
+           "string_arguments", "quote", "MAX_STRLEN", "PATH_MAX", "AT_FDCWD", "RESULTS",
+           "Options", "DEFAULT"]

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import NamedTuple
+
 MAX_STRLEN = 32  # strace -s default
 PATH_MAX = 4096
 AT_FDCWD = -100
@@ -31,3 +34,21 @@ def _octal(v: int) -> str:
     """C's ``%#03o``, as strace prints modes: ``000``, ``022``, ``0755``."""
     return f"{v:#o}".replace("0o", "0").rjust(3, "0")
 
+
+
+class Options(NamedTuple):
+    """How lines are decoded, as strace's options say (defaults: none given).
+
+    strlen: ``-s N``; xflag: 0, 1 (``-x``: non-ASCII strings in hex) or 2
+    (``-xx``: all of them); fds: 0, 1 (``-y``: paths of fds) or 2 (``-yy``:
+    also socket details); verbose: ``-v`` (structures in full); fd_path:
+    fd -> its path or None, used for ``-y`` (the tracer reads it from /proc).
+    """
+    strlen: int = MAX_STRLEN
+    xflag: int = 0
+    fds: int = 0
+    verbose: bool = False
+    fd_path: Callable[[int], "str | None"] | None = None
+
+
+DEFAULT = Options()

@@ -6,7 +6,7 @@ import struct
 from collections.abc import Callable
 from typing import Protocol
 
-from .base import MAX_STRLEN, _U64, _ptr, _s64
+from .base import DEFAULT, Options, _U64, _ptr, _s64
 from .text import quote
 
 
@@ -17,9 +17,11 @@ class Memory(Protocol):
 
 
 class _Call:
-    __slots__ = ("nr", "args", "result", "mem")
+    __slots__ = ("nr", "args", "result", "mem", "opts")
 
-    def __init__(self, nr: int, args: tuple[int, ...], result: int | None, mem: Memory | None):
+    def __init__(self, nr: int, args: tuple[int, ...], result: int | None, mem: Memory | None,
+                 opts: Options = DEFAULT):
+        self.opts = opts
         self.nr = nr
         self.args = tuple(a & _U64 for a in args) + (0,) * (6 - len(args))
         self.result = None if result is None else _s64(result)
@@ -52,9 +54,11 @@ class _Call:
         return struct.unpack(fmt, self.read(addr, struct.calcsize(fmt)))
 
 
-def _cstr(call: _Call, addr: int, limit: int = MAX_STRLEN) -> str:
+def _cstr(call: _Call, addr: int, limit: int | None = None) -> str:
     if not addr:
         return "NULL"
+    if limit is None:
+        limit = call.opts.strlen
     try:
         data, more = call.string(addr, limit)
     except OSError:
@@ -63,14 +67,14 @@ def _cstr(call: _Call, addr: int, limit: int = MAX_STRLEN) -> str:
 
 
 def _buffer(call: _Call, addr: int, count: int, force_hex: bool = False) -> str:
-    """The first min(count, 32) bytes at *addr*, ``...`` if there were more."""
+    """The first min(count, -s) bytes at *addr*, ``...`` if there were more."""
     if not count:
         return '""'
     try:
-        data = call.read(addr, min(count, MAX_STRLEN))
+        data = call.read(addr, min(count, call.opts.strlen))
     except OSError:
         return _ptr(addr)
-    return quote(data, count > MAX_STRLEN, force_hex)
+    return quote(data, count > call.opts.strlen, force_hex)
 
 
 def _indirect(call: _Call, addr: int, fmt: str, show: Callable[[int], str]) -> str:

@@ -6,6 +6,7 @@ from typing import NamedTuple
 
 from pyshim.syscalls import NUMBERS, name as syscall_name
 
+from .base import DEFAULT, Options
 from .call import Memory, _Call
 from .kinds import KINDS, RESULTS
 from .table import SYSCALLS, Switch
@@ -80,13 +81,14 @@ def _resolve(c: _Call) -> _Spec:
 
 
 def format_call(nr: int, args: tuple[int, int, int, int, int, int],
-                result: int | None, mem: Memory | None) -> str:
+                result: int | None, mem: Memory | None, opts: Options = DEFAULT) -> str:
     """One strace-style line (without pid or timestamps) for a syscall.
 
     *args* are the raw unsigned register values; *result* the raw return
-    value (negative errno on failure), or None if the call did not return.
+    value (negative errno on failure), or None if the call did not return;
+    *opts* the strace options that change decoding.
     """
-    c = _Call(nr, args, result, mem)
+    c = _Call(nr, args, result, mem, opts)
     spec = _resolve(c)
     parts = []
     for a in spec.args:

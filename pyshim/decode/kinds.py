@@ -11,7 +11,7 @@ import socket
 import struct
 from collections.abc import Callable
 
-from .base import AT_FDCWD, MAX_STRLEN, PATH_MAX, _U64, _hex, _octal, _ptr, _s32, _s64
+from .base import AT_FDCWD, PATH_MAX, _U64, _hex, _octal, _ptr, _s32, _s64
 from .xlat import (
     ACCESS_MODE, ADDRESS_FAMILIES, AF_INET, AF_INET6, AF_NETLINK, AF_PACKET, AF_UNIX,
     ARCH_PRCTL_CODES, AT_FLAGS, CAPABILITIES, CLOCKS, CLONE_CHILD_CLEARTID, CLONE_CHILD_SETTID,
@@ -315,7 +315,7 @@ def _k_argv(c: _Call, i: int) -> str:
     if not addr:
         return "NULL"
     items = []
-    for n in range(MAX_STRLEN + 1):
+    for n in range(c.opts.strlen + 1):
         try:
             (p,) = c.unpack("<Q", addr + 8 * n)
         except OSError:
@@ -325,7 +325,7 @@ def _k_argv(c: _Call, i: int) -> str:
             break
         if not p:
             break
-        if n == MAX_STRLEN:
+        if n == c.opts.strlen:
             items.append("...")
             break
         items.append(_cstr(c, p))
