@@ -37,6 +37,18 @@ _TAG_RE = re.compile(r"^[A-Za-z0-9]{0,24}$")
 _NAME_RE = re.compile(r"^pyshim-([A-Za-z0-9]+)-([0-9]+)$")
 
 
+def _acl(uids) -> bytes:
+    """A POSIX access ACL (the system.posix_acl_access xattr) giving the
+    owner and each of `uids` read and write, and nobody else anything."""
+    import struct
+
+    undefined = 0xFFFFFFFF
+    # (tag, permissions, id): USER_OBJ, USER..., GROUP_OBJ, MASK, OTHER
+    entries = [(0x01, 6, undefined), *[(0x02, 6, uid) for uid in sorted(uids)],
+               (0x04, 0, undefined), (0x10, 6, undefined), (0x20, 0, undefined)]
+    return struct.pack("<I", 2) + b"".join(struct.pack("<HHI", *e) for e in entries)
+
+
 def segment_name(run_id: str, n: int) -> str:
     return f"/{PREFIX}{run_id}-{n}"
 
@@ -109,6 +121,16 @@ class Segment:
         self._guarded = _core.guard_segment(self.map)
         self.first_index = 0  # ready-set index of its first block (slabs)
 
+    def grant(self, uids) -> None:
+        """Lets the users `uids` open the segment too (a process of the run
+        switched to them: its new images must reach their channels), and no
+        one else: an ACL where the file system has them, else the owner."""
+        path = SHM_DIR + self.name
+        try:
+            os.setxattr(path, "system.posix_acl_access", _acl(uids))
+        except OSError:
+            os.chown(path, min(uids), -1)  # the supervisor, as root, keeps access
+
     def unlink(self) -> None:
         """Removes the name and, unless a view still borrows it, the mapping
         (a traceback that keeps the run's frames alive must not keep its
@@ -134,6 +156,7 @@ class Run:
         _core.init_control(self.control.map, pid, process_start_time(pid) or 0)
         self._slabs: list[Segment] = []
         self._free: list[tuple[Segment, int]] = []
+        self._granted: set[int] = set()  # users the run's processes became
         self._closed = False
 
     @property
@@ -147,11 +170,22 @@ class Run:
                           BLOCKS_PER_SEGMENT * _core.BLOCK_SIZE)
             seg.first_index = len(self._slabs) * BLOCKS_PER_SEGMENT
             self._slabs.append(seg)
+            if self._granted:
+                seg.grant(self._granted)
             self._free = [(seg, i * _core.BLOCK_SIZE) for i in reversed(range(BLOCKS_PER_SEGMENT))]
         seg, offset = self._free.pop()
         index = seg.first_index + offset // _core.BLOCK_SIZE
         _core.init_channel(seg.map, offset, self.control_desc, index)
         return Block(seg.name, offset, _core.BLOCK_SIZE, seg.map, index)
+
+    def grant(self, uid: int) -> None:
+        """A process of the run is becoming user `uid`: every segment of the
+        run, now and later, is opened to that user (and only to it)."""
+        if uid in self._granted or uid == os.geteuid() or self._closed:
+            return
+        self._granted.add(uid)
+        for seg in (self.control, *self._slabs):
+            seg.grant(self._granted)
 
     def free_block(self, block: Block) -> None:
         for seg in self._slabs:

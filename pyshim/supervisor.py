@@ -226,7 +226,11 @@ class Supervisor:
             forwarding.start(pid)
             self._table = table = Table(pid)
             table.add_process(pid, None)
-            dispatcher = _core.Dispatcher(run.control.map, self.subscribed, self._before,
+            before, subscribed = self._before, self.subscribed
+            if os.geteuid() == 0:  # its processes may switch to other users
+                before = _granting(run, before)
+                subscribed = subscribed | set(before)
+            dispatcher = _core.Dispatcher(run.control.map, subscribed, before,
                                           self._after, run.alloc_channel, run.free_block, table,
                                           on_exec=lambda call: _check_exec(call, table),
                                           task_loop=task_loop)
@@ -272,6 +276,30 @@ class _Control:
             stopped = self.stopped
         if stopped:
             dispatcher.stop(PyshimError("the run was stopped"))
+
+
+# Calls that switch the user a process acts as (its file-system uid), and
+# the arguments that name the new users.
+_UID_CALLS = {"setuid": (0,), "setreuid": (0, 1), "setresuid": (0, 1, 2), "setfsuid": (0,)}
+
+
+def _granting(run: shm.Run, before: dict[int, Callable]) -> dict[int, Callable]:
+    """`before` with the uid-switching calls first opening the run's segments
+    to the new user, so that the process's new images (and its children's
+    new slabs) can still map their channels; then the user's own handler."""
+    out = dict(before)
+    for name, positions in _UID_CALLS.items():
+        nr = syscalls.NUMBERS[name]
+
+        def grant(call, positions=positions, handler=before.get(nr)):
+            for i in positions:
+                uid = call.args[i] & 0xFFFFFFFF
+                if uid != 0xFFFFFFFF:  # -1: unchanged
+                    run.grant(uid)
+            return handler(call) if handler is not None else None
+
+        out[nr] = grant
+    return out
 
 
 def _check_exec(call, table: Table) -> None:
