@@ -15,13 +15,19 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define PYSHIM_PROTOCOL_VERSION 3u
+#define PYSHIM_PROTOCOL_VERSION 4u
+
+/* The owner's tid in the first word of `supervisor_lock` (FUTEX_TID_MASK). */
+#define PYSHIM_LOCK_TID_MASK 0x3fffffffu
 #define PYSHIM_CHANNEL_MAGIC 0x4e484350u /* "PCHN" little-endian */
 #define PYSHIM_CONTROL_MAGIC 0x4c544350u /* "PCTL" little-endian */
 
 /* Environment variable holding the text form of the first thread's channel
  * descriptor: "<segment>:<offset>:<size>", e.g. "/pyshim-ab12-1:0:512". */
 #define PYSHIM_ENV_CHANNEL "PYSHIM_CHANNEL"
+/* Segments a process kept open when it left its mount namespace:
+ * "name=fd,name=fd" (a new image maps them when /dev/shm hides them). */
+#define PYSHIM_ENV_FDS "PYSHIM_FDS"
 
 /* Syscall numbers below this bound can be subscribed (x86-64 uses < 470). */
 #define PYSHIM_NR_MAX 512u
@@ -54,14 +60,20 @@ struct pyshim_control {
     int32_t supervisor_pid;  /* for garbage collection and liveness       */
     uint32_t reserved0;
     uint64_t supervisor_start; /* /proc/<pid>/stat field 22 (clock ticks) */
-    uint8_t reserved1[40];
+    /* A process-shared robust mutex (glibc's pthread_mutex_t) the
+     * supervisor's serving thread holds for the whole run: the low bits of
+     * its first word are the owner's tid, cleared by the kernel when the
+     * owner dies.  Liveness without pids, which mean nothing in another pid
+     * namespace. */
+    uint32_t supervisor_lock[10];
     /* Doorbell and the top of the ready set, on their own cache line.  A
      * shim bumps `seq` after posting and wakes the futex on it when
      * `sleepers` is non-zero. */
     uint32_t doorbell_seq;   /* futex word */
     uint32_t sleepers;
     uint64_t ready_top;      /* bit m: ready_mid[m] may be non-zero */
-    uint8_t reserved2[48];
+    uint64_t supervisor_pidns; /* inode of the supervisor's pid namespace */
+    uint8_t reserved2[40];
     uint64_t ready_mid[PYSHIM_READY_WORDS / 64u]; /* bit w%64 of [w/64]: ready_low[w] may be non-zero */
     uint64_t ready_low[PYSHIM_READY_WORDS];       /* bit i%64 of [i/64]: channel i posted */
 };
@@ -96,6 +108,7 @@ enum pyshim_event_tag {
 
 /* event flags */
 #define PYSHIM_EF_RESTARTED 1u /* SYSCALL: asked again after a handler interrupted its hold */
+#define PYSHIM_EF_OTHER_PIDNS 2u /* the process is in another pid namespace than the supervisor */
 
 struct pyshim_event {
     uint32_t tag;      /* enum pyshim_event_tag */
@@ -145,7 +158,9 @@ struct pyshim_channel {
     uint32_t magic;        /* PYSHIM_CHANNEL_MAGIC, written by supervisor  */
     uint32_t version;      /* PYSHIM_PROTOCOL_VERSION                      */
     uint32_t index;        /* the channel's bit in the run's ready set     */
-    uint8_t reserved0[44];
+    uint32_t leave;        /* non-zero: the process is traced; its next
+                              exec leaves the run (set by the supervisor) */
+    uint8_t reserved0[40];
     struct pyshim_block_desc control; /* the run's control block           */
     struct pyshim_event event;        /* shim -> supervisor slot           */
     uint8_t reserved1[32];
@@ -168,9 +183,11 @@ PYSHIM_CHECK(pyshim_control, magic, 0);
 PYSHIM_CHECK(pyshim_control, version, 4);
 PYSHIM_CHECK(pyshim_control, supervisor_pid, 8);
 PYSHIM_CHECK(pyshim_control, supervisor_start, 16);
+PYSHIM_CHECK(pyshim_control, supervisor_lock, 24);
 PYSHIM_CHECK(pyshim_control, doorbell_seq, 64);
 PYSHIM_CHECK(pyshim_control, sleepers, 68);
 PYSHIM_CHECK(pyshim_control, ready_top, 72);
+PYSHIM_CHECK(pyshim_control, supervisor_pidns, 80);
 PYSHIM_CHECK(pyshim_control, ready_mid, 128);
 PYSHIM_CHECK(pyshim_control, ready_low, 640);
 _Static_assert(sizeof(struct pyshim_control) == 33408, "control size");
@@ -206,6 +223,7 @@ PYSHIM_CHECK(pyshim_channel, shim_sleeping, 4);
 PYSHIM_CHECK(pyshim_channel, magic, 8);
 PYSHIM_CHECK(pyshim_channel, version, 12);
 PYSHIM_CHECK(pyshim_channel, index, 16);
+PYSHIM_CHECK(pyshim_channel, leave, 20);
 PYSHIM_CHECK(pyshim_channel, control, 64);
 PYSHIM_CHECK(pyshim_channel, event, 128);
 PYSHIM_CHECK(pyshim_channel, reply, 256);

@@ -18,6 +18,7 @@ from pyshim.includes.ipc cimport *
 from pyshim.includes.linux cimport *
 from pyshim.includes.probe cimport *
 from pyshim.includes.guard cimport *
+from pyshim.includes.lock cimport *
 
 import errno as errno_mod
 import itertools
@@ -29,7 +30,7 @@ from functools import partial
 from heapq import heappop, heappush
 from time import monotonic
 
-from pyshim import syscalls as _syscalls
+from pyshim import pidns, syscalls as _syscalls
 from pyshim.replies import NATIVE, Fail
 
 include "core/layout.pxi"

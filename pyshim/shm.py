@@ -153,7 +153,11 @@ class Run:
         self.run_id = new_run_id(tag)
         self.control = Segment(segment_name(self.run_id, 0), _core.CONTROL_SIZE)
         pid = os.getpid()
-        _core.init_control(self.control.map, pid, process_start_time(pid) or 0)
+        try:
+            pidns = os.stat("/proc/self/ns/pid").st_ino
+        except OSError:
+            pidns = 0
+        _core.init_control(self.control.map, pid, process_start_time(pid) or 0, pidns)
         self._slabs: list[Segment] = []
         self._free: list[tuple[Segment, int]] = []
         self._granted: set[int] = set()  # users the run's processes became

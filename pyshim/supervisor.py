@@ -216,7 +216,7 @@ class Supervisor:
         control.check()
         # Forwarding outlives the run's segments: a signal that arrives while
         # they are removed is still passed on, never fatal to pyshim.
-        with _Forwarding(forward_signals) as forwarding, shm.Run() as run:
+        with _Forwarding(forward_signals) as forwarding, shm.Run() as run, _Holding(run):
             self._run = run
             block = run.alloc_channel()
             env[_core.ENV_CHANNEL] = block.text
@@ -226,10 +226,8 @@ class Supervisor:
             forwarding.start(pid)
             self._table = table = Table(pid)
             table.add_process(pid, None)
-            before, subscribed = self._before, self.subscribed
-            if os.geteuid() == 0:  # its processes may switch to other users
-                before = _granting(run, before)
-                subscribed = subscribed | set(before)
+            before = _own_handlers(run, table, self._before)
+            subscribed = self.subscribed | set(before)
             dispatcher = _core.Dispatcher(run.control.map, subscribed, before,
                                           self._after, run.alloc_channel, run.free_block, table,
                                           on_exec=lambda call: _check_exec(call, table),
@@ -247,6 +245,20 @@ class Supervisor:
                 self._run = None
                 with self._lock:
                     self._dispatcher = None
+
+
+class _Holding:
+    """The run's liveness lock, held by this thread (which spawns and serves
+    the run) from before the program exists until the run is over."""
+
+    def __init__(self, run: shm.Run):
+        self.view = run.control.map
+
+    def __enter__(self) -> None:
+        _core.hold_control(self.view)
+
+    def __exit__(self, *exc) -> None:
+        _core.release_control(self.view)
 
 
 class _Control:
@@ -283,11 +295,51 @@ class _Control:
 _UID_CALLS = {"setuid": (0,), "setreuid": (0, 1), "setresuid": (0, 1, 2), "setfsuid": (0,)}
 
 
-def _granting(run: shm.Run, before: dict[int, Callable]) -> dict[int, Callable]:
-    """`before` with the uid-switching calls first opening the run's segments
-    to the new user, so that the process's new images (and its children's
-    new slabs) can still map their channels; then the user's own handler."""
+_PTRACE_TRACEME, _PTRACE_ATTACH, _PTRACE_SEIZE = 0, 16, 0x4206
+
+
+def _own_handlers(run: shm.Run, table: Table, before: dict[int, Callable]) -> dict[int, Callable]:
+    """The user's handlers, with the supervisor's own hooks in front of the
+    calls it must see (the user's handler, if any, answers them)."""
     out = dict(before)
+    if os.geteuid() == 0:  # the run's processes may switch to other users
+        _granting(run, before, out)
+    nr = syscalls.NUMBERS["ptrace"]
+    warned = []
+
+    def traced(call, handler=before.get(nr)):
+        """A debugger or tracer takes a process (its tracer would stop at
+        every trap of pyshim's): the process leaves the run, at once
+        (PTRACE_TRACEME: its shim stops trapping) or with its next exec (a
+        tracer's PTRACE_ATTACH or PTRACE_SEIZE)."""
+        request = call.args[0] & 0xFFFFFFFF
+        if request == _PTRACE_TRACEME:
+            tracee = call.pid
+        elif request in (_PTRACE_ATTACH, _PTRACE_SEIZE):
+            tracee = call.int_arg(1)
+            proc = table.processes.get(tracee)
+            for thread in proc.threads.values() if proc else ():
+                if thread.channel.index >= 0:
+                    thread.channel.leave()
+        else:
+            return handler(call) if handler is not None else None
+        table.unsupervised(tracee)
+        if not warned:  # once per run: gdb alone starts several
+            warned.append(tracee)
+            print(f"pyshim: warning: pid {tracee} is traced by a debugger or tracer and "
+                  "leaves the run (as will any other traced process): its tracer would "
+                  "stop at every trap of pyshim's", file=sys.stderr, flush=True)
+        return handler(call) if handler is not None else None
+
+    out[nr] = traced
+    return out
+
+
+def _granting(run: shm.Run, before: dict[int, Callable], out: dict[int, Callable]) -> None:
+    """Puts into `out` the uid-switching calls, first opening the run's
+    segments to the new user, so that the process's new images (and its
+    children's new slabs) can still map their channels; then the user's
+    own handler from `before`."""
     for name, positions in _UID_CALLS.items():
         nr = syscalls.NUMBERS[name]
 
@@ -299,7 +351,6 @@ def _granting(run: shm.Run, before: dict[int, Callable]) -> dict[int, Callable]:
             return handler(call) if handler is not None else None
 
         out[nr] = grant
-    return out
 
 
 def _check_exec(call, table: Table) -> None:

@@ -35,7 +35,7 @@ class Process:
     """One process: its threads and, once reaped, its wait status."""
 
     __slots__ = ("pid", "parent", "pidfd", "threads", "past", "status", "alive",
-                 "image_supervised")
+                 "image_supervised", "ns_pid")
 
     def __init__(self, pid: int, parent: int | None, pidfd: int | None = None):
         self.pid = pid
@@ -46,6 +46,7 @@ class Process:
         self.status: int | None = None  # wait status, when the supervisor reaped it
         self.alive = True
         self.image_supervised = True  # False after exec of a static program
+        self.ns_pid: int | None = None  # its pid in its own pid namespace, if another
 
     def __repr__(self) -> str:
         return (f"Process(pid={self.pid}, parent={self.parent}, threads={list(self.threads)}, "
@@ -174,12 +175,14 @@ class Table:
                 proc.pidfd = None
 
     def rows(self) -> list[dict]:
-        """The table as plain rows (pid, tid, parent, channel, state,
+        """The table as plain rows (pid, tid, parent, channel, state, ns_pid: its
+        pid in its own pid namespace when that is not the supervisor's,
         supervised: False once the process exec'd an image the shim cannot
         enter)."""
         return [{"pid": t.pid, "tid": t.tid, "parent": t.parent, "channel": t.block,
                  "state": (t.state if p.image_supervised else "unsupervised")
-                 if p.alive else "exited", "supervised": p.image_supervised}
+                 if p.alive else "exited", "supervised": p.image_supervised,
+                 "ns_pid": p.ns_pid}
                 for p in (*self.retired, *self.processes.values())
                 for t in (*p.past, *p.threads.values())]
 

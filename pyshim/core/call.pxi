@@ -112,11 +112,13 @@ cdef class Call:
         return f"<Call {self.name} pid={self.pid} tid={self.tid} args={self.args}>"
 
 
-cdef Call _make_call(pyshim_event *ev):
+cdef Call _make_call(pyshim_event *ev, int pid, int tid):
+    """The call of event `ev`, from thread `tid` of process `pid` (as the
+    supervisor sees them: the event's own may be another pid namespace's)."""
     cdef Call call = Call.__new__(Call)
     call.nr = ev.nr
-    call.pid = ev.pid
-    call.tid = ev.tid
+    call.pid = pid
+    call.tid = tid
     call.ip = ev.ip
     call.seq = ev.seq
     call.restarted = (ev.flags & PYSHIM_EF_RESTARTED) != 0

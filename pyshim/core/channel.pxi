@@ -26,6 +26,10 @@ cdef class Channel:
     cdef public object block       # the allocator's Block, released with the channel
     cdef public int pid
     cdef public int tid
+    # The pid its events carry: the process's pid in its own pid namespace,
+    # when that is not the supervisor's (then other_ns); 0 until known.
+    cdef public int seen_pid
+    cdef public bint other_ns
     cdef public object parent_tid  # tid of the thread whose clone made it
     cdef public bint started
     cdef public bint new_process   # a fork's (not a thread's) first channel
@@ -43,10 +47,16 @@ cdef class Channel:
         self.index = self.ch.index
         self.pid = pid
         self.tid = pid
+        self.seen_pid = pid
         self.block = block
         self.parent_tid = parent_tid
         self.pending = []
         self.pending_clones = []
+
+    def leave(self):
+        """The process is traced: its next exec starts its program without
+        pyshim (the shim leaves the run's variables out of its environment)."""
+        pyshim_store_seq(&self.ch.leave, 1)
 
     @property
     def state(self):

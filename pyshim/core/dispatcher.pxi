@@ -172,14 +172,23 @@ cdef class Dispatcher:
         if self.by_index[i] is not None:
             raise ValueError(f"channel index {i} is served already")
         self.slots[i] = channel.ch
-        self.slot_pid[i] = channel.pid
+        self.slot_pid[i] = channel.seen_pid
         self.slot_held[i] = 0
         self.by_index[i] = channel
         self.nchan += 1
 
     cdef _set_pid(self, Channel c, int pid):
+        """`c`'s process is `pid` as the supervisor sees it; its events say
+        so too unless it lives in another pid namespace."""
         c.pid = pid
-        self.slot_pid[c.index] = pid
+        if not c.other_ns:
+            self._set_seen(c, pid)
+
+    cdef _set_seen(self, Channel c, int pid):
+        """`c`'s events carry `pid`."""
+        c.seen_pid = pid
+        if c.index >= 0:
+            self.slot_pid[c.index] = pid
 
     cdef _remove_channel(self, Channel c):
         """Stops serving `c` and gives its block back."""
@@ -600,7 +609,8 @@ cdef class Dispatcher:
         memcpy(&local, &c.ch.event, sizeof(local))
         cdef pyshim_event *ev = &local
         cdef uint32_t tag = ev.tag
-        if ev.pid != c.pid and not (tag == PYSHIM_EV_START and c.pid == 0):
+        if ev.pid != c.seen_pid and not (tag == PYSHIM_EV_START and (
+                c.seen_pid == 0 or ev.flags & PYSHIM_EF_OTHER_PIDNS)):
             return self._fail(c, ChannelError(
                 f"garbage in the channel of pid {c.pid}: event from pid {ev.pid}"))
         if tag == PYSHIM_EV_SYSCALL:
@@ -628,16 +638,30 @@ cdef class Dispatcher:
             return self._fail(c, ArmError(
                 f"the kernel refused Syscall User Dispatch ({os.strerror(-ev.result)}); "
                 "pyshim needs Linux 5.11 or newer on x86-64"))
-        if c.pid == 0:
+        cdef int tid = ev.tid
+        if ev.flags & PYSHIM_EF_OTHER_PIDNS:
+            # Its pids are its namespace's: the supervisor's view comes from
+            # /proc (its parent's children, their NSpid lines).
+            c.other_ns = True
+            self._set_seen(c, ev.pid)
+            if c.pid == 0:
+                parent = self.table._pid_of(c.parent_tid)
+                self._set_pid(c, pidns.child_pid(parent, ev.pid) if c.new_process
+                              else (parent or 0))
+            if not c.started:
+                tid = pidns.task_tid(c.pid, ev.tid) if ev.tid != ev.pid else c.pid
+        elif c.pid == 0:
             self._set_pid(c, ev.pid)
         if not c.started:
             c.started = True
-            c.tid = ev.tid
+            c.tid = tid
             if c.new_process:
-                self._new_process(ev.pid, self.table._pid_of(c.parent_tid), c)
-            self.table.add_thread(ev.pid, ev.tid, c.parent_tid, c)
+                self._new_process(c.pid, self.table._pid_of(c.parent_tid), c)
+            self.table.add_thread(c.pid, tid, c.parent_tid, c)
+            if c.other_ns:
+                self.table.processes[c.pid].ns_pid = ev.pid
         else:
-            self._exec_done(c, ev.tid)
+            self._exec_done(c, c.pid)  # the exec'ing thread is now the leader
         # A Start after a reported execve means the exec succeeded.
         while c.pending:
             call = c.pending.pop()
@@ -672,7 +696,7 @@ cdef class Dispatcher:
         if ev.nr < 0 or ev.nr >= PYSHIM_NR_MAX:
             return self._fail(c, ChannelError(
                 f"garbage in the channel of pid {c.pid}: syscall number {ev.nr}"))
-        cdef Call call = _make_call(ev)
+        cdef Call call = _make_call(ev, c.pid, c.tid)
         if self.on_exec is not None and call.nr in _EXEC_FAMILY:
             try:
                 self.on_exec(call)
@@ -768,12 +792,15 @@ cdef class Dispatcher:
         elif not ((<Call>call).nr == _NR_CLONE and (<Call>call).args[0] & CLONE_THREAD):
             # A new process: alive from now on for the run, even before it
             # says Start (and its channel goes when it dies without one).
+            # The result is the parent's namespace's pid.
+            real = (<Channel>child).pid or (
+                pidns.child_pid(c.pid, ev.result) if c.other_ns else ev.result)
             if (<Channel>child).new_process:
-                self._new_process(ev.result, c.pid, child)
+                self._new_process(real, c.pid, child)
             else:  # its Start came first and registered it
-                self.table.ensure_process(ev.result, c.pid)
+                self.table.ensure_process(real, c.pid)
             if (<Channel>child).pid == 0:
-                self._set_pid(child, ev.result)
+                self._set_pid(child, real)
         value = ev.result
         if self.after[(<Call>call).nr] is not None:
             value = self._after(c, call, ev.result, ev.result)

@@ -29,8 +29,10 @@ def layout():
             "magic": _off(&c.magic, &c), "version": _off(&c.version, &c),
             "supervisor_pid": _off(&c.supervisor_pid, &c),
             "supervisor_start": _off(&c.supervisor_start, &c),
+            "supervisor_lock": _off(&c.supervisor_lock, &c),
             "doorbell_seq": _off(&c.doorbell_seq, &c), "sleepers": _off(&c.sleepers, &c),
-            "ready_top": _off(&c.ready_top, &c), "ready_mid": _off(&c.ready_mid, &c),
+            "ready_top": _off(&c.ready_top, &c),
+            "supervisor_pidns": _off(&c.supervisor_pidns, &c), "ready_mid": _off(&c.ready_mid, &c),
             "ready_low": _off(&c.ready_low, &c)}},
         "pyshim_event": {"sizeof": sizeof(e), "fields": {
             "tag": _off(&e.tag, &e), "version": _off(&e.version, &e),
@@ -46,7 +48,8 @@ def layout():
         "pyshim_channel": {"sizeof": sizeof(ch), "fields": {
             "state": _off(&ch.state, &ch), "shim_sleeping": _off(&ch.shim_sleeping, &ch),
             "magic": _off(&ch.magic, &ch), "version": _off(&ch.version, &ch),
-            "index": _off(&ch.index, &ch), "control": _off(&ch.control, &ch), "event": _off(&ch.event, &ch),
+            "index": _off(&ch.index, &ch), "leave": _off(&ch.leave, &ch),
+            "control": _off(&ch.control, &ch), "event": _off(&ch.event, &ch),
             "reply": _off(&ch.reply, &ch)}},
     }
 
@@ -59,6 +62,7 @@ def constants():
         "PYSHIM_CONTROL_MAGIC": PYSHIM_CONTROL_MAGIC,
         "PYSHIM_NR_MAX": PYSHIM_NR_MAX, "PYSHIM_BLOCK_SIZE": PYSHIM_BLOCK_SIZE,
         "PYSHIM_RF_REPORT": PYSHIM_RF_REPORT, "PYSHIM_EF_RESTARTED": PYSHIM_EF_RESTARTED,
+        "PYSHIM_EF_OTHER_PIDNS": PYSHIM_EF_OTHER_PIDNS,
         "PYSHIM_READY_WORDS": PYSHIM_READY_WORDS,
         "PYSHIM_CH_IDLE": PYSHIM_CH_IDLE, "PYSHIM_CH_EVENT": PYSHIM_CH_EVENT,
         "PYSHIM_CH_REPLY": PYSHIM_CH_REPLY, "PYSHIM_CH_HELD": PYSHIM_CH_HELD,
@@ -113,14 +117,35 @@ def unpack_desc(bytes data):
     return name.decode(errors="replace"), d.offset, d.size
 
 
-def init_control(view, int pid, uint64_t start):
-    """Initializes a run's control block at offset 0 of `view`."""
+def init_control(view, int pid, uint64_t start, uint64_t pidns=0):
+    """Initializes a run's control block at offset 0 of `view` (`pidns`: the
+    inode of the supervisor's pid namespace)."""
     cdef pyshim_control *c = <pyshim_control *>_at(view, 0, sizeof(pyshim_control))
     memset(c, 0, sizeof(pyshim_control))
     c.version = PYSHIM_PROTOCOL_VERSION
     c.supervisor_pid = pid
     c.supervisor_start = start
+    c.supervisor_pidns = pidns
+    cdef int r = pyshim_lock_init(c)
+    if r:
+        raise OSError(r, f"cannot set up the run's liveness lock: {os.strerror(r)}")
     pyshim_store_seq(&c.magic, PYSHIM_CONTROL_MAGIC)
+
+
+def hold_control(view):
+    """The calling thread takes the run's liveness lock (the one that
+    spawns and serves the run); its program's shims see the supervisor
+    alive while it holds it, in any pid namespace."""
+    cdef pyshim_control *c = <pyshim_control *>_at(view, 0, sizeof(pyshim_control))
+    cdef int r = pyshim_lock_hold(c)
+    if r:
+        raise OSError(r, f"cannot take the run's liveness lock: {os.strerror(r)}")
+
+
+def release_control(view):
+    """Gives the run's liveness lock back (the run is over).  Contract: the
+    calling thread holds it."""
+    pyshim_lock_release(<pyshim_control *>_at(view, 0, sizeof(pyshim_control)))
 
 
 def read_control(const unsigned char[::1] data):
@@ -213,7 +238,7 @@ def decode_channel(const unsigned char[::1] data):
         "magic_ok": ch.magic == PYSHIM_CHANNEL_MAGIC, "version": ch.version,
         "state": _STATE_NAMES.get(ch.state, f"invalid({ch.state})"),
         "shim_sleeping": bool(ch.shim_sleeping),
-        "magic": ch.magic, "index": ch.index,
+        "magic": ch.magic, "index": ch.index, "leave": bool(ch.leave),
         "event": {"tag": _EVENT_NAMES.get(ch.event.tag, f"invalid({ch.event.tag})"),
                   "pid": ch.event.pid, "tid": ch.event.tid, "nr": ch.event.nr,
                   "args": [ch.event.args[i] for i in range(6)],

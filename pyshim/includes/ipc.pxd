@@ -13,6 +13,7 @@ cdef extern from "pyshim_ipc.h" nogil:
         PYSHIM_BLOCK_SIZE
         PYSHIM_RF_REPORT
         PYSHIM_EF_RESTARTED
+        PYSHIM_EF_OTHER_PIDNS
         PYSHIM_READY_WORDS
         PYSHIM_READY_CAPACITY
 
@@ -50,9 +51,11 @@ cdef extern from "pyshim_ipc.h" nogil:
         uint32_t version
         int32_t supervisor_pid
         uint64_t supervisor_start
+        uint32_t supervisor_lock[10]
         uint32_t doorbell_seq
         uint32_t sleepers
         uint64_t ready_top
+        uint64_t supervisor_pidns
         uint64_t ready_mid[64]
         uint64_t ready_low[PYSHIM_READY_WORDS]
 
@@ -87,6 +90,7 @@ cdef extern from "pyshim_ipc.h" nogil:
         uint32_t magic
         uint32_t version
         uint32_t index
+        uint32_t leave
         pyshim_block_desc control
         pyshim_event event
         pyshim_reply reply

@@ -3,7 +3,6 @@
  * futex until the reply arrives: the rule of ipc/pyshim_wait.h. */
 #include <errno.h>
 #include <linux/futex.h>
-#include <poll.h>
 #include <signal.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -29,7 +28,7 @@ void shim_event_fill(struct shim_thread *t, uint32_t tag, long nr,
         ev->args[i] = args ? (uint64_t)args[i] : 0;
     ev->result = result;
     ev->ip = ip;
-    ev->flags = 0;
+    ev->flags = shim_proc.other_pidns ? PYSHIM_EF_OTHER_PIDNS : 0;
 }
 
 /* Marks the thread's channel ready; rings the run's doorbell only if the
@@ -135,16 +134,9 @@ void shim_start(struct shim_thread *t, long status)
 
 int shim_supervisor_gone(void)
 {
-    /* kill(pid, 0) succeeds on a zombie: ask a pidfd, which polls readable
-     * as soon as the process has exited, reaped or not. */
-    long fd = RAW2(SYS_pidfd_open, shim_proc.supervisor_pid, 0);
-    if (fd == -ESRCH)
-        return 1;
-    if (fd < 0) /* no pidfds (old kernel, seccomp): fall back */
-        return RAW2(SYS_kill, shim_proc.supervisor_pid, 0) == -ESRCH;
-    struct pollfd p = {(int)fd, POLLIN, 0};
-    struct timespec zero = {0, 0};
-    long ready = RAW4(SYS_ppoll, &p, 1, &zero, 0);
-    RAW1(SYS_close, fd);
-    return ready > 0;
+    /* The supervisor's serving thread holds the run's liveness lock; the
+     * kernel clears the owner's tid when it dies.  No pid involved. */
+    uint32_t owner = __atomic_load_n(&shim_proc.control->supervisor_lock[0], __ATOMIC_ACQUIRE);
+    return (owner & PYSHIM_LOCK_TID_MASK) == 0;
 }
+

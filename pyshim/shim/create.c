@@ -77,6 +77,7 @@ static void join_run_as_process(struct shim_thread *t, ucontext_t *uc,
     shim_settled_after_fork(t);
     shim_sigsys_after_fork(t);
     shim_proc.pdeathsig = 0; /* a child has none of its own */
+    shim_check_pidns(); /* a clone with CLONE_NEWPID, or after unshare */
     shim_follow_supervisor();
     t->pid = (int32_t)RAW0(SYS_getpid);
     t->tid = (int32_t)RAW0(SYS_gettid);

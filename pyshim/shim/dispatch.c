@@ -1,6 +1,7 @@
 /* The SIGSYS handler and the one syscall path behind it. */
 #include <errno.h>
 #include <linux/audit.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -58,6 +59,17 @@ static long execute(struct shim_thread *t, long nr, const long a[6], ucontext_t 
         return shim_sigaltstack(t, a, uc);
     case SYS_prctl:
         return shim_prctl(a);
+    case SYS_ptrace:
+        return shim_ptrace(a);
+    case SYS_unshare:
+    case SYS_setns:
+        if (nr == SYS_setns || (a[0] & CLONE_NEWNS)) {
+            uint64_t old;
+            shim_block_signals(&old);
+            shim_maps_keep(); /* before its /dev/shm may change */
+            shim_unblock(&old);
+        }
+        break;
     case SYS_execve:
     case SYS_execveat:
         return shim_execve(t, nr, a);
@@ -139,6 +151,8 @@ static long create(struct shim_thread *t, long nr, const long a[6], ucontext_t *
         req.ptid = re->ptid;
         req.ctid = re->ctid;
         req.tls = re->newtls;
+        if (req.flags & CLONE_NEWNS)
+            shim_maps_keep(); /* the child's /dev/shm may change */
     }
     shim_unblock(&old);
     if (tag == PYSHIM_RE_COMPLETE)

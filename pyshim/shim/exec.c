@@ -14,6 +14,7 @@
 
 static const char CHANNEL_KEY[] = PYSHIM_ENV_CHANNEL "=";
 static const char PRELOAD_KEY[] = "LD_PRELOAD=";
+static const char FDS_KEY[] = PYSHIM_ENV_FDS "=";
 
 static int starts_with(const char *s, size_t n, const char *prefix)
 {
@@ -57,6 +58,27 @@ static void channel_entry(char *out, const struct pyshim_block_desc *d)
     out[n] = 0;
 }
 
+/* Whether `entry` (a "PYSHIM_CHANNEL=..." string of the program's envp)
+ * names a channel of another run than `ours`: the program being exec'd was
+ * started by another pyshim supervisor (a run inside this run), which
+ * supervises it from now on.  Runs are told apart by the segment name's
+ * run id: "/pyshim-<run id>-<n>". */
+static int names_another_run(const char *entry, const struct pyshim_block_desc *ours)
+{
+    char value[PYSHIM_SEGMENT_NAME_MAX];
+    size_t got = shim_copy_in_partial(value, entry + shim_strlen(CHANNEL_KEY), sizeof value);
+    size_t run = 0; /* length of our "/pyshim-<run id>-" */
+    for (size_t i = 0; i < PYSHIM_SEGMENT_NAME_MAX && ours->segment[i]; i++)
+        if (ours->segment[i] == '-')
+            run = i + 1;
+    if (got < run + 1 || shim_strncmp(value, ours->segment, run))
+        return 1;
+    for (size_t i = run; i < got && value[i] != ':'; i++) /* a digit, then ':' */
+        if (value[i] < '0' || value[i] > '9')
+            return 1;
+    return 0;
+}
+
 /* Counts the program's envp entries; -EFAULT if the array is unreadable. */
 static long count_env(const char *const *uenv)
 {
@@ -91,27 +113,38 @@ long shim_execve(struct shim_thread *t, long nr, const long a[6])
 
     const char *stack_env[ENV_ON_STACK];
     const char **env = stack_env;
-    size_t bytes = ((size_t)count + 3) * sizeof *env;
-    if ((size_t)count + 3 > ENV_ON_STACK) {
+    size_t bytes = ((size_t)count + 4) * sizeof *env;
+    if ((size_t)count + 4 > ENV_ON_STACK) {
         long m = RAW6(SYS_mmap, 0, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
         if (m < 0 && m > -4096)
             return m;
         env = (const char **)m;
     }
 
+    /* A tracer attached: the new image starts without pyshim (its tracer
+     * would stop at every trap), so neither variable goes to it. */
+    int leaving = __atomic_load_n(&t->channel->leave, __ATOMIC_ACQUIRE) != 0;
     char preload[PRELOAD_MAX + 640];
     size_t plen = shim_strlen(PRELOAD_KEY);
     shim_memcpy(preload, PRELOAD_KEY, plen);
-    shim_memcpy(preload + plen, shim_proc.preload, shim_strlen(shim_proc.preload));
-    plen += shim_strlen(shim_proc.preload);
+    if (!leaving) {
+        shim_memcpy(preload + plen, shim_proc.preload, shim_strlen(shim_proc.preload));
+        plen += shim_strlen(shim_proc.preload);
+    }
+    size_t others = plen; /* where the program's own preloads start */
 
     size_t kept = 0;
+    int nested = 0;
     for (long i = 0; i < count; i++) {
         const char *entry;
         char head[16];
         shim_copy_in(&entry, uenv + i, sizeof entry);
         size_t n = entry ? shim_copy_in_partial(head, entry, sizeof head) : 0;
-        if (starts_with(head, n, CHANNEL_KEY))
+        if (starts_with(head, n, CHANNEL_KEY)) {
+            nested |= names_another_run(entry, &t->desc);
+            continue;
+        }
+        if (starts_with(head, n, FDS_KEY))
             continue;
         if (starts_with(head, n, PRELOAD_KEY)) {
             char value[PRELOAD_MAX];
@@ -125,13 +158,31 @@ long shim_execve(struct shim_thread *t, long nr, const long a[6])
         env[kept++] = entry;
     }
     preload[plen] = 0;
+    if (nested) { /* the program's environment as it is: the inner run's */
+        if (env != stack_env)
+            RAW2(SYS_munmap, env, bytes);
+        env = (const char **)uenv;
+        goto run;
+    }
     char channel[sizeof CHANNEL_KEY + PYSHIM_SEGMENT_NAME_MAX + 48];
     channel_entry(channel, &t->desc);
-    env[kept++] = channel;
-    if (shim_proc.preload[0])
+    char fds[sizeof FDS_KEY + 8 * (PYSHIM_SEGMENT_NAME_MAX + 12)];
+    if (!leaving) {
+        env[kept++] = channel;
+        if (shim_proc.preload[0])
+            env[kept++] = preload;
+        size_t key = shim_strlen(FDS_KEY);
+        shim_memcpy(fds, FDS_KEY, key);
+        if (shim_maps_kept_text(fds + key, sizeof fds - key))
+            env[kept++] = fds;
+    } else if (plen > others) { /* the program's own preloads, without ours */
+        for (size_t i = others; i < plen; i++) /* drop the first one's ':' */
+            preload[i] = preload[i + 1];
         env[kept++] = preload;
+    }
     env[kept] = 0;
 
+run:
     if (t->nsettled) {
         /* Answers a signal handler's frames never claimed die with the
          * image: close them now (a failed exec's frames ask again). */
@@ -153,7 +204,7 @@ long shim_execve(struct shim_thread *t, long nr, const long a[6])
         RAW2(SYS_prctl, PR_SET_PDEATHSIG, SIGSYS);
     else
         shim_follow_supervisor();
-    if (env != stack_env)
+    if (env != stack_env && !nested)
         RAW2(SYS_munmap, env, bytes);
     return r;
 }

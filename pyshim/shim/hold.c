@@ -169,7 +169,7 @@ const struct pyshim_reply *shim_ask_held(struct shim_thread *t, long nr, const l
     for (;;) {
         /* Filled each time: a handler's own calls may have used the slot. */
         shim_event_fill(t, PYSHIM_EV_SYSCALL, nr, a, 0, ip);
-        t->channel->event.flags = flags;
+        t->channel->event.flags |= flags;
         shim_post(t);
         uint32_t s = shim_wait_while(t, PYSHIM_CH_EVENT);
         if (s == PYSHIM_CH_HELD || s == PYSHIM_CH_COMPLETING) {

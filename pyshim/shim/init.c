@@ -36,6 +36,7 @@ __attribute__((constructor)) static void shim_init(void)
     if (!text)
         return; /* not started by a supervisor: stay out of the way */
 
+    shim_maps_adopt(getenv(PYSHIM_ENV_FDS));
     struct pyshim_block_desc desc;
     if (shim_parse_desc(text, &desc))
         shim_die("malformed " PYSHIM_ENV_CHANNEL " in the environment");
@@ -45,6 +46,14 @@ __attribute__((constructor)) static void shim_init(void)
                  " (is its supervisor gone?)");
     if (ch->magic != PYSHIM_CHANNEL_MAGIC || ch->version != PYSHIM_PROTOCOL_VERSION)
         shim_die("the channel's protocol version does not match this shim");
+    /* The channel is this image's when this process posted on it last (its
+     * execve) or nobody did (the run's first program).  Else the
+     * environment came from elsewhere than the shim's exec: a process that
+     * stopped trapping (a PTRACE_TRACEME child) exec'd with its parent's
+     * environment.  Stay out of the way: the supervisor knows. */
+    int32_t owner = __atomic_load_n(&ch->event.pid, __ATOMIC_ACQUIRE);
+    if (owner != 0 && owner != (int32_t)RAW0(SYS_getpid))
+        return;
 
     struct pyshim_block_desc ctl_desc;
     shim_memcpy(&ctl_desc, &ch->control, sizeof ctl_desc);
@@ -63,6 +72,7 @@ __attribute__((constructor)) static void shim_init(void)
     int pdeathsig = 0;
     RAW2(SYS_prctl, PR_GET_PDEATHSIG, &pdeathsig);
     shim_proc.pdeathsig = pdeathsig;
+    shim_check_pidns();
     shim_follow_supervisor();
 
     shim_check_tsc(); /* before the first wait (Start) */

@@ -17,7 +17,17 @@ static struct {
 } maps[SHIM_MAX_SEGMENTS];
 static int maps_lock;
 
+/* Descriptors of segments, kept open across exec by a process that left
+ * the mount namespace it started in: its new images may no longer find
+ * the segments in /dev/shm by name (a fresh tmpfs there). */
+#define SHIM_MAX_KEPT 8
+static struct {
+    char name[PYSHIM_SEGMENT_NAME_MAX];
+    int32_t fd; /* 0: free slot */
+} kept[SHIM_MAX_KEPT];
+
 static void *map_locked(const struct pyshim_block_desc *desc);
+static int parse_u64(const char **p, uint64_t *out);
 
 /* Contract: `desc` points to readable memory of the descriptor's size.  The
  * segment name is validated here (it comes from the program's environment
@@ -60,13 +70,18 @@ static void *map_locked(const struct pyshim_block_desc *desc)
         char path[16 + PYSHIM_SEGMENT_NAME_MAX] = "/dev/shm";
         shim_memcpy(path + 8, desc->segment, len + 1);
         long fd = RAW3(SYS_openat, AT_FDCWD, path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+        int own = fd >= 0;
+        for (int i = 0; fd < 0 && i < SHIM_MAX_KEPT; i++)
+            if (kept[i].fd > 0 && shim_strncmp(kept[i].name, desc->segment, len + 1) == 0)
+                fd = kept[i].fd;
         if (fd < 0)
             return NULL;
         struct stat st;
         long r = RAW2(SYS_fstat, fd, &st);
         long addr = r < 0 ? -EINVAL
                           : RAW6(SYS_mmap, 0, st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-        RAW1(SYS_close, fd);
+        if (own)
+            RAW1(SYS_close, fd);
         if (addr < 0 && addr > -4096)
             return NULL;
         shim_memcpy(maps[slot].name, desc->segment, len + 1);
@@ -76,6 +91,79 @@ static void *map_locked(const struct pyshim_block_desc *desc)
     if (desc->offset > maps[slot].size || desc->size > maps[slot].size - desc->offset)
         return NULL;
     return maps[slot].base + desc->offset;
+}
+
+void shim_maps_keep(void)
+{
+    while (__atomic_exchange_n(&maps_lock, 1, __ATOMIC_ACQUIRE))
+        __builtin_ia32_pause();
+    for (int i = 0; i < SHIM_MAX_SEGMENTS; i++) {
+        if (!maps[i].base)
+            continue;
+        int have = 0, free_slot = -1;
+        for (int k = 0; k < SHIM_MAX_KEPT; k++) {
+            if (kept[k].fd > 0 && !shim_strncmp(kept[k].name, maps[i].name, PYSHIM_SEGMENT_NAME_MAX))
+                have = 1;
+            else if (kept[k].fd <= 0 && free_slot < 0)
+                free_slot = k;
+        }
+        if (have || free_slot < 0)
+            continue;
+        char path[16 + PYSHIM_SEGMENT_NAME_MAX] = "/dev/shm";
+        shim_memcpy(path + 8, maps[i].name, shim_strlen(maps[i].name) + 1);
+        long fd = RAW3(SYS_openat, AT_FDCWD, path, O_RDWR | O_NOFOLLOW); /* inherited by exec */
+        if (fd > 0) {
+            shim_memcpy(kept[free_slot].name, maps[i].name, PYSHIM_SEGMENT_NAME_MAX);
+            kept[free_slot].fd = (int32_t)fd;
+        }
+    }
+    __atomic_store_n(&maps_lock, 0, __ATOMIC_RELEASE);
+}
+
+size_t shim_maps_kept_text(char *out, size_t cap)
+{
+    size_t n = 0;
+    for (int k = 0; k < SHIM_MAX_KEPT; k++) {
+        if (kept[k].fd <= 0)
+            continue;
+        size_t len = shim_strlen(kept[k].name);
+        if (n + len + 24 >= cap)
+            break;
+        if (n)
+            out[n++] = ',';
+        shim_memcpy(out + n, kept[k].name, len);
+        n += len;
+        out[n++] = '=';
+        n += shim_utoa(out + n, (uint64_t)kept[k].fd);
+    }
+    out[n] = 0;
+    return n;
+}
+
+void shim_maps_adopt(const char *text)
+{
+    int k = 0;
+    while (text && *text && k < SHIM_MAX_KEPT) {
+        size_t len = 0;
+        while (text[len] && text[len] != '=' && len + 1 < PYSHIM_SEGMENT_NAME_MAX)
+            len++;
+        if (text[len] != '=' || text[0] != '/')
+            return;
+        const char *p = text + len + 1;
+        uint64_t fd;
+        if (parse_u64(&p, &fd) || fd == 0 || fd > 0x7fffffff)
+            return;
+        struct stat st;
+        if (RAW2(SYS_fstat, fd, &st) == 0 && S_ISREG(st.st_mode)) {
+            shim_memcpy(kept[k].name, text, len);
+            kept[k].name[len] = 0;
+            kept[k].fd = (int32_t)fd;
+            k++;
+        }
+        text = *p == ',' ? p + 1 : p;
+        if (*p != ',')
+            return;
+    }
 }
 
 static int parse_u64(const char **p, uint64_t *out)

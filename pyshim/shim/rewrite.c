@@ -59,7 +59,8 @@ static int rewritable(long nr)
     case SYS_rt_sigreturn: case SYS_rt_sigaction: case SYS_rt_sigprocmask:
     case SYS_sigaltstack: case SYS_rt_sigsuspend: case SYS_ppoll: case SYS_pselect6:
     case SYS_epoll_pwait: case SYS_epoll_pwait2: case SYS_prctl:
-    case SYS_rt_sigpending: case SYS_rt_sigtimedwait:
+    case SYS_rt_sigpending: case SYS_rt_sigtimedwait: case SYS_ptrace:
+    case SYS_unshare: case SYS_setns:
         return 0;
     }
     return 1;

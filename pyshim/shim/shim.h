@@ -129,6 +129,9 @@ struct shim_process {
      * kernel's holds the shim's own tie to the supervisor (signals.c). */
     int32_t pdeathsig;
     int32_t shim_pdeathsig; /* the shim's: SIGKILL or SIGSYS */
+    /* The process is in another pid namespace than the supervisor: its
+     * events say so (PYSHIM_EF_OTHER_PIDNS), their pids being that one's. */
+    int32_t other_pidns;
 };
 extern struct shim_process shim_proc SHIM_HIDDEN;
 
@@ -144,7 +147,7 @@ static inline uint64_t shim_ticks(void)
     return pyshim_ticks();
 }
 
-/* Whether the supervisor has exited (a zombie counts as gone). */
+/* Whether the supervisor is gone: its liveness lock has no owner. */
 SHIM_HIDDEN int shim_supervisor_gone(void);
 
 /* ---- maps.c ------------------------------------------------------------ */
@@ -154,6 +157,15 @@ SHIM_HIDDEN void *shim_map_block(const struct pyshim_block_desc *desc);
  * another thread of the parent held it. */
 SHIM_HIDDEN void shim_maps_after_fork(void);
 SHIM_HIDDEN int shim_parse_desc(const char *text, struct pyshim_block_desc *out);
+/* The process is leaving its mount namespace (unshare, setns, a clone with
+ * CLONE_NEWNS): the segments it mapped are opened and kept open across
+ * exec, for its new images to map when /dev/shm no longer shows them. */
+SHIM_HIDDEN void shim_maps_keep(void);
+/* "name=fd,name=fd" of the kept segments, for PYSHIM_FDS; its length. */
+SHIM_HIDDEN size_t shim_maps_kept_text(char *out, size_t cap);
+/* A new image: takes the kept segments named in PYSHIM_FDS.  Contract:
+ * runs in the constructor, before any mapping. */
+SHIM_HIDDEN void shim_maps_adopt(const char *text);
 
 /* ---- thread.c ---------------------------------------------------------- */
 /* Sets up the calling thread: alternate stack with its state, the channel,
@@ -285,6 +297,9 @@ SHIM_HIDDEN long shim_rt_sigaction(const long a[6]);
 SHIM_HIDDEN long shim_rt_sigprocmask(struct shim_thread *t, const long a[6], ucontext_t *uc);
 SHIM_HIDDEN long shim_sigaltstack(struct shim_thread *t, const long a[6], const ucontext_t *uc);
 SHIM_HIDDEN void shim_foreign_sigsys(siginfo_t *info, ucontext_t *uc);
+/* Sets shim_proc.other_pidns for the calling process.  Contract: the
+ * control block is mapped; the caller owns shim_proc (not a vfork child). */
+SHIM_HIDDEN void shim_check_pidns(void);
 /* Makes the calling process die with the supervisor even when its parent
  * is not the supervisor (see shim_foreign_sigsys). */
 SHIM_HIDDEN void shim_follow_supervisor(void);
@@ -335,6 +350,8 @@ SHIM_HIDDEN void shim_rewrite_after_fork(void);
 /* prctl, run natively; notes whether the process can still read the
  * time-stamp counter (PR_SET_TSC), for shim_ticks. */
 SHIM_HIDDEN long shim_prctl(const long a[6]);
+/* ptrace, run natively; after PTRACE_TRACEME the thread stops trapping. */
+SHIM_HIDDEN long shim_ptrace(const long a[6]);
 /* Reads, at start-up, whether rdtsc faults in this image (PR_GET_TSC). */
 SHIM_HIDDEN void shim_check_tsc(void);
 

@@ -266,6 +266,20 @@ void shim_sigreturn(struct shim_thread *t, ucontext_t *uc)
     pyshim_sigreturn_at(frame_uc);
 }
 
+void shim_check_pidns(void)
+{
+    /* "pid:[4026531836]": the namespace's inode, as the supervisor wrote
+     * its own into the control block.  Without /proc: assume the same. */
+    char link[64];
+    long n = RAW3(SYS_readlink, "/proc/self/ns/pid", link, sizeof link - 1);
+    uint64_t ino = 0;
+    for (long i = 0; i < n && link[i] != ']'; i++)
+        if (link[i] >= '0' && link[i] <= '9')
+            ino = ino * 10 + (uint64_t)(link[i] - '0');
+    uint64_t theirs = shim_proc.control->supervisor_pidns;
+    shim_proc.other_pidns = n > 0 && theirs && ino != theirs;
+}
+
 void shim_follow_supervisor(void)
 {
     shim_proc.parent = (int32_t)RAW0(SYS_getppid);

@@ -1,0 +1,60 @@
+"""Pids across pid namespaces.
+
+A process in another pid namespace than the supervisor's (unshare -p,
+bwrap, rootless containers) reports its pid and tids as its namespace
+numbers them; the supervisor needs its own view of them (to read memory,
+signal, wait, and to print lines as ``strace --pidns-translation`` does).
+/proc, as the supervisor sees it, lists each task's pids in every
+namespace from the supervisor's down: the ``NSpid:`` line of its status.
+"""
+from __future__ import annotations
+
+import os
+
+
+def nspids(path: str) -> list[int]:
+    """The NSpid line of /proc/.../status at `path`: outermost first."""
+    try:
+        with open(f"{path}/status", "rb") as f:
+            for line in f:
+                if line.startswith(b"NSpid:"):
+                    return [int(x) for x in line.split()[1:]]
+    except (OSError, ValueError):
+        pass
+    return []
+
+
+def child_pid(parent: int | None, ns_pid: int) -> int:
+    """The pid (the supervisor's view) of the child of `parent` whose pid in
+    its own namespace is `ns_pid`; 0 if there is none."""
+    if not parent:
+        return 0
+    try:
+        tasks = os.listdir(f"/proc/{parent}/task")
+    except OSError:
+        return 0
+    for task in tasks:
+        try:
+            with open(f"/proc/{parent}/task/{task}/children") as f:
+                children = [int(p) for p in f.read().split()]
+        except (OSError, ValueError):
+            continue
+        for pid in children:
+            ids = nspids(f"/proc/{pid}")
+            if ids and ids[-1] == ns_pid:
+                return pid
+    return 0
+
+
+def task_tid(pid: int, ns_tid: int) -> int:
+    """The tid (the supervisor's view) of the thread of process `pid` whose
+    tid in its own namespace is `ns_tid`; 0 if there is none."""
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return 0
+    for task in tasks:
+        ids = nspids(f"/proc/{pid}/task/{task}")
+        if ids and ids[-1] == ns_tid:
+            return int(task)
+    return 0

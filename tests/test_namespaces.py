@@ -1,0 +1,77 @@
+"""Programs that make namespaces of their own stay supervised: user, pid,
+mount (even with a fresh tmpfs over /dev/shm), uts.  Events from another
+pid namespace carry that namespace's pids: the supervisor maps them to its
+own view (/proc's NSpid), prints its own in trace lines (as strace
+--pidns-translation does) and records the namespace's in its table; and
+the program's shims know the supervisor is alive without its pid (the
+run's liveness lock)."""
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from conftest import pyshim_cli, tagged_processes
+from pyshim import Supervisor
+
+native_userns = subprocess.run(["unshare", "-r", "true"], capture_output=True).returncode == 0
+pytestmark = pytest.mark.skipif(not native_userns, reason="user namespaces are not available")
+
+COMMANDS = {"run": ("run", "--trap", "all"), "trace": ("trace", "-o", os.devnull)}
+CASES = {
+    "user": (["unshare", "-r", "id", "-u"], "0\n"),
+    "pid": (["unshare", "-rpf", "--mount-proc", "sh", "-c", "echo $$; /bin/true; echo done"],
+            "1\ndone\n"),
+    "mount-shm": (["unshare", "-rm", "sh", "-c",
+                   "mount -t tmpfs none /dev/shm && ls /dev/shm | wc -l && /bin/echo still"],
+                  "0\nstill\n"),
+    "uts": (["unshare", "-ru", "sh", "-c", "hostname pyshim-test && hostname"], "pyshim-test\n"),
+}
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+@pytest.mark.parametrize("case", CASES)
+def test_namespaced_program_as_natively(case, command):
+    argv, expected = CASES[case]
+    native = subprocess.run(argv, capture_output=True, text=True, timeout=30)
+    assert native.stdout == expected
+    out = pyshim_cli(*COMMANDS[command], "--", *argv)
+    assert (out.stdout, out.returncode) == (expected, 0), out.stderr
+
+
+def test_trace_prints_the_supervisors_pids_and_the_table_the_namespaces(tmp_path):
+    log = tmp_path / "trace"
+    out = pyshim_cli("trace", "-o", str(log), "--", "unshare", "-rpf", "--mount-proc",
+                     "sh", "-c", "echo $$; /bin/true")
+    assert out.stdout == "1\n", out.stderr
+    pids = {int(p) for p in re.findall(r"^\[pid +(\d+)\]", log.read_text(), re.M)}
+    assert len(pids) >= 2 and 1 not in pids and 2 not in pids
+    # The pid namespace's init writes its "1" from a pid of the supervisor's.
+    assert re.search(r'^\[pid +(\d+)\] write\(1, "1\\n", 2\) = 2$', log.read_text(), re.M)
+
+    sup = Supervisor()
+    with open(tmp_path / "out", "w") as f:
+        assert sup.run(["unshare", "-rpf", "--mount-proc", "sh", "-c", "echo $$; /bin/true"],
+                       stdout=f) == 0
+    by_pid = {row["pid"]: row["ns_pid"] for row in sup.threads}
+    assert sorted(v for v in by_pid.values() if v is not None) == [1, 2]
+    assert all(pid > 2 for pid in by_pid)
+
+
+def test_supervisor_killed_takes_a_namespaced_tree_down(no_leaks):
+    """Liveness without pids: inside the pid namespace the supervisor's pid
+    means nothing; its run's lock still tells the shims it is gone."""
+    run = subprocess.Popen([sys.executable, "-m", "pyshim", "run", "--", "unshare", "-rpf",
+                            "--mount-proc", "sh", "-c", "echo ready; while :; do :; done"],
+                           stdout=subprocess.PIPE, text=True)
+    assert run.stdout.readline() == "ready\n"
+    os.kill(run.pid, signal.SIGKILL)
+    run.wait()
+    deadline = time.monotonic() + 10
+    while tagged_processes(no_leaks) and time.monotonic() < deadline:
+        time.sleep(0.05)  # waiting for the tree to notice, not for a race
+    assert tagged_processes(no_leaks) == []
+    subprocess.run([sys.executable, "-m", "pyshim", "gc"], capture_output=True, timeout=30)
