@@ -7,6 +7,7 @@ the program's shims know the supervisor is alive without its pid (the
 run's liveness lock)."""
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -29,6 +30,9 @@ CASES = {
                    "mount -t tmpfs none /dev/shm && ls /dev/shm | wc -l && /bin/echo still"],
                   "0\nstill\n"),
     "uts": (["unshare", "-ru", "sh", "-c", "hostname pyshim-test && hostname"], "pyshim-test\n"),
+    # A sandbox: new pid namespace, a fresh /dev (its own /dev/shm), a new /proc.
+    "bwrap": (["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
+               "--unshare-pid", "/bin/sh", "-c", "echo $$; /bin/true; echo ok"], "2\nok\n"),
 }
 
 
@@ -36,6 +40,8 @@ CASES = {
 @pytest.mark.parametrize("case", CASES)
 def test_namespaced_program_as_natively(case, command):
     argv, expected = CASES[case]
+    if not shutil.which(argv[0]):
+        pytest.skip(f"{argv[0]} is not installed")
     native = subprocess.run(argv, capture_output=True, text=True, timeout=30)
     assert native.stdout == expected
     out = pyshim_cli(*COMMANDS[command], "--", *argv)

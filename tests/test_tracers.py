@@ -55,3 +55,16 @@ def test_strace_sees_its_tracee_as_natively(tmp_path, command):
     assert len(traced) == 2 and traced == per_process(native_log)
     assert not any("SIGSYS" in text or "pyshim" in text for text in traced)
     assert len(WARNING.findall(out.stderr)) == 1, out.stderr
+
+
+@pytest.mark.skipif(not shutil.which("ltrace"), reason="ltrace is not installed")
+@pytest.mark.parametrize("command", COMMANDS)
+def test_ltrace_sees_its_tracee_as_natively(tmp_path, command):
+    native_log, log = tmp_path / "native", tmp_path / "supervised"
+    native = subprocess.run(["ltrace", "-o", str(native_log), "/bin/echo", "hi"],
+                            capture_output=True, text=True, timeout=60)
+    out = pyshim_cli(*COMMANDS[command], "--", "ltrace", "-o", str(log), "/bin/echo", "hi",
+                     timeout=120)
+    assert (out.stdout, out.returncode) == (native.stdout, 0) == ("hi\n", 0), out.stderr
+    assert normalized(log.read_text()) == normalized(native_log.read_text())
+    assert len(WARNING.findall(out.stderr)) == 1, out.stderr
