@@ -672,8 +672,23 @@ def ptrs(*addrs):
     return buf(struct.pack(f"<{len(addrs) + 1}Q", *addrs, 0))
 
 
+FDS = bool(os.environ.get("ORACLE_FDS"))
+
+
+def fd_paths():
+    """{fd: path} of this process (for the -y runs), and -100: the cwd."""
+    out = {"-100": os.getcwd()}
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            out[fd] = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:
+            pass
+    return out
+
+
 def sc(label, name, *args):
     regs = [a & U64 for a in args] + [0] * (6 - len(args))
+    before = fd_paths() if FDS else None
     ctypes.set_errno(0)
     r = libc.syscall(ctypes.c_long(NR[name]), *[ctypes.c_ulong(a) for a in regs])
     if r == -1 and ctypes.get_errno():
@@ -682,7 +697,10 @@ def sc(label, name, *args):
         return 0
     snap = [[ctypes.addressof(b), ctypes.string_at(ctypes.addressof(b), ctypes.sizeof(b)).hex()]
             for b in KEEP]
-    RECORDS.append({"label": label, "nr": NR[name], "args": regs, "result": r, "regions": snap})
+    rec = {"label": label, "nr": NR[name], "args": regs, "result": r, "regions": snap}
+    if FDS:
+        rec["fds_before"], rec["fds_after"] = before, fd_paths()
+    RECORDS.append(rec)
     return r
 
 
@@ -855,6 +873,96 @@ argv = ptrs(buf(b"/nonexistent/prog"), buf(b"a b"), buf(b"z" * 40))
 sc("execve_enoent", "execve", buf(b"/nonexistent/prog"), argv, ptrs(buf(b"A=1"), buf(b"B=2")))
 sc("execve_null", "execve", buf(b"/nonexistent/prog"), 0, 0)
 
+# structures
+sbuf = buf(256)
+sc("stat", "stat", buf(b"data.txt"), sbuf)
+sc("lstat_dev", "lstat", buf(b"/dev/null"), sbuf)
+sc("fstat", "fstat", 0, sbuf)
+sc("newfstatat_dir", "newfstatat", AT_FDCWD, buf(b"."), sbuf, 0)
+sc("newfstatat_enoent", "newfstatat", AT_FDCWD, buf(b"nope"), sbuf, 0x100)
+sc("stat_null", "stat", buf(b"data.txt"), 0)
+sc("statx", "statx", AT_FDCWD, buf(b"data.txt"), 0x100, 0x7FF, buf(256))
+sc("statx_dev", "statx", AT_FDCWD, buf(b"/dev/null"), 0, 0xFFF, buf(256))
+sc("statfs", "statfs", buf(b"."), buf(120))
+sc("statfs_proc", "statfs", buf(b"/proc"), buf(120))
+sc("statfs_enoent", "statfs", buf(b"/nonexistent"), buf(120))
+act = buf(struct.pack("<QQQQ", 1, 0x14000000, 0x1234, (1 << 1) | (1 << 14)))
+oact = buf(32)
+sc("rt_sigaction_set", "rt_sigaction", 10, act, oact, 8)
+sc("rt_sigaction_get", "rt_sigaction", 10, 0, oact, 8)
+sc("rt_sigaction_restore", "rt_sigaction", 10, buf(bytes(32)), 0, 8)
+sc("rt_sigaction_kill", "rt_sigaction", 9, act, oact, 8)
+sc("sigaltstack_query", "sigaltstack", 0, buf(24))
+sc("rt_sigpending", "rt_sigpending", buf(8), 8)
+sc("sysinfo", "sysinfo", buf(112))
+sc("getrusage", "getrusage", 0, buf(144))
+sc("sched_getaffinity", "sched_getaffinity", 0, 128, buf(128))
+sc("sched_getaffinity_einval", "sched_getaffinity", 0, 1, buf(8))
+sc("getxattr", "getxattr", buf(b"data.txt"), buf(b"user.none"), buf(64), 64)
+sc("listxattr", "listxattr", buf(b"data.txt"), buf(64), 64)
+sc("fadvise64", "fadvise64", fd, 0, 0, 2)
+iov = buf(struct.pack("<QQQQ", buf(b"abc"), 3, buf(b"defgh"), 5))
+sc("writev", "writev", fd, iov, 2)
+sc("lseek_start", "lseek", fd, 0, 0)
+riov = buf(struct.pack("<QQQQ", buf(4), 4, buf(16), 16))
+sc("readv", "readv", fd, riov, 2)
+sc("preadv", "preadv", fd, riov, 2, 3, 0)
+sc("readv_ebadf", "readv", 99, riov, 2)
+pfd = buf(8)
+sc("pipe2_poll", "pipe2", pfd, 0)
+p0, p1 = struct.unpack("<ii", ctypes.string_at(pfd, 8))
+sc("write_pipe", "write", p1, buf(b"x"), 1)
+pfds = buf(struct.pack("<ihhihhihh", p0, 1, 0, p1, 5, 0, -1, 1, 0))
+sc("poll_revents", "poll", pfds, 3, 0)
+ep = sc("epoll_create1_2", "epoll_create1", 0)
+sc("epoll_ctl_add", "epoll_ctl", ep, 1, p1, buf(struct.pack("<IQ", 0x80000004, 0x1234)))
+sc("epoll_wait", "epoll_wait", ep, buf(48), 4, 0)
+sc("epoll_ctl_del", "epoll_ctl", ep, 2, p1, 0)
+sv2 = buf(8)
+sc("socketpair_msg", "socketpair", 1, 1, 0, sv2)
+m0, m1 = struct.unpack("<ii", ctypes.string_at(sv2, 8))
+cmsg = buf(struct.pack("<Qiii4x", 20, 1, 1, 0))
+msg = buf(struct.pack("<QI4xQQQQi4x", 0, 0, iov, 2, cmsg, 24, 0))
+sc("sendmsg", "sendmsg", m0, msg, 0)
+rmsg = buf(struct.pack("<QI4xQQQQi4x", 0, 0, riov, 1, buf(64), 64, 0))
+sc("recvmsg", "recvmsg", m1, rmsg, 0x40000000)
+sc("recvmsg_eagain", "recvmsg", m1, rmsg, 0x40)
+optlen = buf(struct.pack("<i", 4))
+sc("getsockopt_type", "getsockopt", m0, 1, 3, buf(4), optlen)
+sc("setsockopt_rcvbuf", "setsockopt", m0, 1, 8, buf(struct.pack("<i", 65536)), 4)
+sc("setsockopt_linger", "setsockopt", m0, 1, 13, buf(struct.pack("<ii", 1, 5)), 8)
+master, slave = os.openpty()
+tio = buf(60)
+sc("ioctl_tcgets_pty", "ioctl", slave, 0x5401, tio)
+sc("ioctl_tcsets_pty", "ioctl", slave, 0x5402, tio)
+sc("ioctl_tiocgwinsz", "ioctl", slave, 0x5413, buf(8))
+sc("ioctl_fionread", "ioctl", slave, 0x541B, buf(4))
+sc("ioctl_fionbio", "ioctl", slave, 0x5421, buf(struct.pack("<i", 0)))
+lk = buf(struct.pack("<hh4xqqi4x", 1, 0, 10, 20, 0))
+sc("fcntl_setlk", "fcntl", fd, 6, lk)
+sc("fcntl_getlk", "fcntl", fd, 5, lk)
+sc("copy_file_range", "copy_file_range", fd, 0, fd, 0, 0, 0)
+sc("times", "times", buf(32))
+sc("getcpu", "getcpu", buf(4), 0, 0)
+sc("getitimer", "getitimer", 0, buf(32))
+sc("sched_getscheduler", "sched_getscheduler", 0)
+sc("getpriority", "getpriority", 0, 0)
+sc("personality_query", "personality", 0xFFFFFFFF)
+sc("membarrier_query", "membarrier", 0, 0, 0)
+sc("getresuid", "getresuid", buf(4), buf(4), buf(4))
+sc("getgroups", "getgroups", 0, 0)
+sc("timerfd_create", "timerfd_create", 1, 0o2000000)
+sc("inotify_init1", "inotify_init1", 0o4000)
+sc("utimensat_now", "utimensat", AT_FDCWD, buf(b"data.txt"),
+   buf(struct.pack("<qqqq", 0, (1 << 30) - 1, 0, (1 << 30) - 2)), 0)
+sc("utimensat_time", "utimensat", AT_FDCWD, buf(b"data.txt"),
+   buf(struct.pack("<qqqq", 1700000000, 5, 1700000000, 0)), 0)
+sc("alarm", "alarm", 0)
+pid = sc("clone_fork3", "clone", 17, 0, 0, 0, 0)
+if pid == 0:
+    os._exit(0)
+sc("wait4_rusage", "wait4", pid, buf(4), 0, buf(144))
+
 with open(out_path, "w") as f:
     json.dump(RECORDS, f)
 '''
@@ -864,22 +972,32 @@ ORACLE_LABELS = re.findall(r'sc\("([a-z0-9_]+)"', CHILD)
 
 @pytest.fixture(scope="module")
 def strace_run(strace, tmp_path_factory):
+    return _run_oracle(strace, tmp_path_factory, [])
+
+
+def _run_oracle(strace, tmp_path_factory, flags: list[str]):
     tmp = tmp_path_factory.mktemp("strace_oracle")
     work = tmp / "work"
     work.mkdir()
     (tmp / "child.py").write_text(CHILD)
     (tmp / "numbers.json").write_text(json.dumps(NUMBERS))
     out, trace = tmp / "records.json", tmp / "trace"
-    subprocess.run([strace, "-o", str(trace), "--", sys.executable, "-I", str(tmp / "child.py"),
-                    str(out), str(tmp / "numbers.json"), str(work)],
-                   check=True, capture_output=True, env={**os.environ, "LC_ALL": "C"}, timeout=120)
+    env = {**os.environ, "LC_ALL": "C"}
+    if "-y" in flags:
+        env["ORACLE_FDS"] = "1"
+    subprocess.run([strace, *flags, "-o", str(trace), "--", sys.executable, "-I",
+                    str(tmp / "child.py"), str(out), str(tmp / "numbers.json"), str(work)],
+                   check=True, capture_output=True, env=env, timeout=120)
     records = {r["label"]: r for r in json.loads(out.read_text())}
     return records, _strace_lines(trace)
 
 
-def _format_record(r: dict) -> str:
+def _format_record(r: dict, opts: decode.Options = decode.DEFAULT) -> str:
     m = FakeMem({addr: bytes.fromhex(data) for addr, data in r["regions"]})
-    return format_call(r["nr"], tuple(r["args"]), r["result"], m)
+    if opts.fds:
+        before, after = r["fds_before"], r["fds_after"]
+        opts = opts._replace(fd_path=lambda fd: before.get(str(fd)) or after.get(str(fd)))
+    return format_call(r["nr"], tuple(r["args"]), r["result"], m, opts)
 
 
 def test_oracle_ran_every_case(strace_run):
@@ -887,9 +1005,32 @@ def test_oracle_ran_every_case(strace_run):
     assert sorted(records) == sorted(ORACLE_LABELS)
 
 
-@pytest.mark.parametrize("label", ORACLE_LABELS)
-def test_against_strace(strace_run, label):
-    records, lines = strace_run
-    line = _format_record(records[label])
+def _check(records, lines, label, opts=decode.DEFAULT):
+    line = _format_record(records[label], opts)
     assert line in lines, "\n".join([line, "strace has:"] + sorted(
         x for x in lines if x.startswith(line.split("(", 1)[0] + "(")))
+
+
+@pytest.mark.parametrize("label", ORACLE_LABELS)
+def test_against_strace(strace_run, label):
+    _check(*strace_run, label)
+
+
+# The same calls under strace's options that change decoding.
+OPTION_RUNS = {
+    "-v -xx": decode.Options(verbose=True, xflag=2),
+    "-x": decode.Options(xflag=1),
+    "-y": decode.Options(fds=1),
+}
+
+
+@pytest.fixture(scope="module", params=sorted(OPTION_RUNS))
+def strace_run_opts(request, strace, tmp_path_factory):
+    records, lines = _run_oracle(strace, tmp_path_factory, request.param.split())
+    return records, lines, OPTION_RUNS[request.param]
+
+
+@pytest.mark.parametrize("label", ORACLE_LABELS)
+def test_against_strace_with_options(strace_run_opts, label):
+    records, lines, opts = strace_run_opts
+    _check(records, lines, label, opts)

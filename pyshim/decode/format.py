@@ -8,7 +8,8 @@ from pyshim.syscalls import NUMBERS, name as syscall_name
 
 from .base import DEFAULT, Options
 from .call import Memory, _Call
-from .kinds import KINDS, RESULTS
+from .kinds import CAPTURES, KINDS, RESULTS, RESULTS_CALL
+from .nargs import NARGS
 from .table import SYSCALLS, Switch
 from .text import errno_text
 
@@ -34,7 +35,7 @@ def _parse(spec: str, start: int = 0) -> _Spec:
             raise ValueError(f"unknown argument kind {kind_name!r} in {spec!r}")
         args.append(_Arg(f"{label}=" if label else "", kind_name, int(idx) if idx else pos))
     result = result.strip() or None
-    if result is not None and result not in RESULTS:
+    if result is not None and result not in RESULTS and result not in RESULTS_CALL:
         raise ValueError(f"unknown result kind {result!r} in {spec!r}")
     return _Spec(tuple(args), result)
 
@@ -56,6 +57,9 @@ def _compile(entry: str | Switch) -> _Compiled:
 
 
 _COMPILED: dict[int, _Compiled] = {NUMBERS[n]: _compile(e) for n, e in SYSCALLS.items()}
+# Syscalls the table does not decode: their own number of arguments, in hex.
+_COMPILED.update({NUMBERS[n]: _compile(" ".join(["hex"] * k)) for n, k in NARGS.items()
+                  if n in NUMBERS and NUMBERS[n] not in _COMPILED})
 _FALLBACK = _compile(" ".join(["hex"] * 6))
 
 
@@ -71,6 +75,43 @@ def string_arguments() -> dict[int, tuple[int, ...]]:
     return out
 
 
+def _all_args(comp: _Compiled) -> list[_Arg]:
+    args = list(comp.base.args)
+    for spec in list((comp.cases or {}).values()) + ([comp.default] if comp.default else []):
+        args += spec.args
+    return args
+
+
+CAPTURING: frozenset[int] = frozenset(
+    nr for nr, comp in _COMPILED.items() if any(a.kind in CAPTURES for a in _all_args(comp)))
+"""Syscall numbers for which :func:`capture` copies something."""
+
+
+def capture(nr: int, args: tuple[int, ...], mem: Memory | None) -> dict[int, bytes] | None:
+    """Copies the memory a call may change but strace prints as it was on
+    entry (select's fd sets, a socket address length before accept...).
+
+    A tracer calls this before the call runs (for the numbers in
+    :data:`CAPTURING`) and passes the result to :func:`format_call` as
+    *entry*.  Returns None when there is nothing to copy.
+    """
+    comp = _COMPILED.get(nr)
+    if comp is None or mem is None or nr not in CAPTURING:
+        return None
+    c = _Call(nr, args, None, mem)
+    out: dict[int, bytes] = {}
+    for a in _resolve(c).args:
+        fn = CAPTURES.get(a.kind)
+        if fn is None:
+            continue
+        for addr, size in fn(c.args, a.index):
+            try:
+                out[addr] = c.read(addr, size)
+            except OSError:
+                pass
+    return out or None
+
+
 def _resolve(c: _Call) -> _Spec:
     comp = _COMPILED.get(c.nr, _FALLBACK)
     if comp.cases is None:
@@ -81,14 +122,16 @@ def _resolve(c: _Call) -> _Spec:
 
 
 def format_call(nr: int, args: tuple[int, int, int, int, int, int],
-                result: int | None, mem: Memory | None, opts: Options = DEFAULT) -> str:
+                result: int | None, mem: Memory | None, opts: Options = DEFAULT,
+                entry: dict[int, bytes] | None = None) -> str:
     """One strace-style line (without pid or timestamps) for a syscall.
 
     *args* are the raw unsigned register values; *result* the raw return
     value (negative errno on failure), or None if the call did not return;
-    *opts* the strace options that change decoding.
+    *opts* the strace options that change decoding; *entry* what
+    :func:`capture` copied before the call, if anything.
     """
-    c = _Call(nr, args, result, mem, opts)
+    c = _Call(nr, args, result, mem, opts, entry)
     spec = _resolve(c)
     parts = []
     for a in spec.args:
@@ -97,6 +140,8 @@ def format_call(nr: int, args: tuple[int, int, int, int, int, int],
             parts.append(a.label + text)
     if c.result is None or not c.ok:
         ret = errno_text(c.result)
+    elif spec.result in RESULTS_CALL:
+        ret = RESULTS_CALL[spec.result](c, c.result)
     else:
         ret = RESULTS[spec.result or "int"](c.result)
     return f"{syscall_name(nr)}({', '.join(parts)}) = {ret}"

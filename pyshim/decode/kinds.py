@@ -7,37 +7,48 @@ name in :data:`KINDS`; the table (table.py) names them.
 
 from __future__ import annotations
 
+import importlib
 import socket
 import struct
 from collections.abc import Callable
 
-from .base import AT_FDCWD, PATH_MAX, _U64, _hex, _octal, _ptr, _s32, _s64
+from .base import PATH_MAX, _0x, _U64, _hex, _octal, _ptr, _s32, _s64
 from .xlat import (
     ACCESS_MODE, ADDRESS_FAMILIES, AF_INET, AF_INET6, AF_NETLINK, AF_PACKET, AF_UNIX,
     ARCH_PRCTL_CODES, AT_FLAGS, CAPABILITIES, CLOCKS, CLONE_CHILD_CLEARTID, CLONE_CHILD_SETTID,
     CLONE_FLAGS, CLONE_INTO_CGROUP, CLONE_PARENT_SETTID, CLONE_PIDFD, CLONE_SETTLS,
     CLOSE_RANGE_FLAGS, CSIGNAL, DN_FLAGS, EFD_FLAGS, EPOLL_CTL_OPS, EPOLL_FLAGS, ETH_PROTOCOLS,
     FACCESSAT_FLAGS, FCNTL_CMDS, FD_FLAGS, FLOCK_OPS, FUTEX_CLOCK_REALTIME, FUTEX_OPS,
-    FUTEX_PRIVATE_FLAG, FUTEX_WAKE_CMPS, FUTEX_WAKE_OPS, GETRANDOM_FLAGS, IOC_DIRS,
-    IOCTL_INTARG, IOCTL_NOARG, IOCTLS, IP_PROTOCOLS, LEASES, MADVISE, MAP_FLAGS, MAP_HUGE_MASK,
+    FUTEX_PRIVATE_FLAG, FUTEX_WAKE_CMPS, FUTEX_WAKE_OPS, GETRANDOM_FLAGS,
+    IP_PROTOCOLS, LEASES, MADVISE, MAP_FLAGS, MAP_HUGE_MASK,
     MAP_HUGE_SHIFT, MAP_TYPE, MFD_FLAGS, MREMAP_FIXED, MREMAP_FLAGS, MREMAP_MAYMOVE, MSG_FLAGS,
     MSYNC_FLAGS, NETLINK_PROTOCOLS, O_ACCMODE, O_CREAT, O_FLAGS, __O_TMPFILE, PR_DUMPABLE,
     PR_SET_VMA, PRCTL_OPTIONS, PROT, PTRACE_EVENTS, RENAME_FLAGS, RLIMITS, RUSAGE_WHO, SEALS,
     SECCOMP_MODES, SEEK, SHUTDOWN_HOW, SIG_HOW, SOCK_FLAGS, SOCK_TYPES, STATX_MASK, STATX_SYNC,
-    TIMER_FLAGS, WAIT_OPTIONS,
+    SPLICE_FLAGS, TIMER_FLAGS, WAIT_OPTIONS, INOTIFY_FLAGS, INOTIFY_INIT_FLAGS, TIMERFD_FLAGS,
+    SIGNALFD_FLAGS, FALLOC_FLAGS, SETNS_TYPES, MLOCKALL_FLAGS, MLOCK_FLAGS, UMOUNT_FLAGS,
+    SYNC_FILE_RANGE_FLAGS, PIDFD_OPEN_FLAGS, UFFD_FLAGS, UNSHARE_FLAGS, MEMBARRIER_CMDS,
+    PRIORITIES, ITIMERS, SCHED_POLICIES,
 )
 from .call import _Call, _buffer, _cstr, _indirect
-from .text import _sigset, format_signal, quote
+from .text import _sigset, format_signal
 
 
 Kind = Callable[[_Call, int], "str | None"]
 KINDS: dict[str, Kind] = {}
+Capture = Callable[[tuple, int], "list[tuple[int, int]]"]
+CAPTURES: dict[str, Capture] = {}
+"""Kinds that print memory as it was when the call was made (strace decodes
+those on entry) and the call may change: kind name -> (args, index) ->
+the (address, size) regions to copy before the call (see decode.capture)."""
 
 
-def kind(*names: str) -> Callable[[Kind], Kind]:
+def kind(*names: str, capture: Capture | None = None) -> Callable[[Kind], Kind]:
     def register(fn: Kind) -> Kind:
         for n in names:
             KINDS[n] = fn
+            if capture is not None:
+                CAPTURES[n] = capture
         return fn
     return register
 
@@ -49,6 +60,8 @@ _ENUM_KINDS = {
     "prctlopt": PRCTL_OPTIONS, "dumpable": PR_DUMPABLE, "setvma": PR_SET_VMA,
     "seccompmode": SECCOMP_MODES, "cap": CAPABILITIES, "archcode": ARCH_PRCTL_CODES,
     "rlimit": RLIMITS, "epollop": EPOLL_CTL_OPS, "rusagewho": RUSAGE_WHO,
+    "membarriercmd": MEMBARRIER_CMDS, "priowhich": PRIORITIES, "itimerwhich": ITIMERS,
+    "schedpolicy": SCHED_POLICIES,
 }
 _FLAG_KINDS = {
     "prot": PROT, "mremapflags": MREMAP_FLAGS, "msyncflags": MSYNC_FLAGS, "accmode": ACCESS_MODE,
@@ -57,18 +70,30 @@ _FLAG_KINDS = {
     "flockop": FLOCK_OPS, "msgflags": MSG_FLAGS, "timerflags": TIMER_FLAGS,
     "grndflags": GETRANDOM_FLAGS, "waitopts": WAIT_OPTIONS, "closerangeflags": CLOSE_RANGE_FLAGS,
     "epollflags": EPOLL_FLAGS, "efdflags": EFD_FLAGS, "mfdflags": MFD_FLAGS,
-    "sockflags": SOCK_FLAGS,
+    "sockflags": SOCK_FLAGS, "spliceflags": SPLICE_FLAGS,
     "oflags": O_FLAGS,  # O_* flags without an access mode (pipe2, dup3)
+    "inotifymask": INOTIFY_FLAGS, "inotifyinitflags": INOTIFY_INIT_FLAGS,
+    "tfdflags": TIMERFD_FLAGS, "sfdflags": SIGNALFD_FLAGS, "fallocflags": FALLOC_FLAGS,
+    "setnstype": SETNS_TYPES, "mlockallflags": MLOCKALL_FLAGS, "mlockflags": MLOCK_FLAGS,
+    "umountflags": UMOUNT_FLAGS, "syncfrflags": SYNC_FILE_RANGE_FLAGS,
+    "pidfdflags": PIDFD_OPEN_FLAGS, "uffdflags": UFFD_FLAGS,
 }
 for _name, _table in _ENUM_KINDS.items():
     KINDS[_name] = lambda c, i, t=_table: t.value(c.args[i] & 0xFFFFFFFF)
 for _name, _table in _FLAG_KINDS.items():
     KINDS[_name] = lambda c, i, t=_table: t.flags(c.args[i] & 0xFFFFFFFF)
+KINDS["unshareflags"] = lambda c, i: UNSHARE_FLAGS.flags(c.args[i])
 
 
-@kind("int", "fd")
+@kind("int")
 def _k_int(c: _Call, i: int) -> str:
     return str(_s32(c.args[i]))
+
+
+@kind("fd")
+def _k_fd(c: _Call, i: int) -> str:
+    """A descriptor: ``3``, with -y ``3</etc/passwd>``."""
+    return c.fd(_s32(c.args[i]))
 
 
 @kind("uint")
@@ -103,8 +128,8 @@ def _k_octal(c: _Call, i: int) -> str:
 
 @kind("dirfd")
 def _k_dirfd(c: _Call, i: int) -> str:
-    fd = _s32(c.args[i])
-    return "AT_FDCWD" if fd == AT_FDCWD else str(fd)
+    """A directory descriptor: ``AT_FDCWD`` or a descriptor."""
+    return c.fd(_s32(c.args[i]))
 
 
 @kind("path")
@@ -269,11 +294,15 @@ def _k_utsname(c: _Call, i: int) -> str:
     if not c.ok:
         return _ptr(addr)
     try:
-        raw = c.read(addr, 65 * 2)
+        raw = c.read(addr, 65 * 6)
     except OSError:
         return _ptr(addr)
-    sysname, nodename = (raw[o:o + 65].split(b"\0", 1)[0] for o in (0, 65))
-    return f"{{sysname={quote(sysname)}, nodename={quote(nodename)}, ...}}"
+    names = ("sysname", "nodename", "release", "version", "machine", "domainname")
+    fields = [f"{n}={c.quote(raw[k * 65:k * 65 + 65].split(bytes(1), 1)[0])}"
+              for k, n in enumerate(names)]
+    if not c.opts.verbose:
+        fields[2:] = ["..."]
+    return "{" + ", ".join(fields) + "}"
 
 
 @kind("pipefds")
@@ -285,66 +314,90 @@ def _k_pipefds(c: _Call, i: int) -> str:
         a, b = c.unpack("<ii", addr)
     except OSError:
         return _ptr(addr)
-    return f"[{a}, {b}]"
+    return f"[{c.fd(a)}, {c.fd(b)}]"
+
+
+DIRENT_TYPES = ("DT_UNKNOWN", "DT_FIFO", "DT_CHR", None, "DT_DIR", None, "DT_BLK", None,
+                "DT_REG", None, "DT_LNK", None, "DT_SOCK", None, "DT_WHT")
 
 
 @kind("dirents")
 def _k_dirents(c: _Call, i: int) -> str:
-    """getdents64's buffer: ``0x... /* N entries */`` after success."""
+    """getdents64's buffer: ``0x... /* N entries */``; with -v the entries."""
     addr = c.args[i]
-    if not c.ok:
+    if not c.ok or c.result > c.args[i + 1]:
         return _ptr(addr)
     try:
         data = c.read(addr, c.result)
     except OSError:
         return _ptr(addr)
     off = count = 0
+    entries = []
     while off + 19 <= len(data):
-        reclen = struct.unpack_from("<H", data, off + 16)[0]
-        if not reclen:
+        ino, doff, reclen, dtype = struct.unpack_from("<QqHB", data, off)
+        count += 1
+        if c.opts.verbose:
+            name = data[off + 19:off + max(reclen, 19)].split(b"\0", 1)[0]
+            kind_ = DIRENT_TYPES[dtype] if dtype < len(DIRENT_TYPES) else None
+            entries.append(f"{{d_ino={ino}, d_off={doff}, d_reclen={reclen}, "
+                           f"d_type={kind_ or _hex(dtype) + ' /* DT_??? */'}"
+                           + (f", d_name={c.quote(name)}}}" if reclen > 19 else "}"))
+        if reclen < 19 or reclen >= len(data) - off:
             break
         off += reclen
-        count += 1
+    if c.opts.verbose:
+        return "[" + ", ".join(entries) + "]"
     return f"{_ptr(addr)} /* {count} entries */"
 
 
-@kind("argv")
-def _k_argv(c: _Call, i: int) -> str:
-    """execve's argv: ``["ls", "-l"]``, at most 32 elements shown."""
-    addr = c.args[i]
+def _strings(c: _Call, addr: int) -> str:
+    """strace's printargv: ``["ls", "-l"]``, at most -s elements unless -v."""
     if not addr:
         return "NULL"
+    limit = None if c.opts.verbose else c.opts.strlen
     items = []
-    for n in range(c.opts.strlen + 1):
+    n = 0
+    while True:
         try:
             (p,) = c.unpack("<Q", addr + 8 * n)
         except OSError:
             if n == 0:
                 return _ptr(addr)
-            items.append("...")
+            items.append(f"... /* {_ptr(addr + 8 * n)} */")
             break
         if not p:
             break
-        if n == c.opts.strlen:
+        if limit is not None and n >= limit:
             items.append("...")
             break
         items.append(_cstr(c, p))
+        n += 1
     return "[" + ", ".join(items) + "]"
+
+
+@kind("argv")
+def _k_argv(c: _Call, i: int) -> str:
+    """execve's argv: ``["ls", "-l"]``, at most 32 elements shown (-s)."""
+    return _strings(c, c.args[i])
 
 
 @kind("envp")
 def _k_envp(c: _Call, i: int) -> str:
-    """execve's envp: ``0x7ffd... /* 35 vars */``."""
+    """execve's envp: ``0x7ffd... /* 35 vars */``, the strings with -v."""
     addr = c.args[i]
     if not addr:
         return "NULL"
-    n = 0
+    if c.opts.verbose:
+        return _strings(c, addr)
+    n, end = 0, ""
     try:
         while c.unpack("<Q", addr + 8 * n)[0]:
             n += 1
     except OSError:
-        return _ptr(addr)
-    return f"{_ptr(addr)} /* {n} var{'' if n == 1 else 's'} */"
+        if n == 0:
+            return _ptr(addr)
+        end = ", unterminated"
+    return f"{_ptr(addr)} /* {n} var{'' if n == 1 else 's'}{end} */"
 
 
 @kind("wstatus")
@@ -404,31 +457,38 @@ def _k_sockproto(c: _Call, i: int) -> str:
     return str(_s32(proto))
 
 
-def _sockaddr(raw: bytes) -> str:
+def _sockaddr(c: _Call, raw: bytes) -> str:
+    """A socket address of len(raw) bytes, as strace's print_sockaddr."""
     family = int.from_bytes(raw[:2], "little")
     out = f"{{sa_family={ADDRESS_FAMILIES.value(family)}"
     data = raw[2:]
+    if not data:
+        return out + "}"
+    n = len(raw)
     if family == AF_UNIX:
-        if data:
-            if data[0]:
-                out += f", sun_path={quote(data.partition(bytes(1))[0])}"
-            else:
-                out += f", sun_path=@{quote(data[1:])}"
-    elif family == AF_INET and len(raw) >= 8:
+        path = data[:108]
+        if path[0]:
+            out += f", sun_path={c.quote(path.partition(bytes(1))[0])}"
+        else:
+            out += f", sun_path=@{c.quote(path[1:])}"
+    elif family == AF_INET and n >= 16:
         port, addr = int.from_bytes(raw[2:4], "big"), socket.inet_ntop(socket.AF_INET, raw[4:8])
-        out += f', sin_port=htons({port}), sin_addr=inet_addr("{addr}")'
-    elif family == AF_INET6 and len(raw) >= 24:
+        out += f", sin_port=htons({port}), sin_addr=inet_addr({c.quote(addr.encode())})"
+    elif family == AF_INET6 and n >= 24:
         port, flow = int.from_bytes(raw[2:4], "big"), int.from_bytes(raw[4:8], "big")
         addr = socket.inet_ntop(socket.AF_INET6, raw[8:24])
         out += (f", sin6_port=htons({port}), sin6_flowinfo=htonl({flow}), "
-                f"inet_pton(AF_INET6, \"{addr}\", &sin6_addr)")
-        if len(raw) >= 28:
-            out += f", sin6_scope_id={int.from_bytes(raw[24:28], 'little')}"
-    elif family == AF_NETLINK and len(raw) >= 12:
-        pid, groups = struct.unpack_from("<II", raw, 4)
-        out += f", nl_pid={pid}, nl_groups={groups:08x}"
-    elif data:
-        out += f", sa_data={quote(data)}"
+                f"inet_pton(AF_INET6, {c.quote(addr.encode())}, &sin6_addr)")
+        if n > 24:
+            scope = int.from_bytes(raw[24:28].ljust(4, b"\0"), "little")
+            out += f", sin6_scope_id={scope}"
+    elif family == AF_NETLINK and n >= 12:
+        pad, pid, groups = struct.unpack_from("<HII", raw, 2)
+        if pad:
+            out += f", nl_pad={_hex(pad)}"
+        out += f", nl_pid={pid}, nl_groups={_0x(groups, 8)}"
+    else:
+        out += f", sa_data={c.quote(data)}"
     return out + "}"
 
 
@@ -438,7 +498,7 @@ def _sockaddr_at(c: _Call, addr: int, length: int) -> str:
     if length < 2:
         return _ptr(addr)
     try:
-        return _sockaddr(c.read(addr, min(length, 128)))
+        return _sockaddr(c, c.read(addr, min(length, 128)))
     except OSError:
         return _ptr(addr)
 
@@ -447,50 +507,6 @@ def _sockaddr_at(c: _Call, addr: int, length: int) -> str:
 def _k_sockaddr(c: _Call, i: int) -> str:
     """An address the caller passes; the next argument is its length."""
     return _sockaddr_at(c, c.args[i], _s32(c.args[i + 1]))
-
-
-@kind("osockaddr")
-def _k_osockaddr(c: _Call, i: int) -> str:
-    """An address the call fills in; the next argument points to its length."""
-    addr, lenp = c.args[i], c.args[i + 1]
-    if not c.ok or not addr or not lenp:
-        return _ptr(addr)
-    try:
-        (length,) = c.unpack("<i", lenp)
-    except OSError:
-        return _ptr(addr)
-    return _sockaddr_at(c, addr, length)
-
-
-@kind("olen")
-def _k_olen(c: _Call, i: int) -> str:
-    """A socket address length the call updates: ``[16]``.  strace shows the
-    value before and after (``[110 => 2]``); only the current one is known."""
-    addr = c.args[i]
-    try:
-        return f"[{c.unpack('<i', addr)[0]}]" if addr else "NULL"
-    except OSError:
-        return _ptr(addr)
-
-
-@kind("ioctlreq")
-def _k_ioctlreq(c: _Call, i: int) -> str:
-    req = c.args[i] & 0xFFFFFFFF
-    known = IOCTLS.get(req)
-    if known:
-        return known
-    size = req >> 16 & 0x3FFF
-    return f"_IOC({IOC_DIRS[req >> 30]}, {req >> 8 & 0xFF:#x}, {req & 0xFF:#x}, {_hex(size)})"
-
-
-@kind("ioctlarg")
-def _k_ioctlarg(c: _Call, i: int) -> str | None:
-    req = c.args[i - 1] & 0xFFFFFFFF
-    if req in IOCTL_NOARG:
-        return None
-    if req in IOCTL_INTARG:
-        return str(_s32(c.args[i]))
-    return _ptr(c.args[i]) if IOCTLS.get(req) else _hex(c.args[i])
 
 
 # --- process ----------------------------------------------------------------
@@ -606,6 +622,10 @@ def _k_wakeop(c: _Call, i: int) -> str:
 # Return value kinds (after "->" in a spec).  Errors are handled before these.
 # --------------------------------------------------------------------------
 
+RESULTS_CALL: dict[str, Callable[[_Call, int], str]] = {}
+"""Return value kinds that need the call (its memory, its options); the
+modules of structures add theirs."""
+
 RESULTS: dict[str, Callable[[int], str]] = {
     "int": str,
     "hex": lambda r: _hex(r & _U64),  # addresses: unsigned
@@ -618,3 +638,12 @@ RESULTS: dict[str, Callable[[int], str]] = {
     "poll": lambda r: f"{r} (Timeout)" if r == 0 else str(r),
     "dumpable": lambda r: f"{r} ({PR_DUMPABLE.get(r)})" if PR_DUMPABLE.get(r) else str(r),
 }
+
+
+RESULTS_CALL["fd"] = lambda c, r: c.fd(r)
+RESULTS_CALL["getsig"] = lambda c, r: RESULTS["getsig"](r)
+
+# Kinds for structures, one module per family; each registers its kinds here
+# when imported (so after KINDS and kind exist).
+for _family in ("fs", "io", "net", "proc", "sig", "time"):
+    importlib.import_module(f".{_family}", __package__)

@@ -12,22 +12,37 @@ _ESCAPES = {ord('"'): '\\"', ord("\\"): "\\\\", ord("\f"): "\\f", ord("\n"): "\\
             ord("\r"): "\\r", ord("\t"): "\\t", ord("\v"): "\\v"}
 
 
-def quote(data: bytes, truncated: bool = False, force_hex: bool = False) -> str:
+def _needs_hex(data: bytes) -> bool:
+    """strace -x: a string goes all in hex if one byte is neither printable
+    nor whitespace."""
+    return any(c > 0x7E or (c < 0x20 and not 9 <= c <= 13) for c in data)
+
+
+def quote(data: bytes, truncated: bool = False, force_hex: bool = False, xflag: int = 0,
+          quotes: bool = True, escape: str = "") -> str:
     """Quote bytes as strace does: C escapes, other non-printables in octal
-    (three digits only when an octal digit follows), ``...`` if *truncated*."""
-    out = ['"']
-    for i, c in enumerate(data):
-        if force_hex:
-            out.append(f"\\x{c:02x}")
-        elif c in _ESCAPES:
-            out.append(_ESCAPES[c])
-        elif 0x20 <= c < 0x7F:
-            out.append(chr(c))
-        elif i + 1 < len(data) and 0x30 <= data[i + 1] <= 0x37:
-            out.append(f"\\{c:03o}")
-        else:
-            out.append(f"\\{c:o}")
-    out.append('"')
+    (three digits only when an octal digit follows), ``...`` if *truncated*.
+
+    *xflag* is strace's ``-x`` count: 1 prints strings holding non-ASCII
+    bytes all in ``\\xNN``, 2 (or *force_hex*) prints every string that way.
+    *quotes* False leaves out the double quotes; *escape* lists further
+    characters printed in octal (``<>`` for paths in ``-y`` brackets).
+    """
+    out = ['"'] if quotes else []
+    if force_hex or xflag >= 2 or (xflag == 1 and _needs_hex(data)):
+        out.extend(f"\\x{c:02x}" for c in data)
+    else:
+        for i, c in enumerate(data):
+            if c in _ESCAPES:
+                out.append(_ESCAPES[c])
+            elif 0x20 <= c < 0x7F and chr(c) not in escape:
+                out.append(chr(c))
+            elif i + 1 < len(data) and 0x30 <= data[i + 1] <= 0x37:
+                out.append(f"\\{c:03o}")
+            else:
+                out.append(f"\\{c:o}")
+    if quotes:
+        out.append('"')
     if truncated:
         out.append("...")
     return "".join(out)
