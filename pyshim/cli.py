@@ -8,7 +8,7 @@ import sys
 
 import pyshim
 from pyshim import _core, shm
-from pyshim.errors import PyshimError
+from pyshim.errors import PyshimError, UsageError
 from pyshim.replies import NATIVE, Fail
 from pyshim.supervisor import Supervisor
 
@@ -16,6 +16,8 @@ EPILOG_RUN = """\
 examples:
   pyshim run -- make -j2                  run under the shim, nothing trapped
   pyshim run --trap openat,connect -- curl example.com
+  pyshim run -e trace=%network -- curl example.com     strace's syscall sets
+  pyshim run -e inject=openat:error=ENOENT:when=3+ -- make   strace's fault injection
   pyshim run --handlers deny.py -- cat /etc/shadow
 
 A handlers file is Python run with `sup` (the Supervisor), `Fail`, `NATIVE`
@@ -44,11 +46,20 @@ EPILOG_TRACE = """\
 examples:
   pyshim trace -- ls /tmp
   pyshim trace -e openat,read,write -o trace.txt -- python3 -c 'print(1)'
+  pyshim trace -f -tt -T -e trace=%file,%process -- make -j2
+  pyshim trace -c -- git status                  strace -c's table of calls
+  pyshim trace -e inject=connect:error=ECONNREFUSED:when=2+ -- curl example.com
   pyshim trace --record make.rec -- make -j2     then: pyshim inspect make.rec
 
-Lines look like strace's: openat(AT_FDCWD, "/etc/passwd", O_RDONLY|O_CLOEXEC) = 3.
+Lines look like strace's: openat(AT_FDCWD, "/etc/passwd", O_RDONLY|O_CLOEXEC) = 3,
+and strace -f's with several processes ([pid N] once more than one thread lives).
 They go to stderr, or to FILE with -o; with --record alone only the record is
 written. On a terminal, long traces show a live count of calls.
+The flags mean what strace's do, with these differences: children are always
+followed (-f only changes -o's pid column); -c/-C times are wall-clock (strace's
+-w); -e inject= counts the calls pyshim sees, and delay_exit on a call that
+runs natively holds the supervisor; -p cannot work (pyshim reaches programs
+through LD_PRELOAD, when it starts them). Signals are not printed.
 The dynamic loader's own calls before the shim is loaded are not seen.
 """
 
@@ -85,6 +96,23 @@ def _command(args: argparse.Namespace, parser: argparse.ArgumentParser) -> list[
     return cmd
 
 
+def _program_env() -> dict[str, str]:
+    """The environment pyshim was started with, for its program.  Python
+    adds LC_CTYPE to its own when it coerces a C locale (PEP 538); the
+    program must not get it (it would open other locale files than
+    natively).  The kernel's copy of the starting environment says."""
+    env = dict(os.environ)
+    if "LC_CTYPE" in env:
+        try:
+            with open("/proc/self/environ", "rb") as f:
+                started = f.read().split(b"\0")
+        except OSError:
+            return env
+        if not any(entry.startswith(b"LC_CTYPE=") for entry in started):
+            del env["LC_CTYPE"]
+    return env
+
+
 def _shell_status(code: int) -> int:
     return 128 - code if code < 0 else code
 
@@ -111,10 +139,31 @@ def _chaos_seed(text: str) -> int:
     return seed
 
 
+def _no_attach(args) -> int:
+    """-p PID: what pyshim cannot do, said in one line."""
+    print(f"pyshim: -p {args.attach[0]}: cannot attach to a running process: pyshim "
+          f"supervises the programs it starts, through LD_PRELOAD (pyshim {args.cmd} -- PROGRAM)",
+          file=sys.stderr)
+    return 126
+
+
 def cmd_run(args, parser) -> int:
-    sup = Supervisor(trap=_names(args.trap) if args.trap else ())
+    if args.attach:
+        return _no_attach(args)
+    trap = _names(args.trap) if args.trap else ()
+    sel = None
+    if args.exprs:
+        from pyshim.strace_expr import selection
+
+        sel = selection(args.exprs, "run")
+    sup = Supervisor(trap=trap)
     if args.handlers:
         _load_handlers(sup, args.handlers)
+    if sel is not None:
+        if sel.trace is not None:
+            sup.trap(sel.trace)
+        for rule in sel.rules():
+            rule.install(sup)
     argv = _command(args, parser)
     chaos = None
     if args.chaos is None and (args.chaos_rate is not None or args.chaos_max_ms is not None):
@@ -127,26 +176,80 @@ def cmd_run(args, parser) -> int:
                       max_delay=DEFAULT_MAX_DELAY if args.chaos_max_ms is None
                       else args.chaos_max_ms / 1000).install(sup)
     try:
-        return _shell_status(sup.run(argv, forward_signals=True))
+        return _shell_status(sup.run(argv, env=_program_env(), forward_signals=True))
     finally:
         if chaos is not None:
             print(f"pyshim: {chaos.summary()}", file=sys.stderr)
 
 
-def cmd_trace(args, parser) -> int:
-    from pyshim.trace import Tracer  # the decoder's tables load only when tracing
+def _strlen(text: str) -> int:
+    if not text.isdigit() or int(text) > 0xFFFFFFFF // 4:
+        raise UsageError(f"invalid -s argument: '{text}'")
+    return int(text)
 
+
+def _warn(text: str) -> None:
+    print(f"pyshim: {text}", file=sys.stderr)
+
+
+def cmd_trace(args, parser) -> int:
+    if args.attach:
+        return _no_attach(args)
+    from pyshim import decode
+    from pyshim.trace import SORT_KEYS, Settings, Tracer  # the decoder loads only when tracing
+
+    from pyshim.strace_expr import selection
+
+    sel = selection(args.exprs, "trace")
+    if args.summary_only and args.summary:
+        raise UsageError("-c and -C are mutually exclusive")
+    summary = 1 if args.summary_only else 2 if args.summary else 0
+    if summary and args.follow >= 2:
+        raise UsageError("(-c or -C) and -ff are mutually exclusive")
+    if args.sort_by is not None and args.sort_by not in SORT_KEYS:
+        raise UsageError(f"invalid sortby: '{args.sort_by}'")
+    if args.sort_by is not None and not summary:
+        _warn("-S has no effect without (-c or -C)")
+    if summary == 1:
+        for flag, given in (("-r", args.relative), ("-t", args.timestamps),
+                            ("-T", args.durations), ("-y", args.fds)):
+            if given:
+                _warn(f"{flag} has no effect with -c")
+    if args.quiet and sel.quiet is not None:
+        raise UsageError("-q and -e quiet cannot be provided simultaneously")
+    if args.output is not None and args.output[:1] in ("|", "!"):
+        raise UsageError(f"-o {args.output}: piping the output is not supported "
+                         "(pyshim trace ... 2>&1 | COMMAND is)")
+    quiet = sel.quiet
+    if quiet is None:
+        level = args.quiet or (1 if args.output is not None else 0)
+        quiet = (set(), {"attach"}, {"attach", "exit"},
+                 {"attach", "exit", "superseded"})[min(level, 3)]
+    fds = args.fds if sel.fds is None else sel.fds
+    options = decode.Options(strlen=decode.MAX_STRLEN if args.strlen is None
+                             else _strlen(args.strlen),
+                             xflag=min(args.hex, 2), fds=min(fds, 2), verbose=args.verbose)
+    separate = args.output if args.output is not None and args.follow >= 2 else None
+    settings = Settings(decode=options,
+                        status=None if sel.status is None else frozenset(sel.status),
+                        pid_column=args.output is not None and args.follow == 1,
+                        separate=separate, timestamps=min(args.timestamps, 3),
+                        relative=args.relative, durations=args.durations, summary=summary,
+                        sort_by=args.sort_by or "time", quiet=frozenset(quiet))
+    names = sorted(sel.trace) if sel.trace is not None else "all"
+    rules = sel.rules()
     argv = _command(args, parser)
-    if args.output:
+    if args.output is not None and separate is None:
         out = open(args.output, "w", encoding="utf-8", errors="replace")
     else:
-        out = None if args.record else sys.stderr
+        out = None if (args.record or separate) and not summary else sys.stderr
     try:
-        tracer = Tracer(out, _names(args.trace) if args.trace else "all", record=args.record,
-                        progress=sys.stderr.isatty() and out is not sys.stderr)
-        return _shell_status(tracer.run(argv, forward_signals=True))
+        tracer = Tracer(out, names, record=args.record,
+                        progress=sys.stderr.isatty() and out is not sys.stderr,
+                        settings=settings, rules=rules)
+        return _shell_status(tracer.run(argv, env=_program_env(), forward_signals=True))
     finally:
-        if args.output:
+        if out is not None and out is not sys.stderr:
             out.close()
 
 
@@ -179,9 +282,29 @@ def cmd_gc(args, parser) -> int:
     return 0
 
 
+def _expr(text: str) -> tuple[str, str]:
+    return ("e", text)
+
+
+def _trace_set(text: str) -> tuple[str, str]:
+    return ("trace", text)
+
+
+def _selection_arguments(p: argparse.ArgumentParser, command: str) -> None:
+    """-e EXPR and -p PID, shared by run and trace."""
+    what = ("trace=SET (what is trapped), inject=SET:..." if command == "run" else
+            "trace=SET, status=SET, inject=SET:..., quiet=SET")
+    p.add_argument("-e", dest="exprs", action="append", type=_expr, metavar="EXPR",
+                   help=f"strace's -e: {what}; NAME,... alone is trace=NAME,... "
+                        "(SET: names, %%classes, !negation, all, none)")
+    p.add_argument("-p", dest="attach", action="append", metavar="PID",
+                   help="not possible: pyshim supervises only programs it starts")
+
+
 def _run_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--trap", metavar="NAME,...|all",
                    help="syscalls sent to the supervisor (run natively unless a handler answers)")
+    _selection_arguments(p, "run")
     p.add_argument("--handlers", metavar="FILE", help="Python file that registers handlers on `sup`")
     p.add_argument("--chaos", metavar="SEED", type=_chaos_seed,
                    help="hold calls for pseudo-random times drawn from SEED (see below)")
@@ -194,7 +317,40 @@ def _run_arguments(p: argparse.ArgumentParser) -> None:
 
 def _trace_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("-o", "--output", metavar="FILE", help="write the trace to FILE (default: stderr)")
-    p.add_argument("-e", "--trace", metavar="NAME,...", help="trace only these syscalls (default: all)")
+    _selection_arguments(p, "trace")
+    p.add_argument("--trace", dest="exprs", action="append", type=_trace_set, metavar="SET",
+                   help="the same as -e trace=SET")
+    p.add_argument("-f", dest="follow", action="count", default=0,
+                   help="children are always followed; with -o, each line starts with its "
+                        "pid; -ff -o FILE: one FILE.PID per process (thread)")
+    p.add_argument("-c", dest="summary_only", action="store_true",
+                   help="count time, calls and errors per syscall; print the table at the end")
+    p.add_argument("-C", dest="summary", action="store_true",
+                   help="like -c, and print the lines too")
+    p.add_argument("-S", dest="sort_by", metavar="SORTBY",
+                   help="sort -c's table by time (default), calls, errors, name or nothing")
+    p.add_argument("-w", dest="wall", action="store_true",
+                   help="-c's times are wall-clock (always, in pyshim)")
+    p.add_argument("-s", dest="strlen", metavar="N", help="print at most N bytes of strings (32)")
+    p.add_argument("-x", dest="hex", action="count", default=0,
+                   help="non-ASCII strings in hex; -xx: all strings in hex")
+    p.add_argument("-y", dest="fds", action="count", default=0,
+                   help="paths of descriptors; -yy: socket and device details too")
+    p.add_argument("-v", dest="verbose", action="store_true", help="structures in full")
+    p.add_argument("-t", dest="timestamps", action="count", default=0,
+                   help="time of day before each line; -tt: with microseconds; "
+                        "-ttt: seconds since the epoch")
+    p.add_argument("-r", dest="relative", action="store_true",
+                   help="time since the previous line, before each line")
+    p.add_argument("-T", dest="durations", action="store_true",
+                   help="time spent in each call, after it: <0.000123>")
+    p.add_argument("-q", dest="quiet", action="count", default=0,
+                   help="-qq: no +++ exited lines (-q: nothing to hide, pyshim prints no "
+                        "attach messages)")
+    p.add_argument("-z", dest="exprs", action="append_const", const=("z", ""),
+                   help="only calls that succeeded (-e status=successful)")
+    p.add_argument("-Z", dest="exprs", action="append_const", const=("Z", ""),
+                   help="only calls that failed (-e status=failed)")
     p.add_argument("--record", metavar="FILE",
                    help="write every call to FILE as a msgpack record (read it with pyshim inspect)")
     p.add_argument("command", nargs=argparse.REMAINDER, help="-- PROGRAM [ARGS...]")
@@ -239,10 +395,17 @@ class _Formatter(argparse.RawDescriptionHelpFormatter):
                          _columns() - 2 if width is None else width)
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse's parser, with errors said in one line."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     """The command line; with `only`, the other commands get no arguments
     (argparse's add_argument is slow, and start-up counts)."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="pyshim", formatter_class=_Formatter,
         description="Run Linux programs under a syscall supervisor written in Python.")
     parser.add_argument("--version", action="version", version=f"pyshim {pyshim.__version__}")
@@ -261,6 +424,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.func(args, parser)
+    except UsageError as exc:
+        print(f"pyshim: {exc}", file=sys.stderr)
+        return 2
     except _core.HandlerError as exc:
         import traceback  # only on this path: a handler raised
 

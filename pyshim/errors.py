@@ -19,3 +19,7 @@ class CannotSupervise(PyshimError):
 
 class UnsupportedKernel(PyshimError):
     pass
+
+
+class UsageError(Exception):
+    """A flag's value pyshim cannot take: one line, exit status 2."""

@@ -44,6 +44,7 @@ import os
 import threading
 from collections import deque
 from time import monotonic
+from typing import NamedTuple
 
 from pyshim._core import Deferred
 from pyshim.paths import AT_FDCWD, PATH_ARGS, call_path  # noqa: F401 (part of this API)
@@ -51,7 +52,7 @@ from pyshim.replies import NATIVE, Fail
 from pyshim.syscalls import NUMBERS
 
 __all__ = ["Rule", "Gate", "fail", "delay", "hold", "returns", "fixed_bytes", "install",
-           "hits", "PATH_ARGS"]
+           "hits", "PATH_ARGS", "When", "inject"]
 
 # Where fixed_bytes writes: name -> (index of the buffer, index of its length).
 BUFFER_ARGS: dict[str, tuple[int, int]] = {
@@ -360,6 +361,167 @@ def hits(sup) -> int:
     """How many calls rules installed on `sup` have answered."""
     return sum(chain.hits for chain in _chains(sup).values())
 
+
+
+# -- strace's -e inject -------------------------------------------------------
+
+class When(NamedTuple):
+    """strace's ``when=EXPR`` of ``-e inject``: which invocations of a
+    syscall, counted from 1 in each thread, a rule acts on.
+
+    ``When.parse(text)`` reads strace's syntax, ``first[..last][+[step]]``:
+    ``3`` (the 3rd only), ``3+`` (the 3rd and every later one), ``3+2``
+    (3rd, 5th, 7th...), ``2..4`` (2nd to 4th), ``2..8+3`` (2nd, 5th, 8th).
+    first and step are 1 to 65535, last is first to 65534, as in strace."""
+
+    first: int = 1
+    last: int | None = None  # None: no end
+    step: int = 1            # 0: `first` only
+
+    @classmethod
+    def parse(cls, text: str) -> "When":
+        def number(s: str, low: int, high: int) -> int:
+            if not s.isdigit() or not low <= int(s) <= high:
+                raise ValueError(f"invalid when={text!r}: first[..last][+[step]], "
+                                 "numbers from 1 to 65535")
+            return int(s)
+
+        head, plus, step_text = text.partition("+")
+        first_text, dots, last_text = head.partition("..")
+        first = number(first_text, 1, 0xFFFF)
+        last = number(last_text, first, 0xFFFE) if dots else None
+        if plus:
+            step = number(step_text, 1, 0xFFFF) if step_text else 1
+        else:
+            step = 1 if dots else 0
+        return cls(first, last, step)
+
+    def selects(self, n: int) -> bool:
+        """Whether the n-th invocation (from 1) is acted on."""
+        first, last, step = self
+        if n < first or (last is not None and n > last):
+            return False
+        return n == first if step == 0 else (n - first) % step == 0
+
+    def __repr__(self):
+        first, last, step = self
+        text = str(first) + (f"..{last}" if last is not None else "")
+        if step and (last is None or step != 1):
+            text += "+" if step == 1 else f"+{step}"
+        return f"When.parse({text!r})"
+
+
+class _Inject(Rule):
+    """inject(): strace's -e inject=NAME:error=|retval=:delay_enter=:delay_exit=:when=."""
+
+    def __init__(self, name, *, error=None, retval=None, delay_enter=0.0, delay_exit=0.0,
+                 when=None, **filters):
+        super().__init__(name, **filters)
+        if error is not None and retval is not None:
+            raise ValueError("inject takes error or retval, not both")
+        for what, seconds in (("delay_enter", delay_enter), ("delay_exit", delay_exit)):
+            if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds < 0:
+                raise ValueError(f"{what} is a number of seconds >= 0, not {seconds!r}")
+        if error is None and retval is None and not delay_enter and not delay_exit:
+            raise ValueError("inject needs error, retval, delay_enter or delay_exit")
+        if isinstance(when, str):
+            when = When.parse(when)
+        self.when = When() if when is None else When(*when)
+        self.reply = Fail(error) if error is not None else None
+        if retval is not None:
+            if isinstance(retval, bool) or not isinstance(retval, int):
+                raise ValueError(f"retval is an int, not {retval!r}")
+            self.reply = retval
+        self.delay_enter = delay_enter
+        self.delay_exit = delay_exit
+
+    def install(self, sup) -> None:
+        """Adds a counter of this rule (invocations per thread, for `when`)
+        to the supervisor's handler of its syscall; for delay_exit on a
+        call that runs natively, an after-hook that waits."""
+        _chain(sup, self.name).rules.append(_Counted(self))
+        if self.reply is None and self.delay_exit:
+            sup.after(self.name)(self._exit_delay)
+
+    def answer(self, call):
+        raise TypeError("inject() answers through respond(call, sup)")
+
+    def respond(self, call, sup, since=None):
+        if self.reply is not None:
+            call.injected = True
+        # A call that does not run has no exit of its own: both delays come first.
+        hold = self.delay_enter + (self.delay_exit if self.reply is not None else 0.0)
+        if not hold:
+            if self.delay_exit:
+                call.delayed = True
+            return self.reply
+        call.delayed = True
+        d = call.defer()
+        start = d.since if since is None else since
+        reply = NATIVE if self.reply is None else self.reply
+        sup.call_later(max(0.0, start + hold - monotonic()), lambda: d.answer(reply))
+        return d
+
+    def _exit_delay(self, call, result):
+        # The supervisor waits here, after the native call: other threads'
+        # trapped calls wait with it (an after-hook cannot hold one thread).
+        if call.__dict__.get("delayed") and result is not None:
+            import time
+            time.sleep(self.delay_exit)
+        return None
+
+    def __repr__(self):
+        parts = [repr(self.name)]
+        if isinstance(self.reply, Fail):
+            parts.append(f"error=errno.{_errno.errorcode.get(self.reply.errno, self.reply.errno)}")
+        elif self.reply is not None:
+            parts.append(f"retval={self.reply!r}")
+        parts += [f"{k}={v!r}" for k, v in (("delay_enter", self.delay_enter),
+                                            ("delay_exit", self.delay_exit)) if v]
+        if self.when != When():
+            parts.append(f"when={self.when!r}")
+        return f"inject({', '.join(parts)}{self._filters_repr()})"
+
+
+class _Counted:
+    """An inject rule as installed on one supervisor: it counts each
+    thread's invocations that pass the rule's filters, and matches those
+    its `when` selects (strace counts per traced thread, the same way)."""
+
+    nth = None
+
+    def __init__(self, rule: _Inject):
+        self.rule = rule
+        self.counts: dict[int, int] = {}  # tid -> invocations seen
+
+    def filters_match(self, call) -> bool:
+        if not self.rule.filters_match(call):
+            return False
+        n = self.counts[call.tid] = self.counts.get(call.tid, 0) + 1
+        return self.rule.when.selects(n)
+
+    def respond(self, call, sup, since=None):
+        return self.rule.respond(call, sup, since)
+
+    def __repr__(self):
+        return repr(self.rule)
+
+
+def inject(name: str, *, error: int | None = None, retval: int | None = None,
+           delay_enter: float = 0.0, delay_exit: float = 0.0,
+           when: "When | str | None" = None, **filters) -> Rule:
+    """strace's ``-e inject``: matching calls fail with `error` or return
+    `retval` without running (or run natively if neither is given), held
+    `delay_enter` seconds before and `delay_exit` seconds after; only the
+    invocations `when` selects (a When, or strace's text such as "3+"),
+    counted per thread.  A call it acted on carries ``call.injected`` (its
+    result was injected) and ``call.delayed`` (it was held), which
+    ``pyshim trace`` prints as strace does: ``(INJECTED)``, ``(DELAYED)``.
+    A call that does not run waits out both delays before its answer; one
+    that runs natively waits out delay_exit in an after-hook, during which
+    the supervisor answers no other call."""
+    return _Inject(name, error=error, retval=retval, delay_enter=delay_enter,
+                   delay_exit=delay_exit, when=when, **filters)
 
 # -- the handler per syscall ---------------------------------------------------
 

@@ -118,3 +118,14 @@ def test_top_level_help_lists_every_command():
     assert out.returncode == 0
     for cmd in ("run", "trace", "inspect", "gc"):
         assert re.search(rf"^\s+{cmd}\s+\S", out.stdout, re.M), cmd
+
+
+def test_program_gets_the_environment_pyshim_was_given():
+    """Python coerces a C locale by adding LC_CTYPE to its own environment
+    (PEP 538): the program must not get it, or it opens other locale files
+    than natively."""
+    env = {"PATH": os.environ["PATH"], "LANG": "C"}
+    out = pyshim_cli("run", "--", "env", env=env)
+    assert out.returncode == 0, out.stderr
+    names = {line.split("=", 1)[0] for line in out.stdout.splitlines()}
+    assert names == {"PATH", "LANG", "LD_PRELOAD", "PYSHIM_CHANNEL"}
