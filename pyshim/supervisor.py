@@ -179,9 +179,10 @@ class Supervisor:
     def run(self, argv: list[str], *, env: Mapping[str, str] | None = None,
             stdin=None, stdout=None, stderr=None, forward_signals: bool = False) -> int:
         """Runs argv to completion under this supervisor and returns its exit
-        status (-N if killed by signal N).  stdin/stdout/stderr take file
-        descriptors or objects with fileno(); default: inherited.  Async
-        handlers run on an event loop of the run's own."""
+        status (-N if killed by signal N).  stdin/stdout/stderr take what
+        subprocess takes, but PIPE: descriptors, objects with fileno(),
+        subprocess.DEVNULL, and STDOUT for stderr; default: inherited.
+        Async handlers run on an event loop of the run's own."""
         handlers = aio.LoopThread()
         self._control = control = _Control()
         try:
@@ -369,16 +370,37 @@ def _check_exec(call, table: Table) -> None:
         # anything else (no such file...): the exec itself will fail
 
 
-def _fd(stream) -> int | None:
-    if stream is None:
-        return None
-    return stream if isinstance(stream, int) else stream.fileno()
+# subprocess's special values (subprocess is not imported for them).
+_PIPE, _STDOUT, _DEVNULL = -1, -2, -3
+
+
+def _fd(stream, target: int) -> int | None:
+    """The descriptor `stream` stands for, as subprocess takes it: None
+    (inherited), a descriptor, an object with fileno(), DEVNULL, or STDOUT
+    for stderr."""
+    if stream is None or not isinstance(stream, int):
+        return None if stream is None else stream.fileno()
+    if stream == _DEVNULL:
+        return -1  # /dev/null, opened by the spawn itself
+    if stream == _STDOUT and target == 2:
+        return 1
+    if stream < 0:
+        name = {_PIPE: "subprocess.PIPE", _STDOUT: "subprocess.STDOUT"}.get(stream, str(stream))
+        raise ValueError(f"{name} cannot be given for {('stdin', 'stdout', 'stderr')[target]}: "
+                         "run() returns the exit status; to keep the output, pass a file "
+                         "(or use the pyshim_run fixture, which captures it)")
+    return stream
 
 
 def _spawn(path, argv, env, stdin, stdout, stderr) -> int:
-    actions = [(os.POSIX_SPAWN_DUP2, fd, target)
-               for fd, target in ((_fd(stdin), 0), (_fd(stdout), 1), (_fd(stderr), 2))
-               if fd is not None]
+    actions = []
+    for stream, target in ((stdin, 0), (stdout, 1), (stderr, 2)):
+        fd = _fd(stream, target)
+        if fd == -1:
+            actions.append((os.POSIX_SPAWN_OPEN, target, os.devnull,
+                            os.O_RDONLY if target == 0 else os.O_WRONLY, 0))
+        elif fd is not None:
+            actions.append((os.POSIX_SPAWN_DUP2, fd, target))
     try:
         return os.posix_spawn(path, argv, env, file_actions=actions,
                               setsigdef=(signal.SIGPIPE, signal.SIGXFSZ, signal.SIGINT),

@@ -1,5 +1,5 @@
 """Programs that make namespaces of their own stay supervised: user, pid,
-mount (even with a fresh tmpfs over /dev/shm), uts.  Events from another
+mount (even with a fresh tmpfs over /dev/shm), uts, network.  Events from another
 pid namespace carry that namespace's pids: the supervisor maps them to its
 own view (/proc's NSpid), prints its own in trace lines (as strace
 --pidns-translation does) and records the namespace's in its table; and
@@ -30,6 +30,8 @@ CASES = {
                    "mount -t tmpfs none /dev/shm && ls /dev/shm | wc -l && /bin/echo still"],
                   "0\nstill\n"),
     "uts": (["unshare", "-ru", "sh", "-c", "hostname pyshim-test && hostname"], "pyshim-test\n"),
+    # A network namespace has only its loopback: 2 header lines and lo.
+    "net": (["unshare", "-rn", "sh", "-c", "cat /proc/net/dev | wc -l"], "3\n"),
     # A sandbox: new pid namespace, a fresh /dev (its own /dev/shm), a new /proc.
     "bwrap": (["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
                "--unshare-pid", "/bin/sh", "-c", "echo $$; /bin/true; echo ok"], "2\nok\n"),

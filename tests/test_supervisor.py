@@ -3,6 +3,7 @@ program."""
 import errno
 import os
 import signal
+import subprocess
 
 import pytest
 
@@ -155,3 +156,18 @@ def test_run_passes_environment(tmp_path):
         status = Supervisor().run(["sh", "-c", "echo $GREETING"],
                                   env={**os.environ, "GREETING": "hi there"}, stdout=f)
     assert status == 0 and out_file.read_text() == "hi there\n"
+
+
+def test_run_takes_subprocess_devnull_and_stdout(tmp_path):
+    """stdin/stdout/stderr as subprocess.run takes them."""
+    out = tmp_path / "out"
+    with open(out, "w") as f:
+        status = Supervisor().run(["sh", "-c", "cat; echo to-out; echo to-err >&2"],
+                                  stdin=subprocess.DEVNULL, stdout=f, stderr=subprocess.STDOUT)
+    assert (status, out.read_text()) == (0, "to-out\nto-err\n")
+    with open(out, "w") as f:
+        status = Supervisor().run(["sh", "-c", "echo to-err >&2; echo to-out"],
+                                  stdout=f, stderr=subprocess.DEVNULL)
+    assert (status, out.read_text()) == (0, "to-out\n")
+    with pytest.raises(ValueError, match="subprocess.PIPE cannot be given for stdout"):
+        Supervisor().run(["true"], stdout=subprocess.PIPE)
