@@ -50,7 +50,10 @@ def outcome(out) -> object:
     assert "Traceback" not in out.stderr, out.stderr
     lines = out.stderr.splitlines()
     if out.returncode == 0:
-        assert out.stdout == "alive\n" and lines == []
+        # A child whose shim stopped it for what it forged (postdie) says so
+        # in one line; the program goes on.
+        assert out.stdout == "alive\n" and len(lines) <= 1, out.stderr
+        assert all(line.startswith("pyshim: ") for line in lines), out.stderr
         return "alive"
     if out.returncode == 125:
         assert len(lines) == 1, out.stderr

@@ -187,6 +187,9 @@ int main(int argc, char **argv)
             for (;;)
                 pause();
         }
+        /* Ready, or dead: a child whose shim stops it for what it forged
+         * never writes, and the pipe's end then reads EOF. */
+        close(ready[1]);
         char b;
         (void)!read(ready[0], &b, 1);
         kill(child, SIGKILL);
