@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -93,3 +94,48 @@ def pyshim_cli(*args: str, **kwargs) -> subprocess.CompletedProcess:
     kwargs.setdefault("text", True)
     kwargs.setdefault("timeout", 60)
     return subprocess.run([sys.executable, "-m", "pyshim", *args], **kwargs)
+
+
+class FakeMem:
+    """Tracee memory as {address: bytes}; anything else raises EFAULT."""
+
+    def __init__(self, regions: dict[int, bytes] | None = None):
+        self.regions = dict(regions or {})
+
+    def _find(self, addr: int) -> tuple[bytes, int]:
+        for base, data in self.regions.items():
+            if base <= addr < base + len(data):
+                return data, addr - base
+        raise OSError(14, "Bad address")
+
+    def read(self, addr: int, n: int) -> bytes:
+        data, off = self._find(addr)
+        if off + n > len(data):
+            raise OSError(14, "Bad address")
+        return data[off:off + n]
+
+    def string(self, addr: int, maxlen: int) -> bytes:
+        data, off = self._find(addr)
+        return data[off:].split(b"\0", 1)[0][:maxlen]
+
+
+# strace on this machine, the reference for trace lines (tests that compare
+# with it skip where it is missing or ptrace is not permitted).
+STRACE = shutil.which("strace")
+
+
+def _strace_works() -> bool:
+    if not STRACE:
+        return False
+    try:
+        return subprocess.run([STRACE, "-o", os.devnull, "true"], capture_output=True,
+                              timeout=60).returncode == 0
+    except (OSError, subprocess.SubprocessError):
+        return False
+
+
+@pytest.fixture(scope="session")
+def strace() -> str:
+    if not _strace_works():
+        pytest.skip("strace missing or ptrace not permitted")
+    return STRACE

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import FakeMem
 from pyshim import decode, syscalls
 from pyshim.decode import errno_text, format_call, format_signal
 from pyshim.syscalls import NUMBERS
@@ -29,32 +30,12 @@ ROOT = Path(__file__).resolve().parent.parent
 U64 = (1 << 64) - 1
 
 
+_LINE = re.compile(r"^(.*\))\s+= (.*)$")
+
+
 def u(v: int) -> int:
     """A register value: negative ints as the kernel sees them, unsigned."""
     return v & U64
-
-
-class FakeMem:
-    """Tracee memory as {address: bytes}; anything else raises EFAULT."""
-
-    def __init__(self, regions: dict[int, bytes] | None = None):
-        self.regions = dict(regions or {})
-
-    def _find(self, addr: int) -> tuple[bytes, int]:
-        for base, data in self.regions.items():
-            if base <= addr < base + len(data):
-                return data, addr - base
-        raise OSError(14, "Bad address")
-
-    def read(self, addr: int, n: int) -> bytes:
-        data, off = self._find(addr)
-        if off + n > len(data):
-            raise OSError(14, "Bad address")
-        return data[off:off + n]
-
-    def string(self, addr: int, maxlen: int) -> bytes:
-        data, off = self._find(addr)
-        return data[off:].split(b"\0", 1)[0][:maxlen]
 
 
 # Addresses used by the table-driven tests.
@@ -606,27 +587,6 @@ def test_generated_file_matches_local_header():
 # --------------------------------------------------------------------------
 # Comparison with real strace
 # --------------------------------------------------------------------------
-
-STRACE = shutil.which("strace")
-_LINE = re.compile(r"^(.*\))\s+= (.*)$")
-
-
-def _strace_works() -> bool:
-    if not STRACE:
-        return False
-    try:
-        return subprocess.run([STRACE, "-o", os.devnull, "true"], capture_output=True,
-                              timeout=60).returncode == 0
-    except (OSError, subprocess.SubprocessError):
-        return False
-
-
-@pytest.fixture(scope="session")
-def strace() -> str:
-    if not _strace_works():
-        pytest.skip("strace missing or ptrace not permitted")
-    return STRACE
-
 
 def _strace_lines(path: Path) -> set[str]:
     """strace -o output with the padding before " = " removed."""

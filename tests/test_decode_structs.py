@@ -14,6 +14,7 @@ import time
 
 import pytest
 
+from conftest import FakeMem
 from pyshim import decode
 from pyshim.decode import Options, capture, format_call
 from pyshim.decode.nargs import NARGS
@@ -24,27 +25,7 @@ A, B, C, D = 0x405000, 0x406000, 0x407000, 0x408000  # structures
 S1, S2, S3 = 0x410000, 0x411000, 0x412000           # strings
 
 
-class Mem:
-    """Tracee memory as {address: bytes}; anything else raises EFAULT."""
-
-    def __init__(self, regions: dict[int, bytes]):
-        self.regions = dict(regions)
-
-    def _find(self, addr: int) -> tuple[bytes, int]:
-        for base, data in self.regions.items():
-            if base <= addr < base + len(data):
-                return data, addr - base
-        raise OSError(14, "Bad address")
-
-    def read(self, addr: int, n: int) -> bytes:
-        data, off = self._find(addr)
-        if off + n > len(data):
-            raise OSError(14, "Bad address")
-        return data[off:off + n]
-
-    def string(self, addr: int, maxlen: int) -> bytes:
-        data, off = self._find(addr)
-        return data[off:].split(b"\0", 1)[0][:maxlen]
+Mem = FakeMem
 
 
 def line(name: str, args, result, regions=None, opts: Options = decode.DEFAULT,

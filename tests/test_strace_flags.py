@@ -7,33 +7,14 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 import time
 
 import pytest
 
-from conftest import pyshim_cli
+from conftest import STRACE, pyshim_cli
 
-STRACE = shutil.which("strace")
 ENV = {**os.environ, "LC_ALL": "C"}
-
-
-def _strace_works() -> bool:
-    if not STRACE:
-        return False
-    try:
-        return subprocess.run([STRACE, "-o", os.devnull, "true"], capture_output=True,
-                              timeout=60).returncode == 0
-    except (OSError, subprocess.SubprocessError):
-        return False
-
-
-@pytest.fixture(scope="session")
-def strace() -> str:
-    if not _strace_works():
-        pytest.skip("strace missing or ptrace not permitted")
-    return STRACE
 
 
 def run_strace(*args: str) -> subprocess.CompletedProcess:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import struct
 
 from .base import _0x, _hex, _ptr, _s32
-from .call import _Call, _array, _buffer
+from .call import _Call, _array, _buffer, _indirect
 from .ioctls import IOCTL_NAMES
 from .kinds import RESULTS_CALL, kind
 from .xlat import (
@@ -237,16 +237,7 @@ def _k_id(c: _Call, i: int) -> str:
 @kind("oid")
 def _k_oid(c: _Call, i: int) -> str:
     """A uid the call stores (getresuid): ``[0]``."""
-    addr = c.args[i]
-    if not addr:
-        return "NULL"
-    if not c.ok:
-        return _ptr(addr)
-    try:
-        (v,) = c.unpack("<I", addr)
-    except OSError:
-        return _ptr(addr)
-    return f"[{'-1' if v == 0xFFFFFFFF else v}]"
+    return _indirect(c, c.args[i], "<I", lambda v: "-1" if v == 0xFFFFFFFF else str(v))
 
 
 def _groups(c: _Call, addr: int, n: int) -> str:
@@ -431,16 +422,7 @@ def _k_mpolmode(c: _Call, i: int) -> str:
 @kind("ompolmode")
 def _k_ompolmode(c: _Call, i: int) -> str:
     """get_mempolicy's mode: ``[MPOL_DEFAULT]``."""
-    addr = c.args[i]
-    if not addr:
-        return "NULL"
-    if not c.ok:
-        return _ptr(addr)
-    try:
-        (v,) = c.unpack("<i", addr)
-    except OSError:
-        return _ptr(addr)
-    return f"[{MPOL_MODES.value(v & 0xFFFFFFFF)}]"
+    return _indirect(c, c.args[i], "<i", lambda v: MPOL_MODES.value(v & 0xFFFFFFFF))
 
 
 def _nodemask(c: _Call, addr: int, maxnodes: int) -> str:
