@@ -14,23 +14,33 @@ def parse_two(out):
 
 
 def test_async_handler_holds_only_its_thread(prog, tmp_path):
+    """Thread A's call waits in an async handler until thread B's 100 calls
+    have all been served: were A's wait holding anyone else, B's calls
+    would never come (and the handler would give up after 30 s)."""
     sup = Supervisor()
-    first = []
+    state = {"b": 0}
 
     @sup.on("getppid")
-    async def slow_first(call):
-        if not first:
-            first.append(call.tid)
-            await asyncio.sleep(1.0)
+    async def wait_for_b(call):
+        if call.tid == call.pid:  # thread A, the main thread
+            state["go"] = go = state.get("go") or asyncio.Event()
+            try:
+                await asyncio.wait_for(go.wait(), 30)
+            except asyncio.TimeoutError:
+                state["gave up"] = True
             return 7
+        state["b"] += 1
+        if state["b"] == 100:
+            state["go"] = go = state.get("go") or asyncio.Event()
+            go.set()
         return None
 
     out = tmp_path / "out"
     with open(out, "wb") as f:
         assert sup.run([prog("held"), "two"], stdout=f) == 0
     a_done, (b_start, b_end) = parse_two(out.read_text())
-    assert a_done >= 1.0
-    assert b_start < 0.5 and b_end - b_start < 0.3
+    assert "gave up" not in state and state["b"] == 100
+    assert b_end <= a_done  # B's calls were done while A's was held
 
 
 def test_async_handler_answer_and_exception(prog, tmp_path):

@@ -37,7 +37,7 @@ def test_delay_holds_only_its_caller(pyshim_run, prog):
     assert r.status == 0, r.stderr
     a_done, (b_start, b_end) = two_timings(r.stdout)
     assert a_done >= 1.0
-    assert b_start < 0.5 and b_end - b_start < 0.3
+    assert b_end < a_done  # B's calls were served while A's was delayed
     assert [c[3] for c in r.called("getppid")].count(None) == 0
     assert len(r.called("getppid")) == 101  # the after-hook saw every call, held or not
 
