@@ -89,7 +89,6 @@ CORE_C_SOURCES = [
     "pyshim/asm/clone.S",
     "pyshim/core/clone_probe.c",
     "pyshim/core/guard.c",
-    "pyshim/core/lock.c",
     "pyshim/core/probe.S",
 ]
 

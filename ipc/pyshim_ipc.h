@@ -17,8 +17,13 @@
 
 #define PYSHIM_PROTOCOL_VERSION 4u
 
-/* The owner's tid in the first word of `supervisor_lock` (FUTEX_TID_MASK). */
-#define PYSHIM_LOCK_TID_MASK 0x3fffffffu
+/* Liveness without pids (which mean nothing in another pid namespace):
+ * the supervisor holds an open-file-description write lock (F_OFD_SETLK)
+ * on byte PYSHIM_LIVENESS_BYTE of the control segment for the whole run;
+ * the kernel drops it when the supervisor dies.  A shim asks with
+ * F_OFD_GETLK.  Kernel state, not shared memory: a program cannot forge
+ * the supervisor's death or make the supervisor trip over it. */
+#define PYSHIM_LIVENESS_BYTE 0
 #define PYSHIM_CHANNEL_MAGIC 0x4e484350u /* "PCHN" little-endian */
 #define PYSHIM_CONTROL_MAGIC 0x4c544350u /* "PCTL" little-endian */
 
@@ -60,12 +65,7 @@ struct pyshim_control {
     int32_t supervisor_pid;  /* for garbage collection and liveness       */
     uint32_t reserved0;
     uint64_t supervisor_start; /* /proc/<pid>/stat field 22 (clock ticks) */
-    /* A process-shared robust mutex (glibc's pthread_mutex_t) the
-     * supervisor's serving thread holds for the whole run: the low bits of
-     * its first word are the owner's tid, cleared by the kernel when the
-     * owner dies.  Liveness without pids, which mean nothing in another pid
-     * namespace. */
-    uint32_t supervisor_lock[10];
+    uint8_t reserved1[40];
     /* Doorbell and the top of the ready set, on their own cache line.  A
      * shim bumps `seq` after posting and wakes the futex on it when
      * `sleepers` is non-zero. */
@@ -183,7 +183,6 @@ PYSHIM_CHECK(pyshim_control, magic, 0);
 PYSHIM_CHECK(pyshim_control, version, 4);
 PYSHIM_CHECK(pyshim_control, supervisor_pid, 8);
 PYSHIM_CHECK(pyshim_control, supervisor_start, 16);
-PYSHIM_CHECK(pyshim_control, supervisor_lock, 24);
 PYSHIM_CHECK(pyshim_control, doorbell_seq, 64);
 PYSHIM_CHECK(pyshim_control, sleepers, 68);
 PYSHIM_CHECK(pyshim_control, ready_top, 72);

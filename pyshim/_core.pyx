@@ -18,7 +18,6 @@ from pyshim.includes.ipc cimport *
 from pyshim.includes.linux cimport *
 from pyshim.includes.probe cimport *
 from pyshim.includes.guard cimport *
-from pyshim.includes.lock cimport *
 
 import errno as errno_mod
 import itertools

@@ -249,17 +249,30 @@ class Supervisor:
 
 
 class _Holding:
-    """The run's liveness lock, held by this thread (which spawns and serves
-    the run) from before the program exists until the run is over."""
+    """The run's liveness lock (ipc/pyshim_ipc.h, PYSHIM_LIVENESS_BYTE):
+    an open-file-description write lock on the control segment, held from
+    before the program exists until the run is over; the kernel drops it
+    if this process dies."""
 
     def __init__(self, run: shm.Run):
-        self.view = run.control.map
+        self.name = run.control.name
+        self.fd = -1
 
     def __enter__(self) -> None:
-        _core.hold_control(self.view)
+        import fcntl
+        import struct
+
+        self.fd = os.open(shm.SHM_DIR + self.name, os.O_RDWR | os.O_CLOEXEC)
+        # struct flock: l_type, l_whence, l_start, l_len, l_pid
+        lock = struct.pack("hhqqi4x", fcntl.F_WRLCK, os.SEEK_SET, 0, 1, 0)
+        try:
+            fcntl.fcntl(self.fd, fcntl.F_OFD_SETLK, lock)
+        except OSError:
+            os.close(self.fd)
+            raise
 
     def __exit__(self, *exc) -> None:
-        _core.release_control(self.view)
+        os.close(self.fd)  # drops the lock
 
 
 class _Control:

@@ -29,7 +29,6 @@ def layout():
             "magic": _off(&c.magic, &c), "version": _off(&c.version, &c),
             "supervisor_pid": _off(&c.supervisor_pid, &c),
             "supervisor_start": _off(&c.supervisor_start, &c),
-            "supervisor_lock": _off(&c.supervisor_lock, &c),
             "doorbell_seq": _off(&c.doorbell_seq, &c), "sleepers": _off(&c.sleepers, &c),
             "ready_top": _off(&c.ready_top, &c),
             "supervisor_pidns": _off(&c.supervisor_pidns, &c), "ready_mid": _off(&c.ready_mid, &c),
@@ -126,26 +125,7 @@ def init_control(view, int pid, uint64_t start, uint64_t pidns=0):
     c.supervisor_pid = pid
     c.supervisor_start = start
     c.supervisor_pidns = pidns
-    cdef int r = pyshim_lock_init(c)
-    if r:
-        raise OSError(r, f"cannot set up the run's liveness lock: {os.strerror(r)}")
     pyshim_store_seq(&c.magic, PYSHIM_CONTROL_MAGIC)
-
-
-def hold_control(view):
-    """The calling thread takes the run's liveness lock (the one that
-    spawns and serves the run); its program's shims see the supervisor
-    alive while it holds it, in any pid namespace."""
-    cdef pyshim_control *c = <pyshim_control *>_at(view, 0, sizeof(pyshim_control))
-    cdef int r = pyshim_lock_hold(c)
-    if r:
-        raise OSError(r, f"cannot take the run's liveness lock: {os.strerror(r)}")
-
-
-def release_control(view):
-    """Gives the run's liveness lock back (the run is over).  Contract: the
-    calling thread holds it."""
-    pyshim_lock_release(<pyshim_control *>_at(view, 0, sizeof(pyshim_control)))
 
 
 def read_control(const unsigned char[::1] data):

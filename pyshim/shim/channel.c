@@ -2,6 +2,8 @@
  * doorbell, poll (yielding the CPU now and then) and then sleep on the
  * futex until the reply arrives: the rule of ipc/pyshim_wait.h. */
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <linux/futex.h>
 #include <signal.h>
 #include <sys/syscall.h>
@@ -132,11 +134,38 @@ void shim_start(struct shim_thread *t, long status)
     shim_unblock(&old);
 }
 
+/* By the supervisor's pid, when the liveness lock cannot be asked (pids
+ * of the supervisor's namespace only).  kill(pid, 0) succeeds on a zombie:
+ * ask a pidfd, which polls readable as soon as the process has exited. */
+static int gone_by_pid(void)
+{
+    long fd = RAW2(SYS_pidfd_open, shim_proc.supervisor_pid, 0);
+    if (fd == -ESRCH)
+        return 1;
+    if (fd < 0) /* no pidfds (old kernel, seccomp): fall back */
+        return RAW2(SYS_kill, shim_proc.supervisor_pid, 0) == -ESRCH;
+    struct pollfd p = {(int)fd, POLLIN, 0};
+    struct timespec zero = {0, 0};
+    long ready = RAW4(SYS_ppoll, &p, 1, &zero, 0);
+    RAW1(SYS_close, fd);
+    return ready > 0;
+}
+
 int shim_supervisor_gone(void)
 {
-    /* The supervisor's serving thread holds the run's liveness lock; the
-     * kernel clears the owner's tid when it dies.  No pid involved. */
-    uint32_t owner = __atomic_load_n(&shim_proc.control->supervisor_lock[0], __ATOMIC_ACQUIRE);
-    return (owner & PYSHIM_LOCK_TID_MASK) == 0;
+    /* The supervisor holds an OFD write lock on the control segment
+     * (PYSHIM_LIVENESS_BYTE) while it lives: no pid involved. */
+    int own;
+    long fd = shim_maps_open(shim_proc.control_desc.segment, &own);
+    if (fd >= 0) {
+        struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET,
+                           .l_start = PYSHIM_LIVENESS_BYTE, .l_len = 1};
+        long r = RAW3(SYS_fcntl, fd, F_OFD_GETLK, &fl);
+        if (own)
+            RAW1(SYS_close, fd);
+        if (r == 0)
+            return fl.l_type == F_UNLCK;
+    }
+    return gone_by_pid();
 }
 

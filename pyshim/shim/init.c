@@ -61,6 +61,7 @@ __attribute__((constructor)) static void shim_init(void)
     if (!ctl || ctl_desc.size < sizeof *ctl || ctl->magic != PYSHIM_CONTROL_MAGIC)
         shim_die("cannot map the run's control block");
     shim_proc.control = ctl;
+    shim_memcpy(&shim_proc.control_desc, &ctl_desc, sizeof ctl_desc);
     shim_proc.supervisor_pid = ctl->supervisor_pid;
     shim_proc.sigsys_action.handler = (uintptr_t)SIG_DFL;
 

@@ -120,6 +120,25 @@ void shim_maps_keep(void)
     __atomic_store_n(&maps_lock, 0, __ATOMIC_RELEASE);
 }
 
+long shim_maps_open(const char *name, int *own)
+{
+    size_t len = shim_strlen(name);
+    *own = 0;
+    if (len == 0 || len >= PYSHIM_SEGMENT_NAME_MAX || name[0] != '/')
+        return -1;
+    char path[16 + PYSHIM_SEGMENT_NAME_MAX] = "/dev/shm";
+    shim_memcpy(path + 8, name, len + 1);
+    long fd = RAW3(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd >= 0) {
+        *own = 1;
+        return fd;
+    }
+    for (int i = 0; i < SHIM_MAX_KEPT; i++)
+        if (kept[i].fd > 0 && shim_strncmp(kept[i].name, name, len + 1) == 0)
+            return kept[i].fd;
+    return -1;
+}
+
 size_t shim_maps_kept_text(char *out, size_t cap)
 {
     size_t n = 0;

@@ -112,6 +112,7 @@ static inline struct shim_thread *shim_thread_self(void)
 /* ---- per-process state ------------------------------------------------- */
 struct shim_process {
     struct pyshim_control *control;
+    struct pyshim_block_desc control_desc; /* its segment, for the liveness lock */
     uint8_t subscribed[PYSHIM_SUBSCRIBED_BYTES];
     int32_t supervisor_pid;
     /* The program's view of the handlers the shim rewrites. */
@@ -161,6 +162,9 @@ SHIM_HIDDEN int shim_parse_desc(const char *text, struct pyshim_block_desc *out)
  * CLONE_NEWNS): the segments it mapped are opened and kept open across
  * exec, for its new images to map when /dev/shm no longer shows them. */
 SHIM_HIDDEN void shim_maps_keep(void);
+/* A descriptor of the segment `name` (NUL-terminated): opened by name
+ * (*own = 1: the caller closes it) or kept (*own = 0); -1 if neither. */
+SHIM_HIDDEN long shim_maps_open(const char *name, int *own);
 /* "name=fd,name=fd" of the kept segments, for PYSHIM_FDS; its length. */
 SHIM_HIDDEN size_t shim_maps_kept_text(char *out, size_t cap);
 /* A new image: takes the kept segments named in PYSHIM_FDS.  Contract:
