@@ -100,4 +100,13 @@ core = cythonize(
     compiler_directives={"language_level": "3"},
 )
 
-setup(ext_modules=core + [preload], cmdclass={"build_ext": BuildExt})
+# The ptrace path's calls to libc (ptrace, seccomp, process_vm_readv) and
+# its spawn and waker, which run between fork and exec.
+ptrace = Extension(
+    "pyshim.ptrace._ptrace",
+    sources=["pyshim/ptrace/_ptrace.c"],
+    extra_compile_args=["-D_GNU_SOURCE", "-Wall", "-Wextra", "-Werror",
+                        "-Wno-unused-parameter", "-Wno-missing-field-initializers"],
+)
+
+setup(ext_modules=core + [preload, ptrace], cmdclass={"build_ext": BuildExt})

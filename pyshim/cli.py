@@ -61,6 +61,8 @@ followed (-f only changes -o's pid column); -c/-C times are wall-clock (strace's
 runs natively holds the supervisor; -p cannot work (pyshim reaches programs
 through LD_PRELOAD, when it starts them). Signals are not printed.
 The dynamic loader's own calls before the shim is loaded are not seen.
+A statically linked program is traced through ptrace and a seccomp filter
+instead (every call seen; an interrupted call is printed once, as it ended).
 """
 
 EPILOG_INSPECT = """\

@@ -17,6 +17,11 @@ class CannotSupervise(PyshimError):
     exit_status = 126
 
 
+class StaticProgram(CannotSupervise):
+    """The program is statically linked: LD_PRELOAD cannot reach it (a
+    Supervisor runs it under ptrace instead)."""
+
+
 class UnsupportedKernel(PyshimError):
     pass
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import struct
 
-from pyshim.errors import CannotSupervise, ProgramNotFound, UnsupportedKernel
+from pyshim.errors import CannotSupervise, ProgramNotFound, StaticProgram, UnsupportedKernel
 
 _PT_INTERP = 3
 _EM_X86_64 = 62
@@ -31,7 +31,8 @@ def resolve(prog: str, env: dict[str, str] | None = None) -> str:
 
 def check_supervisable(path: str, _depth: int = 0) -> None:
     """Raises CannotSupervise when `path` (or the interpreter of a #! script)
-    is a static or non-x86-64 program, which LD_PRELOAD cannot reach."""
+    is a static or non-x86-64 program, which LD_PRELOAD cannot reach
+    (StaticProgram, a CannotSupervise, for a static one)."""
     try:
         with open(path, "rb") as f:
             head = f.read(256)
@@ -65,7 +66,7 @@ def _check_elf(f, path: str, head: bytes) -> None:
         (p_type,) = struct.unpack_from("<I", table, i * phentsize)
         if p_type == _PT_INTERP:
             return
-    raise CannotSupervise(
+    raise StaticProgram(
         f"{path} is statically linked: pyshim enters a program through "
         "LD_PRELOAD, which the dynamic loader applies, and a static program "
         "has no dynamic loader")

@@ -11,7 +11,7 @@ from time import monotonic
 from pyshim import _core, aio, paths, program, shm, syscalls
 from pyshim.replies import NATIVE, Fail
 from pyshim.table import Table
-from pyshim.errors import CannotSupervise, PyshimError
+from pyshim.errors import CannotSupervise, PyshimError, StaticProgram
 
 PRELOAD_NAME = "libpyshim_preload.so"
 # Signals a shell would let reach its foreground job; `pyshim run` passes on
@@ -104,7 +104,7 @@ class Supervisor:
         self._table: Table | None = None
         self._run: shm.Run | None = None
         self._dispatcher = None
-        self._timers: list = []  # set while no run is going
+        self._timers: list = []  # (Timer, fn) set while no run is going
         self._lock = allocate_lock()  # the dispatcher's hand-over, for other threads
         self._control: _Control | None = None
 
@@ -159,7 +159,7 @@ class Supervisor:
             dispatcher = self._dispatcher
             if dispatcher is None:
                 timer = _core.Timer(monotonic() + max(seconds, 0.0), fn)
-                self._timers.append(timer)
+                self._timers.append((timer, fn))
                 return timer
         return dispatcher.call_later(seconds, fn)
 
@@ -212,7 +212,13 @@ class Supervisor:
         program.check_kernel()
         env = dict(os.environ if env is None else env)
         path = program.resolve(argv[0], env)
-        program.check_supervisable(path)
+        try:
+            program.check_supervisable(path)
+        except StaticProgram:
+            # No loader to preload the shim: ptrace and a seccomp filter instead.
+            from pyshim.ptrace.run import supervise
+            return supervise(self, path, argv, env, stdin, stdout, stderr, forward_signals,
+                             task_loop, control)
         shm.gc()
         control.check()
         # Forwarding outlives the run's segments: a signal that arrives while
@@ -237,7 +243,7 @@ class Supervisor:
             with self._lock:
                 self._dispatcher = dispatcher
                 timers, self._timers = self._timers, []
-            for timer in timers:
+            for timer, _ in timers:
                 dispatcher.add_timer(timer)
             control.attach(dispatcher)
             try:
