@@ -139,3 +139,32 @@ def strace() -> str:
     if not _strace_works():
         pytest.skip("strace missing or ptrace not permitted")
     return STRACE
+
+
+def trace_with_random_kills(argv, tag: str, rng, kills: int, gap: float,
+                            timeout: float = 120) -> subprocess.CompletedProcess:
+    """Runs `pyshim trace -- argv` and SIGKILLs up to `kills` processes of
+    its tree (those carrying `tag`) at random moments, `gap` seconds apart
+    at most (the moment is what varies: nothing waits for time).  Returns
+    the pyshim process's status and stderr."""
+    import time
+
+    run = subprocess.Popen([sys.executable, "-m", "pyshim", "trace", "-o", os.devnull, "--",
+                            *argv], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    done = 0
+    try:
+        while run.poll() is None and done < kills:
+            time.sleep(rng.uniform(0, gap))
+            victims = [pid for pid, _ in tagged_processes(tag) if pid != run.pid]
+            if victims:
+                try:
+                    os.kill(rng.choice(sorted(victims)), signal.SIGKILL)
+                    done += 1
+                except ProcessLookupError:
+                    pass
+        _, err = run.communicate(timeout=timeout)
+    finally:
+        if run.poll() is None:
+            run.kill()
+            run.wait()
+    return subprocess.CompletedProcess(run.args, run.returncode, "", err)

@@ -10,13 +10,10 @@ rounds (the figures in the issue note come from a long run).
 import os
 import random
 import signal
-import subprocess
-import sys
-import time
 
 import pytest
 
-from conftest import tagged_processes, tagged_segments
+from conftest import tagged_processes, tagged_segments, trace_with_random_kills
 from pyshim import NATIVE, Supervisor
 
 ROUNDS = int(os.environ.get("PYSHIM_KILL_ROUNDS", "12"))
@@ -28,29 +25,10 @@ TREE = ("for i in $(seq 12); do ( /bin/true; cat /dev/null; sh -c 'echo x >/dev/
 
 @pytest.mark.parametrize("seed", range(ROUNDS))
 def test_random_kills_in_a_busy_tree(no_leaks, seed):
-    rng = random.Random(seed)
-    run = subprocess.Popen([sys.executable, "-m", "pyshim", "trace", "-o", os.devnull, "--",
-                            "bash", "-c", TREE],
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    kills = 0
-    try:
-        while run.poll() is None and kills < 4:
-            # A random moment (this is what the test varies, not a wait for
-            # something to happen).
-            time.sleep(rng.uniform(0, 0.05))
-            victims = [pid for pid, _ in tagged_processes(no_leaks) if pid != run.pid]
-            if victims:
-                try:
-                    os.kill(rng.choice(sorted(victims)), signal.SIGKILL)
-                    kills += 1
-                except ProcessLookupError:
-                    pass
-        _, err = run.communicate(timeout=60)
-    finally:
-        if run.poll() is None:
-            run.kill()
-            run.wait()
-    assert run.returncode >= 0, f"pyshim died of signal {-run.returncode}"
+    out = trace_with_random_kills(["bash", "-c", TREE], no_leaks, random.Random(seed), 4, 0.05,
+                                  timeout=60)
+    err = out.stderr
+    assert out.returncode >= 0, f"pyshim died of signal {-out.returncode}"
     assert "Traceback" not in err, err
     assert all(line.startswith("pyshim: ") or not line.startswith("pyshim")
                for line in err.splitlines())

@@ -20,7 +20,7 @@ import time
 
 import pytest
 
-from conftest import pyshim_cli, tagged_processes
+from conftest import pyshim_cli, tagged_processes, trace_with_random_kills
 from pyshim import Fail, HandlerError, NATIVE, PyshimError, Supervisor, syscalls
 from pyshim.faults import delay, fixed_bytes, hold
 
@@ -376,25 +376,9 @@ def test_random_kills_in_a_busy_static_tree(static, no_leaks, seed):
     for time) in a tree traced in Python: every run ends, with a status."""
     rng = random.Random(seed)
     argv = [static("forktree"), "5"] if seed % 2 else [static("threads"), "8", "2000"]
-    run = subprocess.Popen([sys.executable, "-m", "pyshim", "trace", "-o", os.devnull, "--",
-                            *argv], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    kills = 0
-    try:
-        while run.poll() is None and kills < 3:
-            time.sleep(rng.uniform(0, 0.03))
-            victims = [pid for pid, _ in tagged_processes(no_leaks) if pid != run.pid]
-            if victims:
-                try:
-                    os.kill(rng.choice(sorted(victims)), signal.SIGKILL)
-                    kills += 1
-                except ProcessLookupError:
-                    pass
-        _, err = run.communicate(timeout=120)
-    finally:
-        if run.poll() is None:
-            run.kill()
-            run.wait()
-    assert run.returncode >= 0, f"pyshim died of signal {-run.returncode}"
+    out = trace_with_random_kills(argv, no_leaks, rng, 3, 0.03)
+    err = out.stderr
+    assert out.returncode >= 0, f"pyshim died of signal {-out.returncode}"
     assert "Traceback" not in err, err
     assert tagged_processes(no_leaks) == []
 
