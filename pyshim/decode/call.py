@@ -141,6 +141,26 @@ def _buffer(call: _Call, addr: int, count: int, force_hex: bool = False) -> str:
     return call.quote(data, count > call.opts.strlen, force_hex)
 
 
+def _pointee(call: _Call, addr: int, size: int, out: bool) -> bytes | None:
+    """The *size* bytes a pointer argument points to, or None when strace
+    prints the pointer instead: unreadable, or a structure the call fills
+    in (*out*) and the call failed.  NULL is the caller's to print."""
+    if out and not call.ok:
+        return None
+    try:
+        return call.read(addr, size)
+    except OSError:
+        return None
+
+
+def _shown(call: _Call, addr: int, size: int, show: Callable[[bytes], str], out: bool) -> str:
+    """A structure argument: ``NULL``, *show* of its bytes, or the pointer."""
+    if not addr:
+        return "NULL"
+    raw = _pointee(call, addr, size, out)
+    return _ptr(addr) if raw is None else show(raw)
+
+
 def _indirect(call: _Call, addr: int, fmt: str, show: Callable[[int], str]) -> str:
     """``[value]`` read from *addr* after a successful call, else the pointer."""
     if not call.ok or not addr:

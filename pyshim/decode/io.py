@@ -6,7 +6,7 @@ from __future__ import annotations
 import struct
 
 from .base import _ptr, _s32
-from .call import _Call, _array, _buffer
+from .call import _Call, _array, _buffer, _shown
 from .kinds import RESULTS_CALL, kind
 from .xlat import EPOLL_EVENTS, POLL_FLAGS, RWF_FLAGS
 
@@ -160,13 +160,7 @@ def _k_itimeval(c: _Call, i: int) -> str:
 
 @kind("timeval")
 def _k_timeval(c: _Call, i: int) -> str:
-    addr = c.args[i]
-    if not addr:
-        return "NULL"
-    try:
-        return _timeval_text(c.read(addr, 16))
-    except OSError:
-        return _ptr(addr)
+    return _shown(c, c.args[i], 16, _timeval_text, out=False)
 
 
 @kind("otimeval")
@@ -176,16 +170,10 @@ def _k_otimeval(c: _Call, i: int) -> str:
 
 @kind("otimezone")
 def _k_otimezone(c: _Call, i: int) -> str:
-    addr = c.args[i]
-    if not addr:
-        return "NULL"
-    if not c.ok:
-        return _ptr(addr)
-    try:
-        west, dst = c.unpack("<ii", addr)
-    except OSError:
-        return _ptr(addr)
-    return f"{{tz_minuteswest={west}, tz_dsttime={dst}}}"
+    def show(raw: bytes) -> str:
+        west, dst = struct.unpack("<ii", raw)
+        return f"{{tz_minuteswest={west}, tz_dsttime={dst}}}"
+    return _shown(c, c.args[i], 8, show, out=True)
 
 
 # --- epoll -----------------------------------------------------------------

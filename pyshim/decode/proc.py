@@ -7,7 +7,7 @@ from __future__ import annotations
 import struct
 
 from .base import _0x, _hex, _ptr, _s32
-from .call import _Call, _array, _buffer, _indirect
+from .call import _Call, _array, _buffer, _indirect, _shown
 from .ioctls import IOCTL_NAMES
 from .kinds import RESULTS_CALL, kind
 from .xlat import (
@@ -172,19 +172,8 @@ def _winsize(raw: bytes) -> str:
     return f"{{ws_row={row}, ws_col={col}, ws_xpixel={x}, ws_ypixel={y}}}"
 
 
-def _struct_arg(c: _Call, addr: int, size: int, show, out: bool) -> str:
-    if not addr:
-        return "NULL"
-    if out and not c.ok:
-        return _ptr(addr)
-    try:
-        return show(c.read(addr, size))
-    except OSError:
-        return _ptr(addr)
-
-
 def _int_arg(c: _Call, addr: int, out: bool) -> str:
-    return _struct_arg(c, addr, 4, lambda raw: f"[{struct.unpack('<i', raw)[0]}]", out)
+    return _shown(c, addr, 4, lambda raw: f"[{struct.unpack('<i', raw)[0]}]", out)
 
 
 _TCGETS, _TCSETS, _TCSETSW, _TCSETSF = 0x5401, 0x5402, 0x5403, 0x5404
@@ -207,10 +196,10 @@ def _k_ioctlarg(c: _Call, i: int) -> str | None:
     if req in _INTARG:
         return str(_s32(arg))
     if req in (_TCGETS, _TIOCGLCKTRMIOS, _TCSETS, _TCSETSW, _TCSETSF, _TIOCSLCKTRMIOS):
-        return _struct_arg(c, arg, 36, lambda raw: _termios(c, raw),
+        return _shown(c, arg, 36, lambda raw: _termios(c, raw),
                            out=req in (_TCGETS, _TIOCGLCKTRMIOS))
     if req in (_TIOCGWINSZ, _TIOCSWINSZ):
-        return _struct_arg(c, arg, 8, _winsize, out=req == _TIOCGWINSZ)
+        return _shown(c, arg, 8, _winsize, out=req == _TIOCGWINSZ)
     if req in _GET_INT or req in _SET_INT:
         return _int_arg(c, arg, out=req in _GET_INT)
     if req == 0x540A:
@@ -218,7 +207,7 @@ def _k_ioctlarg(c: _Call, i: int) -> str | None:
     if req == 0x540B:
         return TCFLSH_OPTIONS.value(arg)
     if req == _MODEM_GET or req in _MODEM_SET:
-        return _struct_arg(c, arg, 4, lambda raw: f"[{MODEM_FLAGS.flags(struct.unpack('<I', raw)[0])}]",
+        return _shown(c, arg, 4, lambda raw: f"[{MODEM_FLAGS.flags(struct.unpack('<I', raw)[0])}]",
                            out=req == _MODEM_GET)
     if req == 0x5412:  # TIOCSTI
         return _buffer(c, arg, 1)

@@ -7,7 +7,7 @@ import os
 import struct
 
 from .base import _hex, _ptr, _s32
-from .call import _Call
+from .call import _Call, _pointee, _shown
 from .kinds import KINDS, kind
 from .text import _sigset, format_signal
 from .xlat import _ERRNO_NAMES, SA_FLAGS, SA_HANDLERS, SA_RESTORER, SS_FLAGS, Xlat
@@ -49,24 +49,13 @@ def _sigaction_text(raw: bytes) -> str:
     return out + "}"
 
 
-def _struct(c: _Call, addr: int, size: int, out: bool) -> bytes | None:
-    """The bytes of a structure: None if the pointer should be printed
-    instead (NULL is printed by the caller)."""
-    if out and not c.ok:
-        return None
-    try:
-        return c.read(addr, size)
-    except OSError:
-        return None
-
-
 @kind("sigaction", "osigaction")
 def _k_sigaction(c: _Call, i: int) -> str:
     """rt_sigaction's new (argument 1) and old (argument 2) actions."""
     addr = c.args[i]
     if not addr:
         return "NULL"
-    raw = _struct(c, addr, _SIGACTION.size, out=i == 2)
+    raw = _pointee(c, addr, _SIGACTION.size, out=i == 2)
     return _ptr(addr) if raw is None else _sigaction_text(raw)
 
 
@@ -76,7 +65,7 @@ def _k_stack(c: _Call, i: int) -> str:
     addr = c.args[i]
     if not addr:
         return "NULL"
-    raw = _struct(c, addr, _STACK.size, out=i == 1)
+    raw = _pointee(c, addr, _STACK.size, out=i == 1)
     if raw is None:
         return _ptr(addr)
     sp, flags, size = _STACK.unpack(raw)
@@ -169,18 +158,10 @@ def format_siginfo(raw: bytes, fd_text=str) -> str:
 @kind("siginfo")
 def _k_siginfo(c: _Call, i: int) -> str:
     """A siginfo_t the call fills in."""
-    addr = c.args[i]
-    if not addr:
-        return "NULL"
-    raw = _struct(c, addr, 128, out=True)
-    return _ptr(addr) if raw is None else format_siginfo(raw, lambda fd: c.fd(fd))
+    return _shown(c, c.args[i], 128, lambda raw: format_siginfo(raw, c.fd), out=True)
 
 
 @kind("isiginfo")
 def _k_isiginfo(c: _Call, i: int) -> str:
     """A siginfo_t passed in (rt_sigqueueinfo)."""
-    addr = c.args[i]
-    if not addr:
-        return "NULL"
-    raw = _struct(c, addr, 128, out=False)
-    return _ptr(addr) if raw is None else format_siginfo(raw, lambda fd: c.fd(fd))
+    return _shown(c, c.args[i], 128, lambda raw: format_siginfo(raw, c.fd), out=False)

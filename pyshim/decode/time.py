@@ -6,7 +6,7 @@ from __future__ import annotations
 import struct
 
 from .base import _ptr, _time_comment, _time_text
-from .call import _Call
+from .call import _Call, _pointee, _shown
 from .kinds import RESULTS_CALL, kind
 from .sig import _clock_t
 from .text import format_signal
@@ -15,25 +15,12 @@ from .xlat import SIGEV_NOTIFY
 UTIME_NOW, UTIME_OMIT = (1 << 30) - 1, (1 << 30) - 2
 
 
-def _read(c: _Call, addr: int, size: int, out: bool) -> bytes | None:
-    if out and not c.ok:
-        return None
-    try:
-        return c.read(addr, size)
-    except OSError:
-        return None
-
-
 def _struct_kind(name: str, size: int, show, out: bool) -> None:
     """Registers kind *name*: a structure of *size* bytes shown by *show*
     (a structure the call fills in when *out*)."""
     @kind(name)
     def _k(c: _Call, i: int) -> str:
-        addr = c.args[i]
-        if not addr:
-            return "NULL"
-        raw = _read(c, addr, size, out)
-        return _ptr(addr) if raw is None else show(raw)
+        return _shown(c, c.args[i], size, show, out)
 
 
 def _tv(sec: int, usec: int) -> str:
@@ -99,7 +86,7 @@ def _k_otime(c: _Call, i: int) -> str:
     addr = c.args[i]
     if not addr:
         return "NULL"
-    raw = _read(c, addr, 8, True)
+    raw = _pointee(c, addr, 8, True)
     if raw is None:
         return _ptr(addr)
     (t,) = struct.unpack("<q", raw)
