@@ -6,6 +6,7 @@ import signal
 import sys
 from _thread import allocate_lock  # threading's Lock, without importing threading
 from collections.abc import Callable, Iterable, Mapping
+from functools import partial
 from time import monotonic
 
 from pyshim import _core, aio, paths, program, shm, syscalls
@@ -237,7 +238,6 @@ class Supervisor:
             subscribed = self.subscribed | set(before)
             dispatcher = _core.Dispatcher(run.control.map, subscribed, before,
                                           self._after, run.alloc_channel, run.free_block, table,
-                                          on_exec=lambda call: _check_exec(call, table),
                                           task_loop=task_loop)
             dispatcher.add_channel(_core.Channel(block.view, block.desc, pid, block))
             with self._lock:
@@ -320,14 +320,14 @@ _PTRACE_TRACEME, _PTRACE_ATTACH, _PTRACE_SEIZE = 0, 16, 0x4206
 
 def _own_handlers(run: shm.Run, table: Table, before: dict[int, Callable]) -> dict[int, Callable]:
     """The user's handlers, with the supervisor's own hooks in front of the
-    calls it must see (the user's handler, if any, answers them)."""
+    calls it must see (the user's handler, if any, answers them): every
+    exec, ptrace, and, in a root run, the calls that switch users."""
     out = dict(before)
-    if os.geteuid() == 0:  # the run's processes may switch to other users
-        _granting(run, before, out)
-    nr = syscalls.NUMBERS["ptrace"]
+    for name in ("execve", "execveat"):
+        _in_front(before, out, name, lambda call: _check_exec(call, table))
     warned = []
 
-    def traced(call, handler=before.get(nr)):
+    def traced(call):
         """A debugger or tracer takes a process (its tracer would stop at
         every trap of pyshim's): the process leaves the run, at once
         (PTRACE_TRACEME: its shim stops trapping) or with its next exec (a
@@ -342,35 +342,43 @@ def _own_handlers(run: shm.Run, table: Table, before: dict[int, Callable]) -> di
                 if thread.channel.index >= 0:
                     thread.channel.leave()
         else:
-            return handler(call) if handler is not None else None
+            return
         table.unsupervised(tracee)
         if not warned:  # once per run: gdb alone starts several
             warned.append(tracee)
             print(f"pyshim: warning: pid {tracee} is traced by a debugger or tracer and "
                   "leaves the run (as will any other traced process): its tracer would "
                   "stop at every trap of pyshim's", file=sys.stderr, flush=True)
-        return handler(call) if handler is not None else None
 
-    out[nr] = traced
+    _in_front(before, out, "ptrace", traced)
+    if os.geteuid() == 0:  # the run's processes may switch to other users
+        for name, positions in _UID_CALLS.items():
+            _in_front(before, out, name, partial(_grant, run, positions))
     return out
 
 
-def _granting(run: shm.Run, before: dict[int, Callable], out: dict[int, Callable]) -> None:
-    """Puts into `out` the uid-switching calls, first opening the run's
-    segments to the new user, so that the process's new images (and its
-    children's new slabs) can still map their channels; then the user's
-    own handler from `before`."""
-    for name, positions in _UID_CALLS.items():
-        nr = syscalls.NUMBERS[name]
+def _in_front(before: dict[int, Callable], out: dict[int, Callable], name: str,
+              hook: Callable) -> None:
+    """out[name's number]: hook(call) first, then the user's handler from
+    `before`, whose answer is the call's (None: it runs natively)."""
+    nr = syscalls.NUMBERS[name]
+    handler = before.get(nr)
 
-        def grant(call, positions=positions, handler=before.get(nr)):
-            for i in positions:
-                uid = call.args[i] & 0xFFFFFFFF
-                if uid != 0xFFFFFFFF:  # -1: unchanged
-                    run.grant(uid)
-            return handler(call) if handler is not None else None
+    def first(call):
+        hook(call)
+        return handler(call) if handler is not None else None
 
-        out[nr] = grant
+    out[nr] = first
+
+
+def _grant(run: shm.Run, positions: tuple[int, ...], call) -> None:
+    """A uid-switching call: the run's segments are opened to the new user
+    first, so that the process's new images (and its children's new slabs)
+    can still map their channels."""
+    for i in positions:
+        uid = call.args[i] & 0xFFFFFFFF
+        if uid != 0xFFFFFFFF:  # -1: unchanged
+            run.grant(uid)
 
 
 def _check_exec(call, table: Table) -> None:

@@ -74,7 +74,6 @@ cdef class Dispatcher:
     cdef int exiting
     cdef long exiting_wait_ns      # the next wait while a process exits
     cdef public object table
-    cdef object on_exec
     # Work other threads hand to the dispatcher, and its timers.
     cdef uint32_t poked
     cdef object posted             # deque of (Deferred, reply, exception)
@@ -92,13 +91,11 @@ cdef class Dispatcher:
         self.ready = NULL
 
     def __init__(self, control_view, subscribed, before, after, allocate, release, table,
-                 on_exec=None, task_loop=None):
+                 task_loop=None):
         """subscribed: syscall numbers; before/after: dicts of number ->
         callable; allocate() -> Block and release(Block) manage channel
-        blocks; table: a pyshim.table.Table; on_exec(call) sees every exec
-        before the user's handlers; task_loop() gives the asyncio loop that
-        runs async handlers."""
-        self.on_exec = on_exec
+        blocks; table: a pyshim.table.Table; task_loop() gives the asyncio
+        loop that runs async handlers."""
         self.task_loop = task_loop
         self._ctl_view = control_view
         self.ctl = <pyshim_control *>_at(control_view, 0, sizeof(pyshim_control))
@@ -697,11 +694,6 @@ cdef class Dispatcher:
             return self._fail(c, ChannelError(
                 f"garbage in the channel of pid {c.pid}: syscall number {ev.nr}"))
         cdef Call call = _make_call(ev, c.pid, c.tid)
-        if self.on_exec is not None and call.nr in _EXEC_FAMILY:
-            try:
-                self.on_exec(call)
-            except BaseException as exc:
-                return self._handler_raised(c, call, exc)
         handler = self.before[call.nr]
         rep = None
         cdef Deferred d
