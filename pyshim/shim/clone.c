@@ -23,8 +23,7 @@ long shim_clone_thread(const struct shim_child_start *start, uint64_t flags, uin
     if (!stack)
         return -EINVAL; /* sharing the parent's stack cannot be resumed safely */
     struct shim_child_start copy;
-    size_t fpu = start->ctx.fpu_size <= CTX_XSAVE_MAX ? start->ctx.fpu_size : CTX_XSAVE_MAX;
-    size_t size = offsetof(struct shim_child_start, ctx.fx) + fpu;
+    size_t size = shim_child_start_used(start);
     shim_memcpy(&copy, start, size);
     copy.ctx.rax = 0; /* the child's view of clone */
     /* Below the program's stack pointer, never above: the program may keep

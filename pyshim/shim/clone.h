@@ -81,6 +81,14 @@ struct shim_child_start {
     struct shim_context ctx; /* last: copied up to ctx.fx + ctx.fpu_size */
 } __attribute__((aligned(64)));
 
+/* The bytes of a start block in use: up to the end of its FPU state.
+ * Contract: s->ctx.fpu_size is set (0 when the block has no FPU state). */
+static inline size_t shim_child_start_used(const struct shim_child_start *s)
+{
+    size_t fpu = s->ctx.fpu_size <= CTX_XSAVE_MAX ? s->ctx.fpu_size : CTX_XSAVE_MAX;
+    return offsetof(struct shim_child_start, ctx.fx) + fpu;
+}
+
 /* do_clone_thread: copies *start below `stack` and clones with `flags`
  * (which must include CLONE_VM).  The child runs init(its copy) on `stack`,
  * then resumes its copy's context with rax = 0 (and the rsp in the context:

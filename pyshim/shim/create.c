@@ -119,7 +119,7 @@ static long clone_vfork(ucontext_t *uc, const struct shim_clone_req *req,
     if (!area)
         return -ENOMEM;
     struct shim_child_start start;
-    shim_memcpy(&start, base, sizeof start);
+    shim_memcpy(&start, base, shim_child_start_used(base));
     if (req->stack)
         start.ctx.rsp = req->stack;
     start.area = area;
@@ -140,7 +140,8 @@ long shim_do_clone(struct shim_thread *t, ucontext_t *uc, const struct shim_clon
     *in_child = 0;
     if (req->flags & CLONE_VM) {
         struct shim_child_start start;
-        shim_memset(&start, 0, sizeof start);
+        /* Up to the FPU state: capture() fills in what of it is used. */
+        shim_memset(&start, 0, offsetof(struct shim_child_start, ctx.fx));
         capture(&start.ctx, uc);
         start.channel = req->channel;
         start.sigsys_blocked = t->sigsys_blocked;
