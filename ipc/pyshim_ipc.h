@@ -15,7 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define PYSHIM_PROTOCOL_VERSION 4u
+#define PYSHIM_PROTOCOL_VERSION 5u
 
 /* Liveness without pids (which mean nothing in another pid namespace):
  * the supervisor holds an open-file-description write lock (F_OFD_SETLK)
@@ -58,6 +58,10 @@ struct pyshim_block_desc {
 #define PYSHIM_READY_WORDS 4096u                        /* words of ready_low */
 #define PYSHIM_READY_CAPACITY (PYSHIM_READY_WORDS * 64u) /* channels per run   */
 
+/* Instructions the run's seccomp filter may have (pyshim/ptrace/filter.py
+ * builds at most 2 per subscribed syscall number, plus 7). */
+#define PYSHIM_FILTER_MAX 1024u
+
 /* ---- control block (offset 0 of segment "-0" of a run) ----------------- */
 struct pyshim_control {
     uint32_t magic;          /* PYSHIM_CONTROL_MAGIC once initialized     */
@@ -76,6 +80,14 @@ struct pyshim_control {
     uint8_t reserved2[40];
     uint64_t ready_mid[PYSHIM_READY_WORDS / 64u]; /* bit w%64 of [w/64]: ready_low[w] may be non-zero */
     uint64_t ready_low[PYSHIM_READY_WORDS];       /* bit i%64 of [i/64]: channel i posted */
+    /* The run's seccomp filter (struct sock_filter, 8 bytes an instruction)
+     * for a process that execs a statically linked program: its shim
+     * installs it just before that exec (PYSHIM_LEAVE_PTRACE), and the
+     * supervisor's tracer serves the new image.  Written once, before the
+     * program starts. */
+    uint32_t filter_len;     /* instructions in `filter`, <= PYSHIM_FILTER_MAX */
+    uint32_t reserved3;
+    uint64_t filter[PYSHIM_FILTER_MAX];
 };
 
 /* ---- channel states (the futex word `state`) ---------------------------
@@ -151,6 +163,17 @@ struct pyshim_reply {
     uint32_t reserved0;
 };
 
+/* ---- how a process's next exec leaves the run (channel `leave`) -------- */
+enum pyshim_leave {
+    PYSHIM_LEAVE_NOT = 0,    /* it stays: the new image gets the shim        */
+    PYSHIM_LEAVE_TRACED = 1, /* a tracer took it: the new image runs without
+                                pyshim                                        */
+    PYSHIM_LEAVE_PTRACE = 2, /* it execs a static program, which the
+                                supervisor's tracer has seized: the run's
+                                seccomp filter (control `filter`) goes on
+                                first, and the new image runs without the shim */
+};
+
 /* ---- channel: one per thread, one block each --------------------------- */
 struct pyshim_channel {
     uint32_t state;        /* enum pyshim_channel_state; futex word        */
@@ -158,8 +181,8 @@ struct pyshim_channel {
     uint32_t magic;        /* PYSHIM_CHANNEL_MAGIC, written by supervisor  */
     uint32_t version;      /* PYSHIM_PROTOCOL_VERSION                      */
     uint32_t index;        /* the channel's bit in the run's ready set     */
-    uint32_t leave;        /* non-zero: the process is traced; its next
-                              exec leaves the run (set by the supervisor) */
+    uint32_t leave;        /* enum pyshim_leave: how the next exec leaves
+                              the run (set by the supervisor)             */
     uint8_t reserved0[40];
     struct pyshim_block_desc control; /* the run's control block           */
     struct pyshim_event event;        /* shim -> supervisor slot           */
@@ -189,7 +212,9 @@ PYSHIM_CHECK(pyshim_control, ready_top, 72);
 PYSHIM_CHECK(pyshim_control, supervisor_pidns, 80);
 PYSHIM_CHECK(pyshim_control, ready_mid, 128);
 PYSHIM_CHECK(pyshim_control, ready_low, 640);
-_Static_assert(sizeof(struct pyshim_control) == 33408, "control size");
+PYSHIM_CHECK(pyshim_control, filter_len, 33408);
+PYSHIM_CHECK(pyshim_control, filter, 33416);
+_Static_assert(sizeof(struct pyshim_control) == 41608, "control size");
 _Static_assert(PYSHIM_READY_WORDS / 64u <= 64u, "ready_top has a bit per ready_mid word");
 
 PYSHIM_CHECK(pyshim_event, tag, 0);

@@ -53,10 +53,12 @@ cdef class Channel:
         self.pending = []
         self.pending_clones = []
 
-    def leave(self):
+    def leave(self, bint ptrace=False):
         """The process is traced: its next exec starts its program without
-        pyshim (the shim leaves the run's variables out of its environment)."""
-        pyshim_store_seq(&self.ch.leave, 1)
+        pyshim (the shim leaves the run's variables out of its environment).
+        ptrace: the supervisor's own tracer seized it, and the shim installs
+        the run's seccomp filter before that exec (ipc/pyshim_ipc.h)."""
+        pyshim_store_seq(&self.ch.leave, PYSHIM_LEAVE_PTRACE if ptrace else PYSHIM_LEAVE_TRACED)
 
     @property
     def state(self):

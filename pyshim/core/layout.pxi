@@ -32,7 +32,8 @@ def layout():
             "doorbell_seq": _off(&c.doorbell_seq, &c), "sleepers": _off(&c.sleepers, &c),
             "ready_top": _off(&c.ready_top, &c),
             "supervisor_pidns": _off(&c.supervisor_pidns, &c), "ready_mid": _off(&c.ready_mid, &c),
-            "ready_low": _off(&c.ready_low, &c)}},
+            "ready_low": _off(&c.ready_low, &c), "filter_len": _off(&c.filter_len, &c),
+            "filter": _off(&c.filter, &c)}},
         "pyshim_event": {"sizeof": sizeof(e), "fields": {
             "tag": _off(&e.tag, &e), "version": _off(&e.version, &e),
             "pid": _off(&e.pid, &e), "tid": _off(&e.tid, &e), "nr": _off(&e.nr, &e),
@@ -126,6 +127,19 @@ def init_control(view, int pid, uint64_t start, uint64_t pidns=0):
     c.supervisor_start = start
     c.supervisor_pidns = pidns
     pyshim_store_seq(&c.magic, PYSHIM_CONTROL_MAGIC)
+
+
+def set_filter(view, const unsigned char[::1] program):
+    """Writes the run's seccomp filter (struct sock_filter[], as
+    pyshim.ptrace.filter.build makes it) into the control block at offset 0
+    of `view`, before the program starts."""
+    cdef pyshim_control *c = <pyshim_control *>_at(view, 0, sizeof(pyshim_control))
+    cdef size_t n = program.shape[0] // 8
+    if program.shape[0] % 8 or n > PYSHIM_FILTER_MAX:
+        raise ValueError(f"a filter of {program.shape[0]} bytes does not fit the control block")
+    if n:
+        memcpy(c.filter, &program[0], n * 8)
+    c.filter_len = <uint32_t>n
 
 
 def read_control(const unsigned char[::1] data):

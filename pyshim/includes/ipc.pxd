@@ -16,6 +16,9 @@ cdef extern from "pyshim_ipc.h" nogil:
         PYSHIM_EF_OTHER_PIDNS
         PYSHIM_READY_WORDS
         PYSHIM_READY_CAPACITY
+        PYSHIM_FILTER_MAX
+        PYSHIM_LEAVE_TRACED
+        PYSHIM_LEAVE_PTRACE
 
     const char *PYSHIM_ENV_CHANNEL
 
@@ -57,6 +60,8 @@ cdef extern from "pyshim_ipc.h" nogil:
         uint64_t supervisor_pidns
         uint64_t ready_mid[64]
         uint64_t ready_low[PYSHIM_READY_WORDS]
+        uint32_t filter_len
+        uint64_t filter[PYSHIM_FILTER_MAX]
 
     struct pyshim_event:
         uint32_t tag

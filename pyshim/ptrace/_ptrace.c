@@ -217,6 +217,18 @@ out:
     return result;
 }
 
+/* seize(tid, options) -> 0 or -errno: PTRACE_SEIZE of a running thread
+ * (one of a supervised process's, about to exec a static program). */
+static PyObject *py_seize(PyObject *self, PyObject *args)
+{
+    int tid;
+    unsigned long options;
+    if (!PyArg_ParseTuple(args, "ik", &tid, &options))
+        return NULL;
+    long r = ptrace(PTRACE_SEIZE, tid, 0, (void *)options);
+    return PyLong_FromLong(r == 0 ? 0 : -errno);
+}
+
 /* resume(request, tid, sig) -> 0 or -errno: PTRACE_CONT, PTRACE_SYSCALL,
  * PTRACE_LISTEN or PTRACE_SINGLESTEP. */
 static PyObject *py_resume(PyObject *self, PyObject *args)
@@ -475,6 +487,7 @@ static PyObject *py_now_ns(PyObject *self, PyObject *unused)
 
 static PyMethodDef methods[] = {
     {"spawn", py_spawn, METH_VARARGS, "Fork, seize, filter and exec a program."},
+    {"seize", py_seize, METH_VARARGS, "seize(tid, options) -> 0 or -errno"},
     {"resume", py_resume, METH_VARARGS, "resume(request, tid, sig) -> 0 or -errno"},
     {"stop_regs", py_regs, METH_O, "The registers of a stopped tracee, or None."},
     {"result", py_result, METH_O, "rax of a stopped tracee, or None."},

@@ -2,6 +2,8 @@
  * (LD_PRELOAD loads the shim, PYSHIM_CHANNEL names this thread's channel),
  * so both are put back whatever envp the program passes (env -i, execle). */
 #include <errno.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
@@ -100,6 +102,26 @@ static long count_env(const char *const *uenv)
     }
 }
 
+/* Puts the run's seccomp filter (control `filter`) on the calling thread
+ * for the static program it is about to exec: the supervisor's tracer has
+ * seized the process, so the filter's SECCOMP_RET_TRACE stops reach it.
+ * PR_SET_NO_NEW_PRIVS first, as an unprivileged filter needs (a setuid
+ * program then gains nothing).  A filter the kernel refuses (no seccomp, a
+ * scribbled control block) leaves the exec to go on unfiltered: the tracer
+ * sees that in /proc and says so.  Contract: called from the SIGSYS handler
+ * of the thread about to exec; the control block is mapped. */
+static void install_filter(void)
+{
+    const struct pyshim_control *c = shim_proc.control;
+    uint32_t n = __atomic_load_n(&c->filter_len, __ATOMIC_ACQUIRE);
+    if (n == 0 || n > PYSHIM_FILTER_MAX)
+        return;
+    /* The kernel copies the instructions (and checks them) at once. */
+    struct sock_fprog prog = {(unsigned short)n, (struct sock_filter *)(uintptr_t)c->filter};
+    if (RAW6(SYS_prctl, PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0, 0) == 0)
+        RAW3(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog);
+}
+
 /* Contract: `t` is the calling thread's state; `a` the program's raw
  * arguments (every pointer untrusted).  Runs inside the SIGSYS handler on
  * the thread's altstack, which holds the new environment while the kernel
@@ -121,9 +143,11 @@ long shim_execve(struct shim_thread *t, long nr, const long a[6])
         env = (const char **)m;
     }
 
-    /* A tracer attached: the new image starts without pyshim (its tracer
-     * would stop at every trap), so neither variable goes to it. */
-    int leaving = __atomic_load_n(&t->channel->leave, __ATOMIC_ACQUIRE) != 0;
+    /* A tracer attached, or the supervisor's tracer takes the static
+     * program this exec starts: the new image starts without pyshim (a
+     * tracer would stop at every trap), so neither variable goes to it. */
+    uint32_t leave = __atomic_load_n(&t->channel->leave, __ATOMIC_ACQUIRE);
+    int leaving = leave != PYSHIM_LEAVE_NOT;
     char preload[PRELOAD_MAX + 640];
     size_t plen = shim_strlen(PRELOAD_KEY);
     shim_memcpy(preload, PRELOAD_KEY, plen);
@@ -195,6 +219,8 @@ run:
      * kernel (init.c), and sets the shim's own again.  A vfork child has
      * none (the kernel clears it) and shares its parent's shim_proc. */
     RAW2(SYS_prctl, PR_SET_PDEATHSIG, t->vfork_child ? 0 : shim_proc.pdeathsig);
+    if (leave == PYSHIM_LEAVE_PTRACE)
+        install_filter();
     shim_sigsys_before_exec(t);
     long r = nr == SYS_execve ? RAW3(SYS_execve, a[0], a[1], env)
                               : RAW6(SYS_execveat, a[0], a[1], a[2], env, a[4], 0);
