@@ -13,6 +13,7 @@ from pyshim import _core, aio, paths, program, shm, syscalls
 from pyshim.replies import NATIVE, Fail
 from pyshim.table import Table
 from pyshim.errors import CannotSupervise, PyshimError, StaticProgram
+from pyshim._core import HandlerError
 
 PRELOAD_NAME = "libpyshim_preload.so"
 # Signals a shell would let reach its foreground job; `pyshim run` passes on
@@ -234,7 +235,8 @@ class Supervisor:
             forwarding.start(pid)
             self._table = table = Table(pid)
             table.add_process(pid, None)
-            before = _own_handlers(run, table, self._before)
+            handover = _Handover(self, run, table, task_loop)
+            before = _own_handlers(run, table, self._before, handover)
             subscribed = self.subscribed | set(before)
             dispatcher = _core.Dispatcher(run.control.map, subscribed, before,
                                           self._after, run.alloc_channel, run.free_block, table,
@@ -246,8 +248,9 @@ class Supervisor:
             for timer, _ in timers:
                 dispatcher.add_timer(timer)
             control.attach(dispatcher)
+            handover.dispatcher = dispatcher
             try:
-                return exit_code(_serve(dispatcher, table, run.run_id))
+                return exit_code(_serve(dispatcher, table, run.run_id, handover))
             finally:
                 self._run = None
                 with self._lock:
@@ -318,13 +321,14 @@ _UID_CALLS = {"setuid": (0,), "setreuid": (0, 1), "setresuid": (0, 1, 2), "setfs
 _PTRACE_TRACEME, _PTRACE_ATTACH, _PTRACE_SEIZE = 0, 16, 0x4206
 
 
-def _own_handlers(run: shm.Run, table: Table, before: dict[int, Callable]) -> dict[int, Callable]:
+def _own_handlers(run: shm.Run, table: Table, before: dict[int, Callable],
+                  handover: _Handover) -> dict[int, Callable]:
     """The user's handlers, with the supervisor's own hooks in front of the
     calls it must see (the user's handler, if any, answers them): every
     exec, ptrace, and, in a root run, the calls that switch users."""
     out = dict(before)
     for name in ("execve", "execveat"):
-        _in_front(before, out, name, lambda call: _check_exec(call, table))
+        _in_front(before, out, name, lambda call: _check_exec(call, table, handover))
     warned = []
 
     def traced(call):
@@ -381,20 +385,99 @@ def _grant(run: shm.Run, positions: tuple[int, ...], call) -> None:
             run.grant(uid)
 
 
-def _check_exec(call, table: Table) -> None:
-    """Warns, in one line, when a process is about to exec an image the
-    shim cannot enter; the run goes on with that process unsupervised."""
+def _check_exec(call, table: Table, handover: _Handover) -> None:
+    """A process is about to exec: a static program goes to the run's
+    tracer; any other image the shim cannot enter gets a one-line warning,
+    and the run goes on with that process unsupervised."""
+    if handover.has(call.pid):
+        handover.take(call)  # a failed exec tried again: it stays the tracer's
+        return
     target = paths.call_path(call)
     if target is None:
         return  # unreadable: the exec itself will fail
     try:
         program.check_supervisable(target)
     except (OSError, PyshimError) as exc:
-        if isinstance(exc, CannotSupervise):
-            table.unsupervised(call.pid)
-            print(f"pyshim: warning: pid {call.pid} runs unsupervised: {exc}",
-                  file=sys.stderr, flush=True)
-        # anything else (no such file...): the exec itself will fail
+        if isinstance(exc, StaticProgram):
+            why = handover.take(call)
+            if why is None:
+                return
+            exc = (f"{target} is statically linked, which pyshim supervises with ptrace, "
+                   f"and the kernel refused to let it trace the process ({why})")
+        elif not isinstance(exc, CannotSupervise):
+            return  # no such file...: the exec itself will fail
+        table.unsupervised(call.pid)
+        print(f"pyshim: warning: pid {call.pid} runs unsupervised: {exc}",
+              file=sys.stderr, flush=True)
+
+
+class _Handover:
+    """Hands the processes that exec a static program to the run's tracer
+    (pyshim.ptrace.adopt), made at the first such exec."""
+
+    def __init__(self, sup: Supervisor, run: shm.Run, table: Table, task_loop):
+        self.sup = sup
+        self.run = run
+        self.table = table
+        self.task_loop = task_loop
+        self.dispatcher = None
+        self.adopter = None
+        self.execs: dict = {}  # pid -> its exec call, whose after-hooks run at the exec
+
+    def has(self, pid: int) -> bool:
+        return pid in self.execs
+
+    def take(self, call) -> str | None:
+        """Seizes call's process, which is about to exec a static program,
+        and has its shim install the run's filter first; None, or why not."""
+        thread = self.table.thread(call.pid, call.tid)
+        if thread is None or thread.channel.index < 0:
+            return "its thread is not in the run's table"
+        if self.adopter is None:
+            from pyshim.ptrace.adopt import Adopter
+
+            self.adopter = Adopter(self.sup, self.run.control.map, self.task_loop,
+                                   self._failed, self._ended, self._execd)
+        why = self.adopter.adopt(call.pid)
+        if why is None:
+            self.table.hand_over(call.pid, self.adopter.table)
+            self.execs[call.pid] = call
+            thread.channel.leave(ptrace=True)
+        return why
+
+    def _execd(self, pid: int) -> None:
+        """The exec succeeded (no shim will say so): its after-hooks see 0,
+        before the new image runs, as the dispatcher's would."""
+        call = self.execs.pop(pid, None)
+        after = self.sup._after.get(call.nr) if call is not None else None
+        if after is None:
+            return
+        call.result = 0
+        try:
+            after(call, 0)
+        except HandlerError as exc:
+            self._failed(exc)
+        except Exception as exc:
+            err = HandlerError(f"the handler for {call.name} raised "
+                               f"{type(exc).__name__}: {exc}", call)
+            err.__cause__ = exc
+            self._failed(err)
+        except BaseException as exc:
+            self._failed(exc)
+
+    def _failed(self, exc: BaseException) -> None:
+        self.dispatcher.stop(exc)
+
+    def _ended(self, pid: int, status: int) -> None:
+        self.dispatcher.call_later(0, _nothing)  # the dispatcher looks at its table now
+
+    def close(self, kill: bool) -> None:
+        if self.adopter is not None:
+            self.adopter.close(kill)
+
+
+def _nothing() -> None:
+    pass
 
 
 # subprocess's special values (subprocess is not imported for them).
@@ -464,14 +547,17 @@ class _Forwarding:
             signal.pthread_sigmask(signal.SIG_SETMASK, self.mask)
 
 
-def _serve(dispatcher, table: Table, run_id: str) -> int:
+def _serve(dispatcher, table: Table, run_id: str, handover: _Handover) -> int:
     """Serves the run; whatever happens, its processes are gone when this
     returns.  pyshim is the run's child subreaper, so orphans come back to it
     instead of outliving the run."""
     previous = _core.set_child_subreaper(True)
     try:
-        return dispatcher.serve()
+        status = dispatcher.serve()
+        handover.close(kill=False)
+        return status
     except BaseException:
+        handover.close(kill=True)  # its tracer kills and reaps what it serves
         for proc in table.live():
             _kill_and_reap(proc.pid)
         table.poll()

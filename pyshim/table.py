@@ -61,6 +61,11 @@ class Table:
         self.processes: dict[int, Process] = {}
         self.retired: list[Process] = []  # dead processes whose pid came back
         self.thread_count = 0  # threads ever seen in the run
+        # Processes that exec'd a static program are the tracer's
+        # (pyshim.ptrace.adopt), and so is everything they start: `side` is
+        # its table, which the tracer's thread keeps.
+        self.side: Table | None = None
+        self.handed: set[int] = set()
 
     def add_process(self, pid: int, parent: int | None) -> Process:
         proc = self.processes[pid] = Process(pid, parent, None if pid == self.root
@@ -133,13 +138,25 @@ class Table:
                 if thread.state == "running":
                     thread.state = "exiting"
 
+    def hand_over(self, pid: int, side: Table) -> None:
+        """`pid` is about to exec a static program, which the tracer whose
+        table is `side` serves: its end is learnt from there."""
+        self.side = side
+        self.handed.add(pid)
+
     def live(self) -> list[Process]:
-        return [p for p in self.processes.values() if p.alive]
+        """The processes not known to be gone, the tracer's included."""
+        own = [p for p in self.processes.values() if p.alive]
+        side = self.side
+        if side is None:
+            return own
+        return own + [p for p in list(side.processes.values())
+                      if p.alive and p.pid not in self.processes]
 
     def poll(self) -> list[Process]:
         """Marks and returns the processes that died since the last poll."""
         dead = []
-        for proc in self.live():
+        for proc in [p for p in self.processes.values() if p.alive]:
             if self._dead(proc):
                 self._mark_dead(proc)
                 dead.append(proc)
@@ -155,6 +172,14 @@ class Table:
             proc.pidfd = None
 
     def _dead(self, proc: Process) -> bool:
+        if proc.pid in self.handed:
+            # Traced by a thread of this process: a wait here could take its
+            # ptrace stops.  The tracer reports its end.
+            other = self.side.processes.get(proc.pid)
+            if other is None or other.alive:
+                return False
+            proc.status = other.status
+            return True
         try:
             done, status = os.waitpid(proc.pid, os.WNOHANG)
             if done == proc.pid:
@@ -179,12 +204,13 @@ class Table:
         pid in its own pid namespace when that is not the supervisor's,
         supervised: False once the process exec'd an image the shim cannot
         enter)."""
-        return [{"pid": t.pid, "tid": t.tid, "parent": t.parent, "channel": t.block,
+        rows = [{"pid": t.pid, "tid": t.tid, "parent": t.parent, "channel": t.block,
                  "state": (t.state if p.image_supervised else "unsupervised")
                  if p.alive else "exited", "supervised": p.image_supervised,
                  "ns_pid": p.ns_pid}
-                for p in (*self.retired, *self.processes.values())
+                for p in (*self.retired, *self.processes.values()) if p.pid not in self.handed
                 for t in (*p.past, *p.threads.values())]
+        return rows + (self.side.rows() if self.side is not None else [])
 
 
 def _pidfd(pid: int) -> int | None:

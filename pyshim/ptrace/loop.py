@@ -164,6 +164,14 @@ class Loop:
         self.waker: Waker | None = None
         self._thread = 0
         self._errfd = -1
+        # Adopting (run_adopting): processes of a dynamic run that exec a
+        # static program are seized by adopt(); until their exec, their
+        # stops are not the new program's.
+        self.adoptions: deque = deque()     # (pid, lock released when done, [reason])
+        self.entering: set[int] = set()     # pids seized, not yet through their exec
+        self.closing = False
+        self.on_ended = None                # on_ended(pid, status): a process ended
+        self.on_exec = None                 # on_exec(pid): an adopted process exec'd
 
     # -- from any thread ---------------------------------------------------
 
@@ -181,6 +189,25 @@ class Loop:
     def stop(self, exc) -> None:
         """Ends the run from any thread: run() raises `exc`."""
         self.post((None, None, exc))
+
+    def adopt(self, pid: int, timeout: float = 10.0) -> str | None:
+        """Seizes every thread of `pid`, a process about to exec a static
+        program: its stops are passed on until that exec, and the new image
+        is served as a static program run directly.  From any thread but
+        the serving one; returns None, or why it could not."""
+        done = allocate_lock()
+        done.acquire()
+        answer: list = []
+        self.adoptions.append((pid, done, answer))
+        self._wake()
+        if not done.acquire(timeout=timeout):
+            return "the tracer did not answer"
+        return answer[0]
+
+    def close(self) -> None:
+        """The run is over: run_adopting returns once its processes are gone."""
+        self.closing = True
+        self._wake()
 
     def held_calls(self) -> list:
         return list(self.held)
@@ -279,10 +306,29 @@ class Loop:
                 if self.table is not None:
                     self.table.close()
 
+    def run_adopting(self, on_start) -> None:
+        """Serves the processes adopt() hands over until close() and the
+        last of them is gone; on_start() once it is ready."""
+        self._thread = get_ident()
+        self.waker = Waker()
+        self.table = PtraceTable(0)
+        self.started = True
+        try:
+            on_start()
+            self._serve()
+        finally:
+            try:
+                self._end()
+            finally:
+                self.table.close()
+                self._refuse_adoptions()
+
     def _serve(self) -> int:
         table = self.table
-        root = table.processes[self.root]
+        root = table.processes.get(self.root)
         while True:
+            if self.adoptions:
+                self._adopt_all()
             if self.posted:
                 self._drain()
             if self.timers:
@@ -291,7 +337,9 @@ class Loop:
                 error, self.error = self.error, None
                 raise error
             if not self.tasks and not self._early:
-                if not root.alive:
+                if root is None and self.closing:
+                    return 0
+                if root is not None and not root.alive:
                     table.poll()
                     return root.status
             with self.lock:
@@ -353,6 +401,8 @@ class Loop:
         if not os.WIFSTOPPED(status):
             return self._exited(tid, status)
         task = self.tasks.get(tid)
+        if task is None and status >> 16 == EVENT_EXEC:
+            task = self._exec_elsewhere(tid)
         if task is None:
             self._early[tid] = status  # its parent's event says who it is
             return
@@ -382,7 +432,7 @@ class Loop:
             return  # killed meanwhile: its exit is reported next
         nr = regs[0]
         task.pending = None  # (a syscall-exit stop a kill took away)
-        if not self.started:
+        if not self.started or task.pid in self.entering:
             return self._resume(task)  # pyshim's own exec of the program
         restarting = task.restarting
         if restarting is not None and regs[7] == restarting.ip and (
@@ -607,11 +657,76 @@ class Loop:
             self._gone(other)
             self.zombies.add(other.tid)
         self.table.exec_done(pid, former if former is not None else pid, pid)
+        if pid in self.entering:
+            self.entering.discard(pid)
+            _check_filtered(pid)
+            if self.on_exec is not None:
+                self.on_exec(pid)
         if pid == self.root and not self.started:
             self.started = True
             os.close(self._errfd)
             self._errfd = -1
         return task
+
+    def _exec_elsewhere(self, pid: int) -> _Task | None:
+        """An exec reported under the leader's tid `pid` when the leader was
+        not traced (an adopted process whose leader had exited): the
+        exec'ing thread, if it is ours, now has the leader's tid."""
+        former = _ptrace.event_msg(pid)
+        task = self.tasks.pop(former, None) if former is not None else None
+        if task is not None:
+            task.tid = pid
+            self.tasks[pid] = task  # _exec renames it in the table
+        return task
+
+    def _adopt_all(self) -> None:
+        while self.adoptions:
+            pid, done, answer = self.adoptions.popleft()
+            try:
+                answer.append(self._seize(pid))
+            finally:
+                done.release()
+
+    def _seize(self, pid: int) -> str | None:
+        """Seizes the threads of `pid` (listed until no new one appears);
+        None, or why not."""
+        if pid in self.entering:
+            return None  # seized already (an exec that failed, tried again)
+        table = self.table
+        if table.stale(pid):
+            table.retire(pid)
+        seized: set[int] = set()
+        while True:
+            try:
+                tids = {int(t) for t in os.listdir(f"/proc/{pid}/task")} - seized
+            except OSError:
+                tids = set()
+            if not tids:
+                break
+            for tid in sorted(tids):
+                r = _ptrace.seize(tid, OPTIONS)
+                if r == -_errno.ESRCH:
+                    seized.add(tid)  # gone (or a zombie leader): nothing to follow
+                    continue
+                if r < 0:
+                    if not seized:
+                        return os.strerror(-r)
+                    seized.add(tid)
+                    continue
+                seized.add(tid)
+                if pid not in self.entering:
+                    table.ensure_process(pid, None)
+                    self.entering.add(pid)
+                    self.unreaped.add(pid)
+                self.tasks[tid] = _Task(tid, pid)
+                table.add_thread(pid, tid, None, DOOR)
+        return None if pid in self.entering else "the process is gone"
+
+    def _refuse_adoptions(self) -> None:
+        while self.adoptions:
+            _, done, answer = self.adoptions.popleft()
+            answer.append("the run's tracer has stopped")
+            done.release()
 
     def _gone(self, task: _Task) -> None:
         d = task.held
@@ -641,8 +756,11 @@ class Loop:
         proc = table.processes.get(task.pid)
         if proc is not None and proc.parent is not None:
             self.unreaped.add(task.pid)  # our wait only reported it: its parent reaps it
+        self.entering.discard(task.pid)
         table.ended(task.pid, status)
         table.poll()
+        if self.on_ended is not None:
+            self.on_ended(task.pid, status)
         if self._early:
             self._orphans()
         if self.unreaped:
@@ -757,6 +875,17 @@ def _kill(tid: int) -> None:
         os.kill(tid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
         pass
+
+
+def _check_filtered(pid: int) -> None:
+    """An adopted process exec'd: its shim installed the run's filter, or
+    the kernel refused it (then nothing it calls stops), which is said."""
+    status = _status_of(pid)
+    if status is not None and status.get("Seccomp") == "0":
+        import sys
+
+        print(f"pyshim: warning: pid {pid} runs unsupervised: the kernel refused the "
+              "seccomp filter pyshim traces static programs with", file=sys.stderr, flush=True)
 
 
 def _status_of(tid: int) -> dict[str, str] | None:

@@ -17,6 +17,15 @@ from pyshim.ptrace import _ptrace, filter as bpf
 from pyshim.ptrace.loop import NR_RESTART_SYSCALL, OPTIONS, RESTARTABLE, Loop
 
 
+def filter_program(sup) -> bytes:
+    """The seccomp filter for a run of `sup`: its subscribed calls stop."""
+    traced = set(sup.subscribed)
+    if sup._after or RESTARTABLE & set(sup._before):
+        # An interrupted call whose end is watched may go on as restart_syscall.
+        traced.add(NR_RESTART_SYSCALL)
+    return bpf.build(traced)
+
+
 def supervise(sup, path: str, argv, env: dict, stdin, stdout, stderr, forward_signals: bool,
               task_loop, control) -> int:
     """Supervisor._supervise for a static program: runs it to completion
@@ -28,11 +37,7 @@ def supervise(sup, path: str, argv, env: dict, stdin, stdout, stderr, forward_si
         fd = _fd(stream, target)
         fds.append(-2 if fd is None else fd)
     subscribed = sup.subscribed
-    traced = set(subscribed)
-    if sup._after or RESTARTABLE & set(sup._before):
-        # An interrupted call whose end is watched may go on as restart_syscall.
-        traced.add(NR_RESTART_SYSCALL)
-    program = bpf.build(traced)
+    program = filter_program(sup)
     raw_argv = [os.fsencode(a) for a in argv]
     raw_env = [os.fsencode(k) + b"=" + os.fsencode(v) for k, v in env.items()]
     loop = Loop(sup._before, sup._after, subscribed, path, task_loop)
