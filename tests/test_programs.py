@@ -65,26 +65,6 @@ def test_exec_of_a_script(tmp_path):
     assert any('write(1, "script says hi\\n", 15) = 15' in l for l in lines), out.stderr
 
 
-def test_exec_of_a_static_program_warns_once_and_goes_on(prog):
-    static = prog("hello", static=True)
-    out = pyshim_cli("run", "--", "sh", "-c", f"{static}; echo after $?")
-    assert (out.returncode, out.stdout) == (0, "hello\nafter 0\n")
-    warning, = out.stderr.splitlines()
-    assert warning.startswith("pyshim: warning: pid ") and "runs unsupervised" in warning
-    assert "statically linked" in warning
-
-
-def test_supervisor_table_marks_unsupervised_image(prog, tmp_path):
-    static = prog("hello", static=True)
-    sup = Supervisor()
-    with open(tmp_path / "out", "wb") as f, open(tmp_path / "err", "wb") as e:
-        assert sup.run(["sh", "-c", f"{static}; true"], stdout=f, stderr=e) == 0
-    assert (tmp_path / "out").read_text() == "hello\n"
-    shell = sup.threads[0]["pid"]
-    assert [r["supervised"] for r in sup.threads if r["pid"] == shell] == [True]
-    assert [r["supervised"] for r in sup.threads if r["pid"] != shell] == [False]
-
-
 # -- vfork and posix_spawn --
 
 @pytest.mark.parametrize("mode,expected", [

@@ -210,6 +210,140 @@ def test_exec_of_a_dynamic_program_stays_supervised_by_ptrace(static):
     assert 'write(1, "ONLY=this\\n", 10) = 10' in lines
 
 
+# -- exec in both directions: a dynamic run's static programs -------------------------
+
+@pytest.mark.parametrize("trap", [[], ["--trap", "all"]], ids=["unsubscribed", "trap-all"])
+def test_static_program_execd_by_a_dynamic_one_stays_supervised(static, trap):
+    """sh (the shim's) execs a static program: the run's tracer takes it
+    over at that exec, with no warning, and it runs as natively."""
+    argv = ["sh", "-c", f"{static('hello')} 3; echo after $?"]
+    ours, theirs = pyshim_cli("run", *trap, "--", *argv), native(argv)
+    assert (ours.returncode, ours.stdout, ours.stderr) == (0, "hello\nafter 3\n", "")
+    assert theirs.stdout == ours.stdout
+
+
+def test_handler_sees_and_fails_the_static_program_s_calls(static, tmp_path):
+    sup = Supervisor()
+    seen = []
+
+    @sup.on("write")
+    def refuse(call):
+        data = call.read(call.args[1], call.args[2])
+        seen.append((call.pid, data))
+        return Fail(errno.ENOSPC) if data == b"hello\n" else None
+
+    status, out, _ = supervised(sup, ["sh", "-c", f"{static('hello')}; echo after $?"], tmp_path)
+    assert (status, out) == (0, "after 0\n")  # printf's failure is not hello's exit status
+    (shell,) = {row["pid"] for row in sup.threads if row["channel"] != "ptrace"}
+    assert [data for pid, data in seen] == [b"hello\n", b"after 0\n"]
+    assert seen[0][0] != shell and seen[1][0] == shell
+    rows = [row for row in sup.threads if row["pid"] == seen[0][0]]
+    assert [(r["channel"], r["supervised"], r["state"]) for r in rows] == \
+        [("ptrace", True, "exited")]
+
+
+def test_static_program_started_with_vfork_from_python(static, tmp_path):
+    """subprocess (vfork, then exec in the child) from a supervised Python."""
+    code = f"import subprocess; print(subprocess.run([{static('hello')!r}, '4']).returncode)"
+    sup = Supervisor()
+    pids = set()
+    sup.after("exit_group")(lambda call, result: pids.add(call.pid))
+    status, out, err = supervised(sup, [sys.executable, "-c", code], tmp_path)
+    assert (status, out, err) == (0, "hello\n4\n", "")
+    assert len(pids) == 2  # python's and hello's exit_group, each seen once
+
+
+def test_static_program_execing_a_dynamic_one_sees_each_call_once(static, tmp_path):
+    """sh -> static -> dynamic (/usr/bin/env): the last image runs under the
+    filter the static one inherited, without the shim (no call seen twice)."""
+    sup = Supervisor()
+    writes = []
+    sup.after("write")(lambda call, result: writes.append(
+        (call.pid, call.read(call.args[1], call.args[2]), result)))
+    paths, execs = {}, []
+    sup.on("execve")(lambda call: paths.__setitem__((call.tid, call.seq),
+                                                    call.string(call.args[0])))
+    sup.after("execve")(lambda call, result: execs.append(
+        (call.pid, paths[call.tid, call.seq], result)))
+    argv = ["sh", "-c", f"{static('execs')} emptyenv; echo done"]
+    status, out, _ = supervised(sup, argv, tmp_path)
+    assert (status, out) == (0, "ONLY=this\ndone\n")
+    assert [data for _, data, _ in writes] == [b"ONLY=this\n", b"done\n"]
+    assert [(path, result) for _, path, result in execs] == [
+        (static("execs"), 0), ("/usr/bin/env", 0)]
+    assert execs[0][0] == execs[1][0] == writes[0][0]  # one process, three images
+
+
+def test_failed_static_exec_then_another_exec(static, tmp_path):
+    """A static program's exec that fails (E2BIG) leaves the process to go on
+    as it was; its next exec is still served."""
+    script = (f"big=$(printf %0200000d 0); {static('hello')} $big 2>/dev/null; "  # > MAX_ARG_STRLEN
+              f"echo failed $?; exec {static('hello')} 5")
+    argv = ["sh", "-c", script]
+    theirs = native(argv)
+    ours = pyshim_cli("run", "--trap", "all", "--", *argv)
+    assert (ours.returncode, ours.stdout, ours.stderr) == (theirs.returncode, theirs.stdout, "")
+    assert theirs.stdout.startswith("failed ") and theirs.returncode == 5
+
+
+def test_mixed_tree_trace_reads_like_strace(strace, static, tmp_path):
+    """sh -> static forktree -> its children, and sh -> static hello: per
+    process, pyshim's lines are strace -f's (the calls chosen are ones the
+    dynamic loader, which pyshim cannot see in sh, does not make)."""
+    script = f"{static('forktree')} 1; {static('hello')} 2; echo $?"
+    calls = "execve,write,wait4,getppid,exit_group"
+    (tmp_path / "s").mkdir()
+    (tmp_path / "p").mkdir()
+    theirs = subprocess.run([strace, "-qq", "-ff", "-o", str(tmp_path / "s" / "t"), "-e",
+                             f"trace={calls}", "-e", "signal=none", "sh", "-c", script],
+                            capture_output=True, text=True, timeout=60)
+    ours = pyshim_cli("trace", "-ff", "-o", str(tmp_path / "p" / "t"), "-e", calls, "--",
+                      "sh", "-c", script)
+    assert (ours.returncode, ours.stdout) == (theirs.returncode, theirs.stdout)
+    assert theirs.stdout.endswith("hello\n2\n")
+
+    def files(d):
+        found = sorted(d.iterdir(), key=lambda f: int(f.name.split(".")[1]))
+        return [[re.sub(r"^(wait4\(.*) = \d+$", r"\1 = PID",
+                        re.sub(r"/\* \d+ vars \*/", "/* N vars */", line))
+                 for line in normalize(f.read_text()) if not line.startswith("+++ ")]
+                for f in found]
+
+    assert files(tmp_path / "p") == files(tmp_path / "s")
+
+
+def test_supervisor_killed_takes_a_mixed_tree_down(static, no_leaks):
+    run = subprocess.Popen([sys.executable, "-m", "pyshim", "run", "--", "sh", "-c",
+                            f"{static('jobctl')} pause; echo never"],
+                           stdout=subprocess.PIPE, text=True)
+    try:
+        assert run.stdout.readline() == "ready\n"
+        run.kill()
+        run.wait()
+        for _ in range(1000):  # EXITKILL for the static one, the shim's tie for sh
+            if not tagged_processes(no_leaks):
+                break
+            time.sleep(0.01)
+        assert tagged_processes(no_leaks) == []
+        assert pyshim_cli("gc").returncode == 0  # a SIGKILLed supervisor leaves its segments
+    finally:
+        run.kill()
+        run.wait()
+        run.stdout.close()
+
+
+def test_refused_ptrace_in_a_dynamic_run_is_one_warning(prog, static):
+    """Where the kernel will not let pyshim trace, the static program runs
+    unsupervised, as it would without pyshim, and one line says why."""
+    out = subprocess.run([prog("deny"), str(syscalls.NUMBERS["ptrace"]), sys.executable, "-m",
+                          "pyshim", "run", "--", "sh", "-c", f"{static('hello')} 3; echo $?"],
+                         capture_output=True, text=True, timeout=60)
+    assert (out.returncode, out.stdout) == (0, "hello\n3\n")
+    (warning,) = out.stderr.splitlines()
+    assert warning.startswith("pyshim: warning: pid ") and "runs unsupervised" in warning
+    assert "statically linked" in warning and "Operation not permitted" in warning
+
+
 # -- signals -------------------------------------------------------------------------
 
 SIGNAL_MODES = ["restart", "norestart", "sigsys", "blockall", "altstack", "sigsuspend", "ppoll",
@@ -571,12 +705,16 @@ def test_trace_per_thread_is_strace_s(strace, static, tmp_path, argv, calls):
 GO_PROGRAMS = [["/usr/local/bin/terraform", "version"], ["/usr/local/bin/docker", "--version"]]
 
 
+@pytest.mark.parametrize("shell", [False, True], ids=["directly", "from-sh"])
 @pytest.mark.parametrize("argv", GO_PROGRAMS, ids=["terraform", "docker"])
-def test_go_programs_run_unchanged(argv, tmp_path):
+def test_go_programs_run_unchanged(argv, shell, tmp_path):
     """The Go runtime (threads made with raw clone, SIGURG preemption, many
-    signals) runs as natively, unsubscribed and under trace."""
+    signals) runs as natively, unsubscribed and under trace, started
+    directly or by a (dynamic) shell."""
     if not os.access(argv[0], os.X_OK):
         pytest.skip(f"{argv[0]} is not installed")
+    if shell:
+        argv = ["sh", "-c", " ".join(argv)]
     env = {**os.environ, "HOME": str(tmp_path), "CHECKPOINT_DISABLE": "1"}
     theirs = native(argv, env=env)
     if theirs.returncode != 0:
