@@ -392,6 +392,9 @@ def _check_exec(call, table: Table, handover: _Handover) -> None:
     if handover.has(call.pid):
         handover.take(call)  # a failed exec tried again: it stays the tracer's
         return
+    proc = table.processes.get(call.pid)
+    if proc is not None and not proc.image_supervised:
+        return  # another tracer has it, and it leaves the run (said once already)
     target = paths.call_path(call)
     if target is None:
         return  # unreadable: the exec itself will fail
