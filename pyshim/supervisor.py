@@ -13,7 +13,6 @@ from pyshim import _core, aio, paths, program, shm, syscalls
 from pyshim.replies import NATIVE, Fail
 from pyshim.table import Table
 from pyshim.errors import CannotSupervise, PyshimError, StaticProgram
-from pyshim._core import HandlerError
 
 PRELOAD_NAME = "libpyshim_preload.so"
 # Signals a shell would let reach its foreground job; `pyshim run` passes on
@@ -458,15 +457,8 @@ class _Handover:
         call.result = 0
         try:
             after(call, 0)
-        except HandlerError as exc:
-            self._failed(exc)
-        except Exception as exc:
-            err = HandlerError(f"the handler for {call.name} raised "
-                               f"{type(exc).__name__}: {exc}", call)
-            err.__cause__ = exc
-            self._failed(err)
-        except BaseException as exc:
-            self._failed(exc)
+        except BaseException as exc:  # the tracer stops, and the run with it
+            self.adopter.loop._handler_raised(call, exc)
 
     def _failed(self, exc: BaseException) -> None:
         self.dispatcher.stop(exc)

@@ -804,3 +804,17 @@ def zombie_children() -> list[int]:
         if fields[0] == "Z" and int(fields[1]) == os.getpid():
             found.append(pid)
     return found
+
+
+def test_exec_after_hook_that_raises_stops_a_mixed_run(static, tmp_path):
+    """The after-hook of the exec that handed a process to the tracer runs
+    in the tracer's thread: what it raises stops the run as anywhere."""
+    sup = Supervisor()
+
+    @sup.after("execve")
+    def broken(call, result):
+        if result == 0 and call.pid != sup.threads[0]["pid"]:
+            raise RuntimeError("no static programs")
+
+    with pytest.raises(HandlerError, match="the handler for execve raised RuntimeError: no static"):
+        supervised(sup, ["sh", "-c", f"{static('jobctl')} pause; echo never"], tmp_path)
