@@ -66,6 +66,23 @@ def new_run_id(tag: str | None = None) -> str:
     return run_tag(tag) + os.urandom(8).hex()
 
 
+def _own_identity() -> tuple[int, int, int]:
+    """(pid, start time, pid namespace inode) of this process, read once
+    per process (a fork child reads its own)."""
+    global _identity
+    pid = os.getpid()
+    if _identity is None or _identity[0] != pid:
+        try:
+            pidns = os.stat("/proc/self/ns/pid").st_ino
+        except OSError:
+            pidns = 0
+        _identity = (pid, process_start_time(pid) or 0, pidns)
+    return _identity
+
+
+_identity: tuple[int, int, int] | None = None
+
+
 def process_start_time(pid: int) -> int | None:
     """Field 22 of /proc/<pid>/stat (start time in clock ticks), or None."""
     try:
@@ -152,12 +169,7 @@ class Run:
     def __init__(self, tag: str | None = None):
         self.run_id = new_run_id(tag)
         self.control = Segment(segment_name(self.run_id, 0), _core.CONTROL_SIZE)
-        pid = os.getpid()
-        try:
-            pidns = os.stat("/proc/self/ns/pid").st_ino
-        except OSError:
-            pidns = 0
-        _core.init_control(self.control.map, pid, process_start_time(pid) or 0, pidns)
+        _core.init_control(self.control.map, *_own_identity())
         self._slabs: list[Segment] = []
         self._free: list[tuple[Segment, int]] = []
         self._granted: set[int] = set()  # users the run's processes became
@@ -251,7 +263,7 @@ def list_runs(tag: str | None = None) -> list[RunInfo]:
         control = os.path.join(SHM_DIR, f"{PREFIX}{run_id}-0")
         try:
             with open(control, "rb") as f:
-                data = f.read(_core.CONTROL_SIZE)
+                data = f.read(_core.CONTROL_HEADER_SIZE)
             age = time.time() - os.stat(control).st_mtime
         except OSError:
             runs.append(RunInfo(run_id, names, None, False, "no control segment"))
@@ -266,6 +278,20 @@ def list_runs(tag: str | None = None) -> list[RunInfo]:
         else:
             runs.append(RunInfo(run_id, names, pid, False, f"supervisor {pid} is gone"))
     return runs
+
+
+GC_EVERY_S = 1.0
+_last_gc = -GC_EVERY_S
+
+
+def gc_now_and_then() -> None:
+    """gc(), at most once a second in a process: the many short runs of a
+    test suite need not each scan /dev/shm."""
+    global _last_gc
+    now = time.monotonic()
+    if now - _last_gc >= GC_EVERY_S:
+        _last_gc = now
+        gc()
 
 
 def gc(tag: str | None = None) -> list[RunInfo]:

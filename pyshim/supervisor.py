@@ -220,7 +220,7 @@ class Supervisor:
             from pyshim.ptrace.run import supervise
             return supervise(self, path, argv, env, stdin, stdout, stderr, forward_signals,
                              task_loop, control)
-        shm.gc()
+        shm.gc_now_and_then()
         control.check()
         # Forwarding outlives the run's segments: a signal that arrives while
         # they are removed is still passed on, never fatal to pyshim.

@@ -144,6 +144,29 @@ class Table:
         self.side = side
         self.handed.add(pid)
 
+    def wait_for_ends(self, timeout: float) -> bool:
+        """When every live process has announced its end (its threads are
+        exiting or gone), sleeps until one of them is gone or `timeout`
+        seconds pass, and returns True; returns False at once otherwise
+        (a process may still post an event)."""
+        if self.side is not None:
+            return False
+        fds = []
+        for proc in self.processes.values():
+            if not proc.alive:
+                continue
+            for thread in proc.threads.values():
+                if thread.state == "running":
+                    return False
+            if proc.pidfd is None:
+                proc.pidfd = _pidfd(proc.pid)
+                if proc.pidfd is None:
+                    return False  # gone already: the next poll finds it
+            fds.append(proc.pidfd)
+        if fds:
+            select.select(fds, [], [], timeout)
+        return bool(fds)
+
     def live(self) -> list[Process]:
         """The processes not known to be gone, the tracer's included."""
         own = [p for p in self.processes.values() if p.alive]

@@ -347,8 +347,14 @@ cdef class Dispatcher:
                 poll = timer < 0 or timer >= POLL_MIN_NS  # no polling past a timer
                 if 0 <= timer < timeout:
                     timeout = timer
-                with nogil:
-                    idx = self._wait(timeout, poll)
+                if self.exiting and self.table.wait_for_ends(
+                        (timer if 0 <= timer < WAIT_NS else WAIT_NS) / 1e9):
+                    # Nothing can post any more: woken by the end itself
+                    # (a pidfd), not by polling for it.
+                    idx = W_TIMEOUT
+                else:
+                    with nogil:
+                        idx = self._wait(timeout, poll)
                 if idx >= 0:
                     self._handle(idx)
                 elif idx == W_TIMEOUT:

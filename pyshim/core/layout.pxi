@@ -118,10 +118,10 @@ def unpack_desc(bytes data):
 
 
 def init_control(view, int pid, uint64_t start, uint64_t pidns=0):
-    """Initializes a run's control block at offset 0 of `view` (`pidns`: the
-    inode of the supervisor's pid namespace)."""
+    """Initializes a run's control block at offset 0 of `view`, a segment
+    just created (all zeros: the rest is never written here, so its pages
+    are not touched), `pidns`: the inode of the supervisor's pid namespace."""
     cdef pyshim_control *c = <pyshim_control *>_at(view, 0, sizeof(pyshim_control))
-    memset(c, 0, sizeof(pyshim_control))
     c.version = PYSHIM_PROTOCOL_VERSION
     c.supervisor_pid = pid
     c.supervisor_start = start
@@ -142,14 +142,20 @@ def set_filter(view, const unsigned char[::1] program):
     c.filter_len = <uint32_t>n
 
 
+cdef pyshim_control _control_shape
+# Bytes of a control block that read_control needs: up to the doorbell.
+CONTROL_HEADER_SIZE = _off(&_control_shape.doorbell_seq, &_control_shape)
+
+
 def read_control(const unsigned char[::1] data):
     """(initialized, version, supervisor pid, supervisor start) of a control
-    block's bytes; initialized is False for a block still being created or
-    not a control block at all."""
+    block's first CONTROL_HEADER_SIZE bytes (or more); initialized is False
+    for a block still being created or not a control block at all."""
     cdef pyshim_control c
-    if <size_t>data.shape[0] < sizeof(c):
+    cdef size_t n = CONTROL_HEADER_SIZE
+    if <size_t>data.shape[0] < n:
         return False, 0, 0, 0
-    memcpy(&c, &data[0], sizeof(c))
+    memcpy(&c, &data[0], n)
     return c.magic == PYSHIM_CONTROL_MAGIC, c.version, c.supervisor_pid, c.supervisor_start
 
 
