@@ -23,10 +23,12 @@ import errno as errno_mod
 import itertools
 from array import array
 import os
-from collections import deque
-from collections.abc import Coroutine
-from functools import partial
-from heapq import heappop, heappush
+# The C modules behind collections, functools and heapq: importing those
+# (and what they import) costs a run's start-up a millisecond or more.
+from _collections import deque
+from _collections_abc import Coroutine
+from _functools import partial
+from _heapq import heappop, heappush
 from time import monotonic
 
 from pyshim import pidns, syscalls as _syscalls

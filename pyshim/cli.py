@@ -1,7 +1,6 @@
 """The `pyshim` command: run, trace, gc."""
 from __future__ import annotations
 
-import argparse
 import errno
 import os
 import sys
@@ -11,6 +10,10 @@ from pyshim import _core, shm
 from pyshim.errors import PyshimError, UsageError
 from pyshim.replies import NATIVE, Fail
 from pyshim.supervisor import Supervisor
+
+TYPE_CHECKING = False  # typing's, without importing typing
+if TYPE_CHECKING:
+    import argparse  # annotations only: imported where a parser is built
 
 EPILOG_RUN = """\
 examples:
@@ -119,6 +122,12 @@ def _shell_status(code: int) -> int:
     return 128 - code if code < 0 else code
 
 
+def _run(sup: Supervisor, argv: list[str]) -> int:
+    """Runs argv under `sup` as `pyshim run` does: the environment pyshim
+    was started with, signals sent to pyshim passed on, a shell's status."""
+    return _shell_status(sup.run(argv, env=_program_env(), forward_signals=True))
+
+
 def _load_handlers(sup: Supervisor, path: str) -> None:
     with open(path, encoding="utf-8") as f:
         source = f.read()
@@ -128,6 +137,8 @@ def _load_handlers(sup: Supervisor, path: str) -> None:
 
 
 def _chaos_seed(text: str) -> int:
+    import argparse
+
     from pyshim.chaos import new_seed
 
     if text == "random":
@@ -178,7 +189,7 @@ def cmd_run(args, parser) -> int:
                       max_delay=DEFAULT_MAX_DELAY if args.chaos_max_ms is None
                       else args.chaos_max_ms / 1000).install(sup)
     try:
-        return _shell_status(sup.run(argv, env=_program_env(), forward_signals=True))
+        return _run(sup, argv)
     finally:
         if chaos is not None:
             print(f"pyshim: {chaos.summary()}", file=sys.stderr)
@@ -304,6 +315,8 @@ def _selection_arguments(p: argparse.ArgumentParser, command: str) -> None:
 
 
 def _run_arguments(p: argparse.ArgumentParser) -> None:
+    import argparse
+
     p.add_argument("--trap", metavar="NAME,...|all",
                    help="syscalls sent to the supervisor (run natively unless a handler answers)")
     _selection_arguments(p, "run")
@@ -318,6 +331,8 @@ def _run_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _trace_arguments(p: argparse.ArgumentParser) -> None:
+    import argparse
+
     p.add_argument("-o", "--output", metavar="FILE", help="write the trace to FILE (default: stderr)")
     _selection_arguments(p, "trace")
     p.add_argument("--trace", dest="exprs", action="append", type=_trace_set, metavar="SET",
@@ -388,25 +403,26 @@ def _columns() -> int:
     return columns or 80
 
 
-class _Formatter(argparse.RawDescriptionHelpFormatter):
-    """argparse's formatter, sized without importing shutil: argparse builds
-    one per add_argument, and importing shutil costs start-up."""
-
-    def __init__(self, prog, indent_increment=2, max_help_position=24, width=None):
-        super().__init__(prog, indent_increment, max_help_position,
-                         _columns() - 2 if width is None else width)
-
-
-class _Parser(argparse.ArgumentParser):
-    """argparse's parser, with errors said in one line."""
-
-    def error(self, message):
-        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
-
-
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     """The command line; with `only`, the other commands get no arguments
-    (argparse's add_argument is slow, and start-up counts)."""
+    (argparse's add_argument is slow, and start-up counts).  argparse is
+    imported here, not with the module: `run -- PROGRAM` never needs it."""
+    import argparse
+
+    class _Formatter(argparse.RawDescriptionHelpFormatter):
+        """argparse's formatter, sized without importing shutil: argparse
+        builds one per add_argument, and importing shutil costs start-up."""
+
+        def __init__(self, prog, indent_increment=2, max_help_position=24, width=None):
+            super().__init__(prog, indent_increment, max_help_position,
+                             _columns() - 2 if width is None else width)
+
+    class _Parser(argparse.ArgumentParser):
+        """argparse's parser, with errors said in one line."""
+
+        def error(self, message):
+            self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
     parser = _Parser(
         prog="pyshim", formatter_class=_Formatter,
         description="Run Linux programs under a syscall supervisor written in Python.")
@@ -422,10 +438,19 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    if len(argv) > 2 and argv[0] == "run" and argv[1] == "--":
+        # The everyday form has nothing to parse: no argparse (start-up counts).
+        return _reported(lambda: _run(Supervisor(), argv[2:]))
     parser = build_parser(argv[0] if argv and argv[0] in COMMANDS else None)
     args = parser.parse_args(argv)
+    return _reported(lambda: args.func(args, parser))
+
+
+def _reported(command) -> int:
+    """command()'s exit status, or pyshim's own failure said in one line
+    with its exit status."""
     try:
-        return args.func(args, parser)
+        return command()
     except UsageError as exc:
         print(f"pyshim: {exc}", file=sys.stderr)
         return 2

@@ -3,7 +3,6 @@ supervise it, whether this kernel can."""
 from __future__ import annotations
 
 import os
-import struct
 
 from pyshim.errors import CannotSupervise, ProgramNotFound, StaticProgram, UnsupportedKernel
 
@@ -50,21 +49,25 @@ def check_supervisable(path: str, _depth: int = 0) -> None:
         raise ProgramNotFound(f"{path}: no such file") from None
 
 
+def _u(data: bytes, at: int, size: int) -> int:
+    """The little-endian unsigned field of `size` bytes at `at` (0 past
+    the end: a truncated header reads as no program headers)."""
+    return int.from_bytes(data[at:at + size], "little")
+
+
 def _check_elf(f, path: str, head: bytes) -> None:
     if head[4] != 2 or head[5] != 1:
         raise CannotSupervise(f"{path} is not a 64-bit little-endian program; "
                               "pyshim supervises x86-64 programs only")
-    (machine,) = struct.unpack_from("<H", head, 18)
+    machine = _u(head, 18, 2)
     if machine != _EM_X86_64:
         raise CannotSupervise(f"{path} is not an x86-64 program (ELF machine {machine}); "
                               "pyshim supervises x86-64 programs only")
-    phoff, = struct.unpack_from("<Q", head, 32)
-    phentsize, phnum = struct.unpack_from("<HH", head, 54)
+    phoff, phentsize, phnum = _u(head, 32, 8), _u(head, 54, 2), _u(head, 56, 2)
     f.seek(phoff)
     table = f.read(phentsize * phnum)
     for i in range(phnum):
-        (p_type,) = struct.unpack_from("<I", table, i * phentsize)
-        if p_type == _PT_INTERP:
+        if _u(table, i * phentsize, 4) == _PT_INTERP:
             return
     raise StaticProgram(
         f"{path} is statically linked: pyshim enters a program through "

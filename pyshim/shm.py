@@ -17,9 +17,7 @@ from __future__ import annotations
 
 import mmap
 import os
-import re
 import time
-from collections import namedtuple
 
 import posix_ipc
 
@@ -33,8 +31,23 @@ BLOCKS_PER_SEGMENT = 64
 CREATION_GRACE_S = 10.0
 # Run ids may carry a tag (for tests: one per test, so each can check its own
 # leaks); tags use only these characters so names parse unambiguously.
-_TAG_RE = re.compile(r"^[A-Za-z0-9]{0,24}$")
-_NAME_RE = re.compile(r"^pyshim-([A-Za-z0-9]+)-([0-9]+)$")
+
+
+def _alnum(text: str) -> bool:
+    """Letters and digits of ASCII only (no `re` on the run path: it costs
+    start-up)."""
+    return text.isascii() and text.isalnum()
+
+
+def _parse_name(name: str) -> tuple[str, int] | None:
+    """(run id, segment number) of a /dev/shm entry named
+    pyshim-<run id>-<n>, or None."""
+    if not name.startswith(PREFIX):
+        return None
+    run_id, dash, n = name[len(PREFIX):].rpartition("-")
+    if not dash or not _alnum(run_id) or not (n.isascii() and n.isdigit()):
+        return None
+    return run_id, int(n)
 
 
 def _acl(uids) -> bytes:
@@ -56,7 +69,7 @@ def segment_name(run_id: str, n: int) -> str:
 def run_tag(tag: str | None = None) -> str:
     """`tag`, or $PYSHIM_RUN_TAG, checked."""
     tag = os.environ.get("PYSHIM_RUN_TAG", "") if tag is None else tag
-    if not _TAG_RE.match(tag):
+    if len(tag) > 24 or (tag and not _alnum(tag)):
         raise ValueError(f"a run tag is up to 24 letters and digits, not {tag!r}")
     return tag
 
@@ -237,7 +250,24 @@ class Run:
 
 # One run found in /dev/shm: its segments, its supervisor's pid (None when
 # unknown), whether it is alive, and why it is judged so.
-RunInfo = namedtuple("RunInfo", "run_id segments supervisor_pid alive reason")
+class RunInfo(tuple):
+    """(run_id, segments, supervisor_pid, alive, reason) of one run, as a
+    namedtuple would have it (collections is not imported for it)."""
+
+    __slots__ = ()
+    _fields = ("run_id", "segments", "supervisor_pid", "alive", "reason")
+
+    def __new__(cls, run_id, segments, supervisor_pid, alive, reason):
+        return tuple.__new__(cls, (run_id, segments, supervisor_pid, alive, reason))
+
+    run_id = property(lambda self: self[0])
+    segments = property(lambda self: self[1])
+    supervisor_pid = property(lambda self: self[2])
+    alive = property(lambda self: self[3])
+    reason = property(lambda self: self[4])
+
+    def __repr__(self) -> str:
+        return "RunInfo(" + ", ".join(f"{k}={v!r}" for k, v in zip(self._fields, self)) + ")"
 
 
 def _supervisor_alive(pid: int, start: int) -> bool:
@@ -253,9 +283,9 @@ def list_runs(tag: str | None = None) -> list[RunInfo]:
     except FileNotFoundError:
         return []
     for name in names:
-        m = _NAME_RE.match(name)
-        if m and m.group(1).startswith(tag):
-            groups.setdefault(m.group(1), []).append((int(m.group(2)), name))
+        parsed = _parse_name(name)
+        if parsed and parsed[0].startswith(tag):
+            groups.setdefault(parsed[0], []).append((parsed[1], name))
     runs = []
     for run_id, segs in sorted(groups.items()):
         segs.sort()

@@ -1,12 +1,12 @@
 """The Supervisor: handlers per syscall, and running a program under them."""
 from __future__ import annotations
 
+import _signal as signal  # signal's C module: `signal` imports enum (start-up counts)
 import os
-import signal
 import sys
+from _collections_abc import Callable, Iterable, Mapping  # no collections package
+from _functools import partial
 from _thread import allocate_lock  # threading's Lock, without importing threading
-from collections.abc import Callable, Iterable, Mapping
-from functools import partial
 from time import monotonic
 
 from pyshim import _core, aio, paths, program, shm, syscalls
