@@ -41,8 +41,10 @@
  *
  * Limits: a token for the process's SIGSYS sits in the waiting thread's
  * own set, so a SIGSYS sent to that thread meanwhile merges with it
- * (natively both would be pending); more than WAITERS threads waiting at
- * once are not all poked; a call already under way when the mode turns on
+ * (natively both would be pending); each wait queues a new token, so an
+ * edge-triggered epoll reports the signalfd again at each wait while the
+ * SIGSYS stays pending; more than WAITERS threads waiting at once are not
+ * all poked; a call already under way when the mode turns on
  * (or in a vfork child, which cannot turn it on) does not see SIGSYS. */
 #include <errno.h>
 #include <signal.h>
