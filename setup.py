@@ -24,11 +24,13 @@ SHIM_SOURCES = [
     "pyshim/shim/rewrite.c",
     "pyshim/shim/signals.c",
     "pyshim/shim/sigsys.c",
+    "pyshim/shim/sigsysfd.c",
     "pyshim/shim/thread.c",
     "pyshim/shim/util.c",
     "pyshim/asm/trampoline.S",
     "pyshim/asm/clone.S",
     "pyshim/asm/arena.S",
+    "pyshim/asm/sigsysfd.S",
 ]
 
 # Code that runs inside the SIGSYS handler must not call into libc behind

@@ -33,6 +33,9 @@
 /* Segments a process kept open when it left its mount namespace:
  * "name=fd,name=fd" (a new image maps them when /dev/shm hides them). */
 #define PYSHIM_ENV_FDS "PYSHIM_FDS"
+/* Set to "1" in a new image whose predecessor read SIGSYS through a
+ * signalfd (the shim's SIGSYS signalfd mode; it may inherit the fd). */
+#define PYSHIM_ENV_SIGSYSFD "PYSHIM_SIGSYSFD"
 
 /* Syscall numbers below this bound can be subscribed (x86-64 uses < 470). */
 #define PYSHIM_NR_MAX 512u

@@ -13,6 +13,10 @@
  *    8: 48 8d 49 02    lea 2(%rcx), %rcx (after it, where rcx points natively)
  *   12: ff e1          jmp *%rcx
  *
+ * A stub whose call must trap again (shim_rewrite_undo) has `ret` (c3) at
+ * offset 5: it returns to the site's own `syscall` with eax set, which
+ * traps.
+ *
  * Each slot has its own unwind entry describing exactly that, so an
  * unwinder that starts in a stub (a signal handler's backtrace, the forced
  * unwind of a cancelled thread) continues in the function of the site.

@@ -74,8 +74,10 @@ static void join_run_as_process(struct shim_thread *t, ucontext_t *uc,
 {
     shim_maps_after_fork();
     shim_rewrite_after_fork();
+    shim_handlers_after_fork();
     shim_settled_after_fork(t);
     shim_sigsys_after_fork(t);
+    shim_sigsys_fd_after_fork(t);
     shim_proc.pdeathsig = 0; /* a child has none of its own */
     shim_check_pidns(); /* a clone with CLONE_NEWPID, or after unshare */
     shim_follow_supervisor();

@@ -32,6 +32,11 @@ static __attribute__((noreturn)) void leave(struct shim_thread *t, long nr, cons
 {
     uint64_t old;
     shim_block_signals(&old);
+    if (t->sfd_depth) { /* exits from a handler that interrupted such a wait */
+        uint64_t all = ~0ull;
+        RAW4(SYS_rt_sigprocmask, SIG_SETMASK, &all, 0, 8);
+        shim_sigsys_fd_abandon(t);
+    }
     shim_unwatch(t);
     shim_event_fill(t, PYSHIM_EV_EXIT, nr, a, 0, 0);
     shim_post(t);
@@ -41,12 +46,39 @@ static __attribute__((noreturn)) void leave(struct shim_thread *t, long nr, cons
         RAW1(SYS_exit_group, a[0]);
 }
 
+/* ppoll, pselect6, epoll_pwait, epoll_pwait2: SIGSYS out of their mask,
+ * or, in the SIGSYS signalfd mode with SIGSYS in it, with the program's
+ * SIGSYS in the kernel (sigsysfd.c).  Contract: as execute(). */
+static long masked_wait(struct shim_thread *t, long nr, const long a[6], ucontext_t *uc)
+{
+    if (nr != SYS_rt_sigsuspend && __builtin_expect(shim_proc.sigsys_fd, 0)) {
+        long args[6];
+        uint64_t copy;
+        struct pselect_mask sel;
+        if (shim_mask_with_sigsys(t, nr, a, args, &copy, &sel) == 1)
+            return shim_sigsys_fd_wait(t, nr, args, uc);
+    }
+    return shim_masked_wait(nr, a);
+}
+
 /* Runs a syscall the way the program would see it natively; the calls the
  * shim must emulate are emulated here.  Contract: `t` is the calling
  * thread's state, `uc` the trapped context (emulations write into it). */
 static long execute(struct shim_thread *t, long nr, const long a[6], ucontext_t *uc)
 {
     switch (nr) {
+    case SYS_read:
+    case SYS_readv:
+    case SYS_preadv2:
+    case SYS_poll:
+    case SYS_select:
+    case SYS_epoll_wait:
+        if (shim_sigsys_fd_waits(t))
+            return shim_sigsys_fd_wait(t, nr, a, uc);
+        break;
+    case SYS_signalfd:
+    case SYS_signalfd4:
+        return shim_signalfd(t, nr, a);
     case SYS_rt_sigaction:
         return shim_rt_sigaction(a);
     case SYS_rt_sigprocmask:
@@ -81,7 +113,7 @@ static long execute(struct shim_thread *t, long nr, const long a[6], ucontext_t 
     case SYS_pselect6:
     case SYS_epoll_pwait:
     case SYS_epoll_pwait2:
-        return shim_masked_wait(nr, a);
+        return masked_wait(t, nr, a, uc);
     }
     return pyshim_raw_syscall(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
 }
@@ -214,16 +246,23 @@ void shim_on_sigsys(int sig, siginfo_t *info, void *ctx)
     if (t->magic != SHIM_THREAD_MAGIC)
         shim_die("a syscall was trapped outside a thread the shim set up");
     greg_t *g = uc->uc_mcontext.gregs;
-    if (t->held_seq || t->nsettled) {
-        /* A program handler runs while this thread's call is held, or ran
-         * and longjmp'd: from outside the altstack, no shim frame is alive. */
+    if (t->held_seq || t->nsettled || t->sfd_depth) {
+        /* A program handler runs while this thread's call is held (or its
+         * wait on a signalfd goes on), or ran and longjmp'd: from outside
+         * the altstack, no shim frame is alive. */
         uintptr_t rsp = (uintptr_t)g[REG_RSP];
         int nested = shim_on_altstack(t, rsp);
-        if (t->held_seq || !nested) {
+        if (t->held_seq || (t->nsettled && !nested)) {
             uint64_t old;
             shim_block_signals(&old);
             shim_settle_holds(t, nested);
             shim_unblock(&old);
+        }
+        if (t->sfd_depth && !nested) {
+            uint64_t all = ~0ull, old;
+            RAW4(SYS_rt_sigprocmask, SIG_SETMASK, &all, &old, 8);
+            shim_sigsys_fd_abandon(t);
+            RAW4(SYS_rt_sigprocmask, SIG_SETMASK, &old, 0, 8);
         }
     }
     long args[6] = {g[REG_RDI], g[REG_RSI], g[REG_RDX], g[REG_R10], g[REG_R8], g[REG_R9]};

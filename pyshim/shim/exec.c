@@ -17,6 +17,7 @@
 static const char CHANNEL_KEY[] = PYSHIM_ENV_CHANNEL "=";
 static const char PRELOAD_KEY[] = "LD_PRELOAD=";
 static const char FDS_KEY[] = PYSHIM_ENV_FDS "=";
+static const char SIGSYSFD_ENTRY[] = PYSHIM_ENV_SIGSYSFD "=1";
 
 static int starts_with(const char *s, size_t n, const char *prefix)
 {
@@ -135,8 +136,8 @@ long shim_execve(struct shim_thread *t, long nr, const long a[6])
 
     const char *stack_env[ENV_ON_STACK];
     const char **env = stack_env;
-    size_t bytes = ((size_t)count + 4) * sizeof *env;
-    if ((size_t)count + 4 > ENV_ON_STACK) {
+    size_t bytes = ((size_t)count + 5) * sizeof *env;
+    if ((size_t)count + 5 > ENV_ON_STACK) {
         long m = RAW6(SYS_mmap, 0, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
         if (m < 0 && m > -4096)
             return m;
@@ -168,7 +169,8 @@ long shim_execve(struct shim_thread *t, long nr, const long a[6])
             nested |= names_another_run(entry, &t->desc);
             continue;
         }
-        if (starts_with(head, n, FDS_KEY))
+        if (starts_with(head, n, FDS_KEY) ||
+            starts_with(head, n, PYSHIM_ENV_SIGSYSFD "="))
             continue;
         if (starts_with(head, n, PRELOAD_KEY)) {
             char value[PRELOAD_MAX];
@@ -199,6 +201,8 @@ long shim_execve(struct shim_thread *t, long nr, const long a[6])
         shim_memcpy(fds, FDS_KEY, key);
         if (shim_maps_kept_text(fds + key, sizeof fds - key))
             env[kept++] = fds;
+        if (shim_proc.sigsys_fd) /* its signalfds may come along */
+            env[kept++] = SIGSYSFD_ENTRY;
     } else if (plen > others) { /* the program's own preloads, without ours */
         for (size_t i = others; i < plen; i++) /* drop the first one's ':' */
             preload[i] = preload[i + 1];

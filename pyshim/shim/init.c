@@ -77,6 +77,8 @@ __attribute__((constructor)) static void shim_init(void)
     shim_follow_supervisor();
 
     shim_check_tsc(); /* before the first wait (Start) */
+    if (getenv(PYSHIM_ENV_SIGSYSFD))
+        shim_sigsys_fd_inherit();
     shim_rewrite_init();
     if (shim_install_sigsys_handler() < 0)
         shim_die("cannot install the SIGSYS handler");

@@ -14,7 +14,10 @@
  * - Subscriptions are fixed for a run, so a rewritten site never carries a
  *   call someone subscribed; a new image starts with pristine code.  Calls
  *   the shim emulates or must see (clone, exec, exit, signal masks and
- *   handlers, masked waits, prctl) are never rewritten.
+ *   handlers, masked waits, prctl, signalfd) are never rewritten.  Reads
+ *   and polls become such calls when the process makes a signalfd holding
+ *   SIGSYS (sigsysfd.c): their stubs then return to the site's syscall,
+ *   which traps (shim_rewrite_undo).
  * - The 5 bytes lie inside one aligned 8-byte word, replaced by a single
  *   atomic store: a thread running the site sees the old mov or the new
  *   call, never half of each; a thread already past the mov runs the old
@@ -50,7 +53,9 @@ static struct {
     int lock;
 } rw;
 
-/* Calls the shim emulates or must see at every call: never rewritten. */
+/* Calls the shim emulates or must see at every call: never rewritten; in
+ * the SIGSYS signalfd mode, nor the calls that may read or poll such a
+ * signalfd (sigsysfd.c). */
 static int rewritable(long nr)
 {
     switch (nr) {
@@ -60,8 +65,11 @@ static int rewritable(long nr)
     case SYS_sigaltstack: case SYS_rt_sigsuspend: case SYS_ppoll: case SYS_pselect6:
     case SYS_epoll_pwait: case SYS_epoll_pwait2: case SYS_prctl:
     case SYS_rt_sigpending: case SYS_rt_sigtimedwait: case SYS_ptrace:
-    case SYS_unshare: case SYS_setns:
+    case SYS_unshare: case SYS_setns: case SYS_signalfd: case SYS_signalfd4:
         return 0;
+    case SYS_read: case SYS_readv: case SYS_preadv2: case SYS_poll: case SYS_select:
+    case SYS_epoll_wait:
+        return !__atomic_load_n(&shim_proc.sigsys_fd, __ATOMIC_ACQUIRE);
     }
     return 1;
 }
@@ -156,8 +164,8 @@ static int rewritable_site(long nr, uintptr_t ip)
  * are blocked and rw.lock is held. */
 static void rewrite_locked(long nr, uintptr_t ip)
 {
-    if (!rewritable_site(nr, ip))
-        return;
+    if (!rewritable(nr) || !rewritable_site(nr, ip))
+        return; /* (the mode may have turned on since the first look) */
     uintptr_t site = ip - 7;
     uintptr_t word = site & ~(uintptr_t)7;
     uintptr_t slot = (uintptr_t)pyshim_arena + (uintptr_t)rw.used * SLOT;
@@ -189,13 +197,39 @@ void shim_rewrite(long nr, uint64_t ip)
     /* Another thread rewriting (often this very site, when many threads
      * start at once): skip, never wait.  The call has run; the site is
      * rewritten by that thread or at a later trap. */
-    uint64_t old;
-    shim_block_signals(&old);
+    /* Every signal blocked, SIGSYS too (nothing here traps): no handler
+     * of this thread can wait for the lock (shim_rewrite_undo does). */
+    uint64_t all = ~0ull, old;
+    RAW4(SYS_rt_sigprocmask, SIG_SETMASK, &all, &old, 8);
     if (!__atomic_exchange_n(&rw.lock, 1, __ATOMIC_ACQUIRE)) {
         rewrite_locked(nr, (uintptr_t)ip);
         __atomic_store_n(&rw.lock, 0, __ATOMIC_RELEASE);
     }
     shim_unblock(&old);
+}
+
+/* A stub whose call must trap again gets `ret` (c3) in place of its
+ * `syscall`: it returns to the site's own syscall instruction, with eax
+ * already the call's number, and that one traps.  One byte, so a thread in
+ * the stub sees the old instruction or the new one; a thread already in the
+ * stub's syscall returns past it, as before.  Contract: every signal is
+ * blocked (the caller waits for the lock). */
+void shim_rewrite_undo(void)
+{
+    if (!rw.lo)
+        return;
+    while (__atomic_exchange_n(&rw.lock, 1, __ATOMIC_ACQUIRE))
+        RAW0(SYS_sched_yield);
+    for (uint32_t i = 0; i < rw.used; i++) {
+        char *slot = pyshim_arena + (size_t)i * SLOT;
+        uint32_t nr;
+        shim_memcpy(&nr, slot + 1, 4);
+        if (rewritable(nr) || slot[5] != 0x0f || !unlock_text((uintptr_t)slot, SLOT, 1))
+            continue;
+        __atomic_store_n(slot + 5, (char)0xc3, __ATOMIC_SEQ_CST);
+        unlock_text((uintptr_t)slot, SLOT, 0);
+    }
+    __atomic_store_n(&rw.lock, 0, __ATOMIC_RELEASE);
 }
 
 /* In a new process: the thread that held the lock at the fork, if any, is

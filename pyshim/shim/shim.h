@@ -93,6 +93,13 @@ struct shim_thread {
     uint32_t sigsys_pending;
     uint32_t sigsys_kept;
     siginfo_t sigsys_info;
+    /* Waits on a signalfd that may report SIGSYS (sigsysfd.c): how many
+     * of this thread's are under way (nested in handlers), its slot in the
+     * process's table of waiters (-1: none), and whether it queued itself
+     * a token since its wait last looked. */
+    uint32_t sfd_depth;
+    int32_t sfd_slot;
+    uint32_t sfd_token;
 };
 
 /* Whether `addr` lies on the stack part of thread `t`'s shim altstack
@@ -133,6 +140,12 @@ struct shim_process {
     /* The process is in another pid namespace than the supervisor: its
      * events say so (PYSHIM_EF_OTHER_PIDNS), their pids being that one's. */
     int32_t other_pidns;
+    /* The process made a signalfd whose mask holds SIGSYS (sigsysfd.c):
+     * the program's handlers are entered through pyshim_handler_entry
+     * (wrap_handlers, set first), and its waits that may read or poll
+     * such a signalfd see SIGSYS as natively (sigsys_fd). */
+    int32_t wrap_handlers;
+    int32_t sigsys_fd;
 };
 extern struct shim_process shim_proc SHIM_HIDDEN;
 
@@ -301,6 +314,10 @@ SHIM_HIDDEN long shim_rt_sigaction(const long a[6]);
 SHIM_HIDDEN long shim_rt_sigprocmask(struct shim_thread *t, const long a[6], ucontext_t *uc);
 SHIM_HIDDEN long shim_sigaltstack(struct shim_thread *t, const long a[6], const ucontext_t *uc);
 SHIM_HIDDEN void shim_foreign_sigsys(siginfo_t *info, ucontext_t *uc);
+/* What to do with a SIGSYS that is not a dispatched syscall: 1 if it was
+ * the shim's own (a token of sigsysfd.c, or the parent-death signal, acted
+ * on here), 0 if it is the program's.  Contract: `info` is the signal's. */
+SHIM_HIDDEN int shim_sigsys_own(const siginfo_t *info);
 /* Sets shim_proc.other_pidns for the calling process.  Contract: the
  * control block is mapped; the caller owns shim_proc (not a vfork child). */
 SHIM_HIDDEN void shim_check_pidns(void);
@@ -311,14 +328,43 @@ SHIM_HIDDEN void shim_follow_supervisor(void);
 SHIM_HIDDEN __attribute__((noreturn)) void shim_sigreturn(struct shim_thread *t, ucontext_t *uc);
 SHIM_HIDDEN const void *shim_mask_without_sigsys(const void *umask, uint64_t *copy);
 SHIM_HIDDEN long shim_masked_wait(long nr, const long a[6]);
+/* pselect6's sixth argument points at {const sigset_t *ss; size_t ss_len}. */
+struct pselect_mask {
+    const void *ss;
+    size_t len;
+};
+/* For a wait with a mask of its own (ppoll, pselect6, epoll_pwait,
+ * epoll_pwait2) that must run with SIGSYS blocked: `args` receives the
+ * program's arguments with SIGSYS added to that mask (copied into *copy,
+ * and *sel for pselect6).  Returns whether the program's own mask for the
+ * wait blocks SIGSYS (the argument's bit, or the thread's virtual one when
+ * there is none), or -1 when the mask cannot be read (the kernel judges).
+ * Contract: `a` holds the program's raw arguments; `t` is the caller's. */
+SHIM_HIDDEN int shim_mask_with_sigsys(const struct shim_thread *t, long nr, const long a[6],
+                                      long args[6], uint64_t *copy, struct pselect_mask *sel);
+/* The program's handlers go through pyshim_handler_entry from now on
+ * (those installed already are re-installed so).  Contract: runs once per
+ * image, with every signal blocked. */
+SHIM_HIDDEN void shim_wrap_handlers(void);
+/* In a new process: the lock guarding the handler table may have been
+ * copied held. */
+SHIM_HIDDEN void shim_handlers_after_fork(void);
+/* The program's handlers, by signal, while they are wrapped; read by
+ * pyshim_handler_entry. */
+extern uintptr_t pyshim_handlers[65] SHIM_HIDDEN;
 
 /* ---- sigsys.c ---------------------------------------------------------- */
 /* A SIGSYS from outside arrived: if the program blocks SIGSYS (virtually),
  * it is kept pending and 1 returned.  Contract: `t` is the calling
  * thread's state; called from the SIGSYS handler. */
 SHIM_HIDDEN int shim_sigsys_keep(struct shim_thread *t, const siginfo_t *info);
-/* Whether a SIGSYS is pending for the thread or its process. */
+/* Whether a SIGSYS is pending for the thread or its process; for its
+ * process. */
 SHIM_HIDDEN int shim_sigsys_pending(const struct shim_thread *t);
+SHIM_HIDDEN int shim_sigsys_process_pending(void);
+/* Takes the pending SIGSYS (the thread's first) into *info: 1, or 0 if
+ * none.  Contract: `t` is the calling thread's state. */
+SHIM_HIDDEN int shim_sigsys_take(struct shim_thread *t, siginfo_t *info);
 /* Acts on the program's disposition of SIGSYS for `info` (its handler runs
  * here, on the shim's stack, with SIGSYS virtually blocked).  Contract: as
  * shim_sigsys_keep; `uc` is the trapped context. */
@@ -339,6 +385,44 @@ SHIM_HIDDEN void shim_sigsys_after_failed_exec(struct shim_thread *t);
  * virtual state and unblocks it.  Contract: before any call can trap. */
 SHIM_HIDDEN void shim_sigsys_adopt(struct shim_thread *t);
 
+/* ---- sigsysfd.c -------------------------------------------------------- */
+/* signalfd and signalfd4, run natively; a mask holding SIGSYS turns the
+ * process's SIGSYS signalfd mode on first (once).  Contract: `t` is the
+ * calling thread's state; `a` the program's raw arguments. */
+SHIM_HIDDEN long shim_signalfd(struct shim_thread *t, long nr, const long a[6]);
+/* Whether a read, readv, preadv2, poll, select or epoll_wait must go
+ * through shim_sigsys_fd_wait: the mode is on and the thread blocks SIGSYS. */
+static inline int shim_sigsys_fd_waits(const struct shim_thread *t)
+{
+    return __builtin_expect(shim_proc.sigsys_fd, 0) && t->sigsys_blocked;
+}
+/* Runs one of those calls (or a masked wait whose own mask blocks SIGSYS,
+ * `a` holding that mask with SIGSYS) with the real SIGSYS blocked and the
+ * program's pending SIGSYS standing in the kernel, so that a signalfd
+ * reads and polls it as natively.  Contract: called from execute() in the
+ * SIGSYS handler; `uc` is the trapped context, `a` the arguments of `nr`. */
+SHIM_HIDDEN long shim_sigsys_fd_wait(struct shim_thread *t, long nr, const long a[6],
+                                     ucontext_t *uc);
+/* A process-wide SIGSYS was kept pending: wakes the threads whose waits
+ * might report it.  Contract: `t` is the calling thread's state. */
+SHIM_HIDDEN void shim_sigsys_fd_poke(struct shim_thread *t);
+/* Whether `info` is one of the shim's tokens (dropped wherever it arrives). */
+SHIM_HIDDEN int shim_sigsys_fd_token(const siginfo_t *info);
+/* A program handler returns into the frame `frame_uc`: if that frame is a
+ * wait of shim_sigsys_fd_wait, keeps SIGSYS blocked in the kernel (the
+ * frame's mask has it) with a token for a pending SIGSYS, and returns 1.
+ * Contract: as shim_hold_note_signal. */
+SHIM_HIDDEN int shim_sigsys_fd_resume(struct shim_thread *t, const char *frame_uc);
+/* The thread left its waits without finishing them (a handler longjmp'd
+ * out, or the thread exits from one): takes it out of the table.
+ * Contract: every signal is blocked; `t` is the calling thread's. */
+SHIM_HIDDEN void shim_sigsys_fd_abandon(struct shim_thread *t);
+/* In a new process (fork): only the calling thread is left. */
+SHIM_HIDDEN void shim_sigsys_fd_after_fork(struct shim_thread *t);
+/* A new image whose predecessor was in the mode (PYSHIM_SIGSYSFD): its
+ * inherited signalfds may hold SIGSYS.  Contract: runs in the constructor. */
+SHIM_HIDDEN void shim_sigsys_fd_inherit(void);
+
 /* ---- rewrite.c --------------------------------------------------------- */
 /* Finds libc's code, unless $PYSHIM_NO_REWRITE says no.  Contract: runs in
  * the constructor, before dispatch is armed (it calls libc). */
@@ -349,6 +433,9 @@ SHIM_HIDDEN void shim_rewrite_init(void);
 SHIM_HIDDEN void shim_rewrite(long nr, uint64_t ip);
 /* In a forked child, before it runs program code. */
 SHIM_HIDDEN void shim_rewrite_after_fork(void);
+/* The SIGSYS signalfd mode turned on: sites already rewritten for calls
+ * that must trap again from now on trap again. */
+SHIM_HIDDEN void shim_rewrite_undo(void);
 
 /* ---- thread.c ---------------------------------------------------------- */
 /* prctl, run natively; notes whether the process can still read the

@@ -22,12 +22,6 @@ const void *shim_mask_without_sigsys(const void *umask, uint64_t *copy)
     return copy;
 }
 
-/* pselect6's sixth argument points at {const sigset_t *ss; size_t ss_len}. */
-struct pselect_mask {
-    const void *ss;
-    size_t len;
-};
-
 /* Where the mask argument of a call that waits with a mask of its own
  * lives: its address in the program's memory (0 for none).  *sel receives
  * pselect6's {ss, len}; `*unreadable` is set when that cannot be read.
@@ -84,6 +78,35 @@ long shim_masked_wait(long nr, const long a[6])
     }
 }
 
+int shim_mask_with_sigsys(const struct shim_thread *t, long nr, const long a[6], long args[6],
+                          uint64_t *copy, struct pselect_mask *sel)
+{
+    int unreadable;
+    shim_memcpy(args, a, 6 * sizeof *args);
+    if (nr == SYS_pselect6 && !a[5]) /* no mask at all (glibc's select) */
+        return t->sigsys_blocked != 0;
+    const void *mask = mask_argument(nr, a, sel, &unreadable);
+    if (unreadable || (mask && shim_copy_in(copy, mask, sizeof *copy)))
+        return -1;
+    if (!mask)
+        return t->sigsys_blocked != 0; /* the thread's mask, made real by the caller */
+    int blocks = (*copy & SIGBIT(SIGSYS)) != 0;
+    *copy |= SIGBIT(SIGSYS);
+    switch (nr) {
+    case SYS_ppoll:
+        args[3] = (long)copy;
+        break;
+    case SYS_pselect6:
+        sel->ss = copy;
+        args[5] = (long)sel;
+        break;
+    default: /* epoll_pwait, epoll_pwait2 */
+        args[4] = (long)copy;
+        break;
+    }
+    return blocks;
+}
+
 const uint64_t *shim_wait_mask(long nr, const long a[6], const uint64_t *current,
                                uint64_t *copy)
 {
@@ -93,6 +116,100 @@ const uint64_t *shim_wait_mask(long nr, const long a[6], const uint64_t *current
     int unreadable;
     const void *mask = shim_mask_without_sigsys(mask_argument(nr, a, &sel, &unreadable), copy);
     return mask == copy ? copy : current; /* none, or unreadable: the current mask */
+}
+
+/* ---- the program's handlers in the SIGSYS signalfd mode ---------------
+ * The kernel then calls pyshim_handler_entry (asm/sigsysfd.S) for each of
+ * them, which finds the program's own in pyshim_handlers.  A lock, held
+ * with every signal blocked (never across a trap), keeps a table entry and
+ * the kernel's action in step against another thread's rt_sigaction. */
+uintptr_t pyshim_handlers[65];
+static int handlers_lock;
+SHIM_HIDDEN void pyshim_handler_entry(int sig, siginfo_t *info, void *ctx);
+
+static int is_function(uintptr_t handler)
+{
+    return handler != (uintptr_t)SIG_DFL && handler != (uintptr_t)SIG_IGN;
+}
+
+static void lock_handlers(uint64_t *old)
+{
+    uint64_t all = ~0ull;
+    RAW4(SYS_rt_sigprocmask, SIG_SETMASK, &all, old, 8);
+    while (__atomic_exchange_n(&handlers_lock, 1, __ATOMIC_ACQUIRE))
+        RAW0(SYS_sched_yield);
+}
+
+static void unlock_handlers(const uint64_t *old)
+{
+    __atomic_store_n(&handlers_lock, 0, __ATOMIC_RELEASE);
+    RAW4(SYS_rt_sigprocmask, SIG_SETMASK, old, 0, 8);
+}
+
+/* rt_sigaction for `sig` with the program's handler in `k` (if any) put
+ * behind pyshim_handler_entry; *old (if asked) with the program's handler
+ * in place of the entry.  Contract: `k` and `old` are the shim's memory. */
+static long install_wrapped(int sig, const struct shim_kaction *k, struct shim_kaction *old)
+{
+    uint64_t mask;
+    lock_handlers(&mask);
+    struct shim_kaction w;
+    uintptr_t previous = pyshim_handlers[sig];
+    if (k) {
+        w = *k;
+        if (is_function(k->handler)) {
+            /* The table first: a delivery of the new action finds its handler. */
+            pyshim_handlers[sig] = k->handler;
+            w.handler = (uintptr_t)pyshim_handler_entry;
+        }
+    }
+    long r = RAW4(SYS_rt_sigaction, sig, k ? &w : 0, old, 8);
+    if (r < 0)
+        pyshim_handlers[sig] = previous;
+    else if (old && old->handler == (uintptr_t)pyshim_handler_entry)
+        old->handler = previous;
+    unlock_handlers(&mask);
+    return r;
+}
+
+/* rt_sigaction, wrapped in the mode.  Returns the kernel's result; *old
+ * as install_wrapped.  Contract: as install_wrapped. */
+static long install(int sig, const struct shim_kaction *k, struct shim_kaction *old)
+{
+    if (__atomic_load_n(&shim_proc.wrap_handlers, __ATOMIC_SEQ_CST))
+        return install_wrapped(sig, k, old);
+    long r = RAW4(SYS_rt_sigaction, sig, k, old, 8);
+    if (r == 0 && old && old->handler == (uintptr_t)pyshim_handler_entry)
+        old->handler = pyshim_handlers[sig]; /* wrapped just before */
+    if (r < 0 || !k || !__atomic_load_n(&shim_proc.wrap_handlers, __ATOMIC_SEQ_CST))
+        return r;
+    /* Another thread turned the mode on meanwhile, maybe after it read
+     * this signal's action: install it again, wrapped. */
+    return install_wrapped(sig, k, 0);
+}
+
+void shim_wrap_handlers(void)
+{
+    __atomic_store_n(&shim_proc.wrap_handlers, 1, __ATOMIC_SEQ_CST);
+    for (int sig = 1; sig <= 64; sig++) {
+        if (sig == SIGSYS || sig == SIGKILL || sig == SIGSTOP)
+            continue;
+        uint64_t mask;
+        struct shim_kaction k;
+        lock_handlers(&mask);
+        if (RAW4(SYS_rt_sigaction, sig, 0, &k, 8) == 0 && is_function(k.handler) &&
+            k.handler != (uintptr_t)pyshim_handler_entry) {
+            pyshim_handlers[sig] = k.handler;
+            k.handler = (uintptr_t)pyshim_handler_entry;
+            RAW4(SYS_rt_sigaction, sig, &k, 0, 8);
+        }
+        unlock_handlers(&mask);
+    }
+}
+
+void shim_handlers_after_fork(void)
+{
+    __atomic_store_n(&handlers_lock, 0, __ATOMIC_RELEASE);
 }
 
 /* rt_sigaction(sig, act, oact, sigsetsize).  Contract: `a` holds the
@@ -127,7 +244,7 @@ long shim_rt_sigaction(const long a[6])
         k.restorer = (uintptr_t)pyshim_program_restorer;
         k.mask &= ~SIGBIT(SIGSYS);
     }
-    long r = RAW4(SYS_rt_sigaction, sig, uact ? &k : 0, uoact ? &old : 0, 8);
+    long r = install(sig, uact ? &k : 0, uoact ? &old : 0);
     if (r < 0)
         return r;
     uintptr_t previous = shim_proc.restorer[sig];
@@ -220,12 +337,10 @@ long shim_sigaltstack(struct shim_thread *t, const long a[6], const ucontext_t *
     return 0;
 }
 
-/* A SIGSYS that is not a dispatched syscall (kill, tgkill, seccomp): kept
- * pending while the program blocks SIGSYS, else acted on by the program's
- * virtual disposition.  Contract: called from the SIGSYS handler with its
- * own arguments. */
-void shim_foreign_sigsys(siginfo_t *info, ucontext_t *uc)
+int shim_sigsys_own(const siginfo_t *info)
 {
+    if (shim_sigsys_fd_token(info))
+        return 1; /* it stood for a pending SIGSYS in a wait that is over */
     /* Our parent-death signal: the parent (or a subreaper that adopted us)
      * died.  If the supervisor is gone too, so is the run; otherwise we are
      * an ordinary orphan and the program need not know. */
@@ -236,8 +351,19 @@ void shim_foreign_sigsys(siginfo_t *info, ucontext_t *uc)
         shim_proc.parent = (int32_t)RAW0(SYS_getppid);
         if (shim_proc.pdeathsig) /* the program asked for one too */
             RAW2(SYS_kill, RAW0(SYS_getpid), shim_proc.pdeathsig);
-        return;
+        return 1;
     }
+    return 0;
+}
+
+/* A SIGSYS that is not a dispatched syscall (kill, tgkill, seccomp): kept
+ * pending while the program blocks SIGSYS, else acted on by the program's
+ * virtual disposition.  Contract: called from the SIGSYS handler with its
+ * own arguments. */
+void shim_foreign_sigsys(siginfo_t *info, ucontext_t *uc)
+{
+    if (shim_sigsys_own(info))
+        return;
     struct shim_thread *t = shim_thread_self();
     if (t->magic != SHIM_THREAD_MAGIC || shim_sigsys_keep(t, info))
         return;
@@ -255,6 +381,8 @@ void shim_sigreturn(struct shim_thread *t, ucontext_t *uc)
 {
     char *frame_uc = (char *)uc->uc_mcontext.gregs[REG_RSP];
     shim_hold_note_signal(t, frame_uc);
+    if (shim_sigsys_fd_resume(t, frame_uc))
+        pyshim_sigreturn_at(frame_uc); /* into a wait that blocks SIGSYS for real */
     char *at = frame_uc + offsetof(ucontext_t, uc_sigmask); /* the kernel's layout */
     uint64_t mask;
     if (shim_copy_in(&mask, at, sizeof mask) == 0) {

@@ -26,6 +26,8 @@ int shim_sigsys_keep(struct shim_thread *t, const siginfo_t *info)
     } else if (!__atomic_load_n(&process.pending, __ATOMIC_ACQUIRE)) {
         shim_memcpy(&process.info, info, sizeof *info); /* one instance, as natively */
         __atomic_store_n(&process.pending, 1, __ATOMIC_RELEASE);
+        /* Another thread may wait on a signalfd for it. */
+        shim_sigsys_fd_poke(t);
     }
     t->sigsys_kept++;
     return 1;
@@ -33,12 +35,15 @@ int shim_sigsys_keep(struct shim_thread *t, const siginfo_t *info)
 
 int shim_sigsys_pending(const struct shim_thread *t)
 {
-    return t->sigsys_pending || __atomic_load_n(&process.pending, __ATOMIC_ACQUIRE);
+    return t->sigsys_pending || shim_sigsys_process_pending();
 }
 
-/* Takes the pending SIGSYS (the thread's first) into *info: 1, or 0 if none.
- * Contract: `t` is the calling thread's state. */
-static int take(struct shim_thread *t, siginfo_t *info)
+int shim_sigsys_process_pending(void)
+{
+    return __atomic_load_n(&process.pending, __ATOMIC_SEQ_CST);
+}
+
+int shim_sigsys_take(struct shim_thread *t, siginfo_t *info)
 {
     if (t->sigsys_pending) {
         shim_memcpy(info, &t->sigsys_info, sizeof *info);
@@ -79,7 +84,7 @@ void shim_sigsys_deliver(struct shim_thread *t, siginfo_t *info, ucontext_t *uc)
 void shim_sigsys_unblocked(struct shim_thread *t, ucontext_t *uc)
 {
     siginfo_t info;
-    while (!t->sigsys_blocked && take(t, &info))
+    while (!t->sigsys_blocked && shim_sigsys_take(t, &info))
         shim_sigsys_deliver(t, &info, uc);
 }
 
@@ -108,7 +113,7 @@ long shim_rt_sigtimedwait(struct shim_thread *t, const long a[6])
     set &= ~SIGBIT(SIGSYS);
     for (;;) {
         siginfo_t info;
-        if (take(t, &info)) {
+        if (shim_sigsys_take(t, &info)) {
             if (a[1] && shim_copy_out((void *)a[1], &info, sizeof info))
                 return -EFAULT;
             return SIGSYS;
@@ -141,7 +146,7 @@ void shim_sigsys_before_exec(struct shim_thread *t)
     uint64_t sys = SIGBIT(SIGSYS);
     RAW4(SYS_rt_sigprocmask, SIG_BLOCK, &sys, 0, 8);
     siginfo_t info;
-    if (take(t, &info))
+    if (shim_sigsys_take(t, &info))
         RAW4(SYS_rt_tgsigqueueinfo, RAW0(SYS_getpid), RAW0(SYS_gettid), SIGSYS, &info);
 }
 
