@@ -26,22 +26,25 @@ PATH_ARGS: dict[str, tuple[int | None, int]] = {
 }
 
 
-def call_path(call) -> str | None:
+def call_path(call, resolve: bool = True) -> str | None:
     """The absolute path a call's path argument names, as the program sees
     it (relative paths through its cwd or dirfd, symlinks resolved), or None
-    if it cannot be read."""
+    if it cannot be read.  resolve=False: the path as given, joined to the
+    cwd or dirfd, for whoever opens it to resolve as the kernel would
+    (cheaper: no lstat per component)."""
     where = PATH_ARGS.get(call.name)
     if where is None:
         return None
+    realpath = os.path.realpath if resolve else str
     dirfd_i, path_i = where
     try:
         addr = call.args[path_i]
         path = call.string(addr) if addr else ""
         if path.startswith("/"):
-            return os.path.realpath(path)
+            return realpath(path)
         dirfd = AT_FDCWD if dirfd_i is None else call.int_arg(dirfd_i)
         link = f"/proc/{call.pid}/cwd" if dirfd == AT_FDCWD else f"/proc/{call.pid}/fd/{dirfd}"
         base = os.readlink(link)
     except OSError:
         return None
-    return os.path.realpath(os.path.join(base, path) if path else base)
+    return realpath(os.path.join(base, path) if path else base)

@@ -33,20 +33,25 @@ def check_supervisable(path: str, _depth: int = 0) -> None:
     is a static or non-x86-64 program, which LD_PRELOAD cannot reach
     (StaticProgram, a CannotSupervise, for a static one)."""
     try:
-        with open(path, "rb") as f:
-            head = f.read(256)
-            if head.startswith(b"#!") and _depth < 4:
-                interp = head[2:].split(b"\n", 1)[0].strip().split()
-                if interp:
-                    check_supervisable(os.fsdecode(interp[0]), _depth + 1)
-                return
-            if not head.startswith(b"\x7fELF"):
-                return  # not ELF: let exec report what it is
-            _check_elf(f, path, head)
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)  # no file object: every exec asks
     except PermissionError:
         return  # exec will say so
     except FileNotFoundError:
         raise ProgramNotFound(f"{path}: no such file") from None
+    try:
+        head = os.pread(fd, 256, 0)
+        if head.startswith(b"#!") and _depth < 4:
+            interp = head[2:].split(b"\n", 1)[0].strip().split()
+            if interp:
+                check_supervisable(os.fsdecode(interp[0]), _depth + 1)
+            return
+        if not head.startswith(b"\x7fELF"):
+            return  # not ELF: let exec report what it is
+        _check_elf(fd, path, head)
+    except IsADirectoryError:
+        return  # exec will say so
+    finally:
+        os.close(fd)
 
 
 def _u(data: bytes, at: int, size: int) -> int:
@@ -55,7 +60,7 @@ def _u(data: bytes, at: int, size: int) -> int:
     return int.from_bytes(data[at:at + size], "little")
 
 
-def _check_elf(f, path: str, head: bytes) -> None:
+def _check_elf(fd: int, path: str, head: bytes) -> None:
     if head[4] != 2 or head[5] != 1:
         raise CannotSupervise(f"{path} is not a 64-bit little-endian program; "
                               "pyshim supervises x86-64 programs only")
@@ -64,8 +69,7 @@ def _check_elf(f, path: str, head: bytes) -> None:
         raise CannotSupervise(f"{path} is not an x86-64 program (ELF machine {machine}); "
                               "pyshim supervises x86-64 programs only")
     phoff, phentsize, phnum = _u(head, 32, 8), _u(head, 54, 2), _u(head, 56, 2)
-    f.seek(phoff)
-    table = f.read(phentsize * phnum)
+    table = os.pread(fd, phentsize * phnum, phoff)
     for i in range(phnum):
         if _u(table, i * phentsize, 4) == _PT_INTERP:
             return

@@ -394,7 +394,7 @@ def _check_exec(call, table: Table, handover: _Handover) -> None:
     proc = table.processes.get(call.pid)
     if proc is not None and not proc.image_supervised:
         return  # another tracer has it, and it leaves the run (said once already)
-    target = paths.call_path(call)
+    target = paths.call_path(call, resolve=False)  # every exec asks: no lstat per component
     if target is None:
         return  # unreadable: the exec itself will fail
     try:
