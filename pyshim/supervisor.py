@@ -467,8 +467,11 @@ class _Handover:
         self.dispatcher.call_later(0, _nothing)  # the dispatcher looks at its table now
 
     def close(self, kill: bool) -> None:
-        if self.adopter is not None:
-            self.adopter.close(kill)
+        """Ends the tracer (once); raises what stopped it, if the run did
+        not learn of it first."""
+        adopter, self.adopter = self.adopter, None
+        if adopter is not None:
+            adopter.close(kill)
 
 
 def _nothing() -> None:

@@ -34,6 +34,7 @@ class Adopter:
         self.loop.on_ended = on_ended
         self.loop.on_exec = on_exec
         self._on_error = on_error
+        self.error: BaseException | None = None  # what stopped the tracer, if anything
         _core.set_filter(control_map, filter_program(sup))
         ready = threading.Event()
         self._thread = threading.Thread(target=self._serve, args=(ready,),
@@ -48,13 +49,16 @@ class Adopter:
 
     def _serve(self, ready: threading.Event) -> None:
         try:
-            self.loop.run_adopting(ready.set)
-        except _Closed:
-            pass
-        except BaseException as exc:
-            self._on_error(exc)
+            self.loop.run_adopting(ready.set, self._failed)
+        except BaseException:
+            pass  # said by _failed, before the tracer killed what it served
         finally:
             ready.set()
+
+    def _failed(self, exc: BaseException) -> None:
+        if not isinstance(exc, _Closed):
+            self.error = exc
+            self._on_error(exc)
 
     def adopt(self, pid: int) -> str | None:
         """Seizes `pid`, which is about to exec a static program; None, or
@@ -65,9 +69,12 @@ class Adopter:
 
     def close(self, kill: bool = False) -> None:
         """Ends the tracer once what it serves is gone, or at once (kill:
-        its processes are killed)."""
+        its processes are killed).  Raises what stopped the tracer, if the
+        run ended before it could say so."""
         if kill:
             self.loop.stop(_Closed())
         else:
             self.loop.close()
         self._thread.join()
+        if not kill and self.error is not None:
+            raise self.error

@@ -306,9 +306,11 @@ class Loop:
                 if self.table is not None:
                     self.table.close()
 
-    def run_adopting(self, on_start) -> None:
+    def run_adopting(self, on_start, on_error) -> None:
         """Serves the processes adopt() hands over until close() and the
-        last of them is gone; on_start() once it is ready."""
+        last of them is gone; on_start() once it is ready, on_error(exc)
+        with what stops it, before its processes are killed (the run must
+        learn of the failure before it sees them die)."""
         self._thread = get_ident()
         self.waker = Waker()
         self.table = PtraceTable(0)
@@ -316,6 +318,9 @@ class Loop:
         try:
             on_start()
             self._serve()
+        except BaseException as exc:
+            on_error(exc)
+            raise
         finally:
             try:
                 self._end()
