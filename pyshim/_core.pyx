@@ -21,7 +21,6 @@ from pyshim.includes.guard cimport *
 
 import errno as errno_mod
 import itertools
-from array import array
 import os
 # The C modules behind collections, functools and heapq: importing those
 # (and what they import) costs a run's start-up a millisecond or more.

@@ -267,14 +267,9 @@ class _Holding:
         self.fd = -1
 
     def __enter__(self) -> None:
-        import fcntl
-        import struct
-
         self.fd = os.open(shm.SHM_DIR + self.name, os.O_RDWR | os.O_CLOEXEC)
-        # struct flock: l_type, l_whence, l_start, l_len, l_pid
-        lock = struct.pack("hhqqi4x", fcntl.F_WRLCK, os.SEEK_SET, 0, 1, 0)
         try:
-            fcntl.fcntl(self.fd, fcntl.F_OFD_SETLK, lock)
+            _core.hold_liveness(self.fd)
         except OSError:
             os.close(self.fd)
             raise

@@ -129,6 +129,23 @@ def init_control(view, int pid, uint64_t start, uint64_t pidns=0):
     pyshim_store_seq(&c.magic, PYSHIM_CONTROL_MAGIC)
 
 
+def hold_liveness(int fd):
+    """Takes the run's liveness lock (ipc/pyshim_ipc.h): an open-file-
+    description write lock on byte PYSHIM_LIVENESS_BYTE of the control
+    segment open as `fd`, held until the descriptor is closed.  Raises
+    OSError if the kernel refuses it.  (Here rather than through Python's
+    fcntl and struct, whose imports cost start-up.)"""
+    cdef flock lock
+    memset(&lock, 0, sizeof(lock))
+    lock.l_type = F_WRLCK
+    lock.l_whence = 0  # SEEK_SET
+    lock.l_start = PYSHIM_LIVENESS_BYTE
+    lock.l_len = 1
+    if fcntl(fd, F_OFD_SETLK, &lock) != 0:
+        e = pyshim_errno()
+        raise OSError(e, os.strerror(e))
+
+
 def set_filter(view, const unsigned char[::1] program):
     """Writes the run's seccomp filter (struct sock_filter[], as
     pyshim.ptrace.filter.build makes it) into the control block at offset 0
@@ -186,6 +203,8 @@ def retire_channel(view, size_t offset):
 def ready_mark(view, indices):
     """Marks each index of `indices` (a sequence of ints), as shims do."""
     cdef pyshim_control *c = <pyshim_control *>_at(view, 0, sizeof(pyshim_control))
+    from array import array  # tests and inspection only: not at start-up
+
     cdef uint32_t[::1] idx = array("I", indices)
     cdef Py_ssize_t i
     with nogil:
@@ -196,6 +215,8 @@ def ready_mark(view, indices):
 def ready_take(view, uint32_t limit=PYSHIM_READY_CAPACITY):
     """The marked indices below `limit`, taken (as the dispatcher does)."""
     cdef pyshim_control *c = <pyshim_control *>_at(view, 0, sizeof(pyshim_control))
+    from array import array
+
     out = array("I", bytes(4 * limit))
     cdef uint32_t[::1] buf = out
     cdef uint32_t n, empty = 0

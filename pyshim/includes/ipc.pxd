@@ -17,6 +17,7 @@ cdef extern from "pyshim_ipc.h" nogil:
         PYSHIM_READY_WORDS
         PYSHIM_READY_CAPACITY
         PYSHIM_FILTER_MAX
+        PYSHIM_LIVENESS_BYTE
         PYSHIM_LEAVE_TRACED
         PYSHIM_LEAVE_PTRACE
 

@@ -42,6 +42,17 @@ cdef extern from "<signal.h>" nogil:
     int SA_RESTART
     int SI_KERNEL
 
+cdef extern from "<fcntl.h>" nogil:
+    struct flock:
+        short l_type
+        short l_whence
+        long l_start
+        long l_len
+        int l_pid
+    int F_OFD_SETLK
+    int F_WRLCK
+    int fcntl(int fd, int cmd, ...)
+
 cdef extern from "<errno.h>" nogil:
     int errno
     int EINTR
