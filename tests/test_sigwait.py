@@ -42,11 +42,14 @@ CASES = {
     "wait2 queue sys": waited("SI_QUEUE", extra=" int 42"),
     "wait2 kill usr1": "sigwaitinfo: 10 code SI_USER pid self\n" + AFTER,
     "wait2 tgkill usr1": "sigwaitinfo: 10 code SI_USER pid self\n" + AFTER,
-    # Timeouts time out; a pending one is taken at once; a bad timeout.
+    # Timeouts time out; a pending one is taken at once; a bad timeout,
+    # or one that cannot be read, fails first and takes nothing.
     "timeouts": "sigtimedwait 20ms: -1 Resource temporarily unavailable\n"
                 "sigtimedwait 0: -1 Resource temporarily unavailable\n"
                 "sigtimedwait 0 after kill: 31 code SI_USER pid self\n"
-                "sigtimedwait bad timeout: -1 Invalid argument\n",
+                "sigtimedwait bad timeout: -1 Invalid argument\n"
+                "sigtimedwait bad pointer: -1 Bad address\n"
+                "sigtimedwait 0 after those: 31 code SI_USER pid self\n",
     # A handler of another signal (making syscalls) interrupts the wait.
     "interrupted": "first sigwaitinfo: -1 Interrupted system call\nhandler ran: 1\n"
                    "second sigwaitinfo: 31 code SI_USER pid self\n" + AFTER,

@@ -577,15 +577,19 @@ static int time_left(int64_t end, struct timespec *ts)
 long shim_sigsys_sigwait(struct shim_thread *t, uint64_t set, const long a[6], ucontext_t *uc)
 {
     struct timespec ts;
-    int timed = a[2] && !shim_copy_in(&ts, (const void *)a[2], sizeof ts);
+    int timed = a[2] != 0;
+    /* As the kernel, before it takes anything. */
+    if (timed && shim_copy_in(&ts, (const void *)a[2], sizeof ts))
+        return -EFAULT;
     if (timed && (ts.tv_sec < 0 || ts.tv_nsec < 0 || ts.tv_nsec >= 1000000000))
-        return -EINVAL; /* as the kernel, before it takes anything */
-    int64_t end = timed ? now_ns() + ts.tv_sec * 1000000000 + ts.tv_nsec : 0;
+        return -EINVAL;
+    int64_t end = !timed ? 0 : ts.tv_sec > (1L << 32) ? INT64_MAX /* never, nearly */
+                                 : now_ns() + ts.tv_sec * 1000000000 + ts.tv_nsec;
     siginfo_t info;
     /* SIGSYS is in the set: unblocked while the kernel's wait sleeps, so
      * that a token or a SIGSYS sent to the thread ends it, and blocked
      * for real again when it returns. */
-    long args[6] = {(long)&set, (long)&info, timed ? (long)&ts : a[2], 8, 0, 0};
+    long args[6] = {(long)&set, (long)&info, timed ? (long)&ts : 0, 8, 0, 0};
     uint64_t old;
     uint32_t program = open_bracket(t, &old);
     uint64_t open = old | SIGBIT(SIGSYS);
@@ -635,7 +639,9 @@ long shim_sigsys_suspend(struct shim_thread *t, uint64_t mask, ucontext_t *uc)
 {
     /* The kernel's wait has SIGSYS open, so that a token or a SIGSYS ends
      * it: the virtual bit is set meanwhile, so that such a SIGSYS is kept
-     * (sigsys.c), and delivered below, outside the table. */
+     * (sigsys.c), and delivered below, outside the table (a program
+     * handler that interrupts the wait sees that bit too, and a SIGSYS
+     * sent while it runs is delivered when the wait ends). */
     uint64_t wait = mask & ~SIGBIT(SIGSYS), old;
     long args[6] = {(long)&wait, 8, 0, 0, 0, 0};
     uint32_t program = open_bracket(t, &old);

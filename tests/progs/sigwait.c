@@ -194,7 +194,10 @@ static int timeouts(void)
     kill(getpid(), SIGSYS);
     show("sigtimedwait 0 after kill", sigtimedwait(&s, &si, &zero), &si);
     struct timespec bad = {0, 1000 * 1000 * 1000};
+    kill(getpid(), SIGSYS); /* stays pending: the timeout is judged first */
     show("sigtimedwait bad timeout", sigtimedwait(&s, &si, &bad), &si);
+    show("sigtimedwait bad pointer", sigtimedwait(&s, &si, (struct timespec *)8), &si);
+    show("sigtimedwait 0 after those", sigtimedwait(&s, &si, &zero), &si);
     return 0;
 }
 
