@@ -64,6 +64,11 @@ CASES = {
     "pause kill": suspended("pause", "SI_USER", 0),
     "pause tgkill": suspended("pause", "SI_TKILL", 0),
     "pause process": suspended("pause", "SI_USER", 0),
+    # A handler of another signal ends them as natively.
+    "sigsuspend usr2": "sigsuspend: -1 Interrupted system call; handler not run, SI_USER\n"
+                       "mask after: SIGSYS 1\nSIGUSR2 handler ran: 1\n" + AFTER,
+    "pause usr2": "pause: -1 Interrupted system call; handler not run, SI_USER\n"
+                  "mask after: SIGSYS 0\nSIGUSR2 handler ran: 1\n" + AFTER,
     "suspend-rounds 400": "rounds: 400, wrong: 0\n" + AFTER,
 }
 
