@@ -51,6 +51,10 @@ static __attribute__((noreturn)) void leave(struct shim_thread *t, long nr, cons
  * SIGSYS in the kernel (sigsysfd.c).  Contract: as execute(). */
 static long masked_wait(struct shim_thread *t, long nr, const long a[6], ucontext_t *uc)
 {
+    uint64_t mask;
+    if (nr == SYS_rt_sigsuspend && a[1] == 8 && shim_sigsys_suspends(t) &&
+        !shim_copy_in(&mask, (const void *)a[0], sizeof mask) && !(mask & SIGBIT(SIGSYS)))
+        return shim_sigsys_suspend(t, mask, uc);
     if (nr != SYS_rt_sigsuspend && __builtin_expect(shim_proc.sigsys_fd, 0)) {
         long args[6];
         uint64_t copy;
@@ -86,7 +90,14 @@ static long execute(struct shim_thread *t, long nr, const long a[6], ucontext_t 
     case SYS_rt_sigpending:
         return shim_rt_sigpending(t, a);
     case SYS_rt_sigtimedwait:
-        return shim_rt_sigtimedwait(t, a);
+        return shim_rt_sigtimedwait(t, a, uc);
+    case SYS_pause:
+        if (!t->sigsys_blocked && shim_sigsys_suspends(t)) {
+            uint64_t now = 0;
+            RAW4(SYS_rt_sigprocmask, SIG_BLOCK, 0, &now, 8);
+            return shim_sigsys_suspend(t, now, uc);
+        }
+        break;
     case SYS_sigaltstack:
         return shim_sigaltstack(t, a, uc);
     case SYS_prctl:

@@ -66,6 +66,7 @@ static int rewritable(long nr)
     case SYS_epoll_pwait: case SYS_epoll_pwait2: case SYS_prctl:
     case SYS_rt_sigpending: case SYS_rt_sigtimedwait: case SYS_ptrace:
     case SYS_unshare: case SYS_setns: case SYS_signalfd: case SYS_signalfd4:
+    case SYS_pause: /* a wait for SIGSYS, in the mode (sigsysfd.c) */
         return 0;
     case SYS_read: case SYS_readv: case SYS_preadv2: case SYS_poll: case SYS_select:
     case SYS_epoll_wait:

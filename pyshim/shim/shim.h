@@ -100,6 +100,9 @@ struct shim_thread {
     uint32_t sfd_depth;
     int32_t sfd_slot;
     uint32_t sfd_token;
+    /* How many program handlers interrupted those waits (a sigsuspend's
+     * ends only with one). */
+    uint32_t sfd_handlers;
 };
 
 /* Whether `addr` lies on the stack part of thread `t`'s shim altstack
@@ -146,6 +149,11 @@ struct shim_process {
      * such a signalfd see SIGSYS as natively (sigsys_fd). */
     int32_t wrap_handlers;
     int32_t sigsys_fd;
+    /* A thread of the process blocked SIGSYS (sigprocmask, a signal
+     * frame's mask, across exec): a SIGSYS sent to the process may then be
+     * kept by such a thread, and a sigsuspend or pause that leaves it open
+     * must be woken by a poke (shim_sigsys_suspends). */
+    int32_t sigsys_blocks;
 };
 extern struct shim_process shim_proc SHIM_HIDDEN;
 
@@ -372,7 +380,7 @@ SHIM_HIDDEN void shim_sigsys_deliver(struct shim_thread *t, siginfo_t *info, uco
 /* The program may just have unblocked SIGSYS: delivers what is pending. */
 SHIM_HIDDEN void shim_sigsys_unblocked(struct shim_thread *t, ucontext_t *uc);
 SHIM_HIDDEN long shim_rt_sigpending(struct shim_thread *t, const long a[6]);
-SHIM_HIDDEN long shim_rt_sigtimedwait(struct shim_thread *t, const long a[6]);
+SHIM_HIDDEN long shim_rt_sigtimedwait(struct shim_thread *t, const long a[6], ucontext_t *uc);
 /* In a new process: nothing is pending. */
 SHIM_HIDDEN void shim_sigsys_after_fork(struct shim_thread *t);
 /* Hands the program's SIGSYS mask bit and pending SIGSYS to the kernel for
@@ -422,6 +430,35 @@ SHIM_HIDDEN void shim_sigsys_fd_after_fork(struct shim_thread *t);
 /* A new image whose predecessor was in the mode (PYSHIM_SIGSYSFD): its
  * inherited signalfds may hold SIGSYS.  Contract: runs in the constructor. */
 SHIM_HIDDEN void shim_sigsys_fd_inherit(void);
+
+/* rt_sigtimedwait for a `set` that holds SIGSYS, with the program's
+ * arguments `a`: in a bracket with SIGSYS in the kernel's set, the mode
+ * on, so that a SIGSYS another thread keeps for the process pokes it.
+ * Contract: called from execute() in the SIGSYS handler, not in a vfork
+ * child; `uc` is the trapped context. */
+SHIM_HIDDEN long shim_sigsys_sigwait(struct shim_thread *t, uint64_t set, const long a[6],
+                                     ucontext_t *uc);
+/* rt_sigsuspend (pause: the current mask) with `mask`, which leaves
+ * SIGSYS open, in a bracket: a SIGSYS sent to the thread, or to the
+ * process and kept by another thread, ends it after the program's SIGSYS
+ * handler ran with `mask`, as natively.  Contract: as shim_sigsys_sigwait. */
+SHIM_HIDDEN long shim_sigsys_suspend(struct shim_thread *t, uint64_t mask, ucontext_t *uc);
+/* Whether a sigsuspend or pause whose wait leaves SIGSYS open must go
+ * through shim_sigsys_suspend: once a thread of the process blocked
+ * SIGSYS (this one included), since that one may keep a SIGSYS sent to
+ * the process that natively would end this wait. */
+static inline int shim_sigsys_suspends(const struct shim_thread *t)
+{
+    return !t->vfork_child &&
+           (t->sigsys_blocked || __atomic_load_n(&shim_proc.sigsys_blocks, __ATOMIC_RELAXED));
+}
+/* The calling thread's program mask now blocks SIGSYS. */
+static inline void shim_sigsys_note_blocked(struct shim_thread *t)
+{
+    t->sigsys_blocked = 1;
+    if (!__atomic_load_n(&shim_proc.sigsys_blocks, __ATOMIC_RELAXED))
+        __atomic_store_n(&shim_proc.sigsys_blocks, 1, __ATOMIC_RELAXED);
+}
 
 /* ---- rewrite.c --------------------------------------------------------- */
 /* Finds libc's code, unless $PYSHIM_NO_REWRITE says no.  Contract: runs in

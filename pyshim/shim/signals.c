@@ -283,6 +283,8 @@ long shim_rt_sigprocmask(struct shim_thread *t, const long a[6], ucontext_t *uc)
         int sys = (set & SIGBIT(SIGSYS)) != 0;
         if (how == SIG_SETMASK || sys)
             t->sigsys_blocked = how == SIG_UNBLOCK ? 0 : sys;
+        if (t->sigsys_blocked)
+            shim_sigsys_note_blocked(t);
         uint64_t now = 0;
         RAW4(SYS_rt_sigprocmask, SIG_BLOCK, 0, &now, 8);
         now &= ~SIGBIT(SIGSYS);
@@ -387,7 +389,7 @@ void shim_sigreturn(struct shim_thread *t, ucontext_t *uc)
     uint64_t mask;
     if (shim_copy_in(&mask, at, sizeof mask) == 0) {
         if (mask & SIGBIT(SIGSYS)) /* the frame says so: the program blocks it */
-            t->sigsys_blocked = 1;
+            shim_sigsys_note_blocked(t);
         mask &= ~SIGBIT(SIGSYS);
         shim_copy_out(at, &mask, sizeof mask);
     }

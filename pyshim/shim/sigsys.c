@@ -25,7 +25,8 @@ int shim_sigsys_keep(struct shim_thread *t, const siginfo_t *info)
         t->sigsys_pending = 1;
     } else if (!__atomic_load_n(&process.pending, __ATOMIC_ACQUIRE)) {
         shim_memcpy(&process.info, info, sizeof *info); /* one instance, as natively */
-        __atomic_store_n(&process.pending, 1, __ATOMIC_RELEASE);
+        /* Seq_cst: before the poke looks whether anyone waits. */
+        __atomic_store_n(&process.pending, 1, __ATOMIC_SEQ_CST);
         /* Another thread may wait on a signalfd for it. */
         shim_sigsys_fd_poke(t);
     }
@@ -101,7 +102,7 @@ long shim_rt_sigpending(struct shim_thread *t, const long a[6])
     return shim_copy_out((void *)a[0], &set, (size_t)a[1]) ? -EFAULT : 0;
 }
 
-long shim_rt_sigtimedwait(struct shim_thread *t, const long a[6])
+long shim_rt_sigtimedwait(struct shim_thread *t, const long a[6], ucontext_t *uc)
 {
     uint64_t set;
     if ((size_t)a[3] != 8)
@@ -110,6 +111,10 @@ long shim_rt_sigtimedwait(struct shim_thread *t, const long a[6])
         return -EFAULT;
     if (!(set & SIGBIT(SIGSYS)))
         return pyshim_raw_syscall(SYS_rt_sigtimedwait, a[0], a[1], a[2], a[3], 0, 0);
+    if (!t->vfork_child) /* a SIGSYS another thread keeps must wake it */
+        return shim_sigsys_sigwait(t, set, a, uc);
+    /* A vfork child (whose shim_proc is its parent's) waits for the
+     * SIGSYS sent to it only. */
     set &= ~SIGBIT(SIGSYS);
     for (;;) {
         siginfo_t info;
@@ -163,7 +168,7 @@ void shim_sigsys_adopt(struct shim_thread *t)
     RAW4(SYS_rt_sigprocmask, SIG_BLOCK, 0, &now, 8);
     if (!(now & sys))
         return;
-    t->sigsys_blocked = 1;
+    shim_sigsys_note_blocked(t);
     siginfo_t info;
     struct timespec zero = {0, 0};
     if (RAW4(SYS_rt_sigtimedwait, &sys, &info, &zero, 8) == SIGSYS) {

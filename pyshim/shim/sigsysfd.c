@@ -1,5 +1,6 @@
 /* A signalfd whose mask holds SIGSYS, read or polled by a program that
- * blocks SIGSYS (the "SIGSYS signalfd mode").
+ * blocks SIGSYS (the "SIGSYS signalfd mode"); and the other waits for
+ * SIGSYS (sigtimedwait, sigsuspend, pause), which need the same mode.
  *
  * The shim keeps the program's blocked SIGSYS pending itself (sigsys.c),
  * since the real SIGSYS must stay unblocked for Syscall User Dispatch: the
@@ -39,13 +40,30 @@
  * and its fork children, and passes to new images (PYSHIM_SIGSYSFD) since
  * a signalfd can be inherited across exec.
  *
+ * sigwaitinfo and sigtimedwait for SIGSYS, and sigsuspend and pause that
+ * leave SIGSYS open, have the same problem: a SIGSYS sent to the process
+ * may reach another thread, which keeps it while this one sleeps on.
+ * They turn the mode on (wrapped handlers, brackets, pokes; not the
+ * signalfd's part, so reads and polls keep their fast path) and run in a
+ * bracket: rt_sigtimedwait with SIGSYS in the kernel's set, so that a
+ * token, or a SIGSYS sent to the thread, ends it as a signal it returns;
+ * rt_sigsuspend (pause becomes one) with SIGSYS open only in the kernel's
+ * wait, so that either ends it, the SIGSYS being kept and its program
+ * handler run afterwards with the wait's mask.  A sigsuspend or pause goes
+ * there only once a thread of the process has blocked SIGSYS (no other
+ * can keep one it should get), or when it is the thread's own wait for
+ * SIGSYS (it blocks SIGSYS outside the wait).
+ *
  * Limits: a token for the process's SIGSYS sits in the waiting thread's
  * own set, so a SIGSYS sent to that thread meanwhile merges with it
  * (natively both would be pending); each wait queues a new token, so an
  * edge-triggered epoll reports the signalfd again at each wait while the
  * SIGSYS stays pending; more than WAITERS threads waiting at once are not
- * all poked; a call already under way when the mode turns on
- * (or in a vfork child, which cannot turn it on) does not see SIGSYS. */
+ * all poked; a call already under way when the mode turns on, or a
+ * sigsuspend when a thread first blocks SIGSYS (or in a vfork child,
+ * which cannot turn it on) does not see SIGSYS; a thread that merely runs
+ * with SIGSYS open is not poked (only waits are), so a SIGSYS another
+ * thread keeps for the process waits there until one waits or unblocks. */
 #include <errno.h>
 #include <signal.h>
 #include <sys/signalfd.h>
@@ -76,7 +94,8 @@ _Static_assert(sizeof(struct signalfd_siginfo) == 128, "a signalfd entry");
 enum { OFF, TURNING_ON, ON };
 
 static struct {
-    uint32_t state;
+    uint32_t state;    /* the mode: handlers wrapped, brackets and pokes */
+    uint32_t fd_state; /* a signalfd holds SIGSYS: reads and polls too */
     /* The tids of the threads in a bracket (0: free slot), with the bits
      * above; a thread frees its slot only while no poker is busy with it,
      * so no token reaches it after its bracket. */
@@ -85,24 +104,37 @@ static struct {
 
 /* ---- turning the mode on ------------------------------------------------ */
 
-/* Contract: every signal is blocked (a handler on this thread must not
+/* Whether the caller is the one to turn `*state` on (it then stores ON
+ * when done); if another thread is doing it, waits until it is done.
+ * Contract: every signal is blocked (a handler on this thread must not
  * wait for this thread). */
-static void turn_on(void)
+static int turning_on(uint32_t *state)
 {
     uint32_t off = OFF;
-    if (__atomic_compare_exchange_n(&sfd.state, &off, TURNING_ON, 0, __ATOMIC_SEQ_CST,
-                                    __ATOMIC_SEQ_CST)) {
+    if (__atomic_compare_exchange_n(state, &off, TURNING_ON, 0, __ATOMIC_SEQ_CST,
+                                    __ATOMIC_SEQ_CST))
+        return 1;
+    while (__atomic_load_n(state, __ATOMIC_ACQUIRE) != ON)
+        RAW0(SYS_sched_yield);
+    return 0;
+}
+
+/* The mode, which a sigtimedwait or sigsuspend for SIGSYS needs; and,
+ * for a signalfd holding SIGSYS, its reads and polls: another thread's
+ * signalfd, and ours, must not be read before that is done.
+ * Contract: every signal is blocked. */
+static void turn_on(int signalfd)
+{
+    if (turning_on(&sfd.state)) {
         /* Handlers first: a bracket must never meet an unwrapped one. */
         shim_wrap_handlers();
+        __atomic_store_n(&sfd.state, ON, __ATOMIC_RELEASE);
+    }
+    if (signalfd && turning_on(&sfd.fd_state)) {
         __atomic_store_n(&shim_proc.sigsys_fd, 1, __ATOMIC_SEQ_CST);
         shim_rewrite_undo();
-        __atomic_store_n(&sfd.state, ON, __ATOMIC_RELEASE);
-        return;
+        __atomic_store_n(&sfd.fd_state, ON, __ATOMIC_RELEASE);
     }
-    /* Another thread is turning it on: its signalfd, and ours, must not be
-     * read before it is done. */
-    while (__atomic_load_n(&sfd.state, __ATOMIC_ACQUIRE) != ON)
-        RAW0(SYS_sched_yield);
 }
 
 long shim_signalfd(struct shim_thread *t, long nr, const long a[6])
@@ -114,7 +146,7 @@ long shim_signalfd(struct shim_thread *t, long nr, const long a[6])
         !shim_copy_in(&mask, (const void *)a[1], sizeof mask) && (mask & SIGBIT(SIGSYS))) {
         uint64_t all = ~0ull, old;
         RAW4(SYS_rt_sigprocmask, SIG_SETMASK, &all, &old, 8);
-        turn_on();
+        turn_on(1);
         RAW4(SYS_rt_sigprocmask, SIG_SETMASK, &old, 0, 8);
     }
     return pyshim_raw_syscall(nr, a[0], a[1], a[2], a[3], 0, 0);
@@ -125,6 +157,7 @@ void shim_sigsys_fd_inherit(void)
     shim_proc.wrap_handlers = 1;
     shim_proc.sigsys_fd = 1;
     sfd.state = ON;
+    sfd.fd_state = ON;
 }
 
 /* ---- tokens ------------------------------------------------------------- */
@@ -236,8 +269,10 @@ void shim_sigsys_fd_away(void)
     uint64_t all = ~0ull, old;
     RAW4(SYS_rt_sigprocmask, SIG_SETMASK, &all, &old, 8);
     struct shim_thread *t = shim_thread_self();
-    if (t->magic == SHIM_THREAD_MAGIC)
+    if (t->magic == SHIM_THREAD_MAGIC) {
         poked(t, 0);
+        t->sfd_handlers++; /* a sigsuspend's wait is over */
+    }
     old &= ~SIGBIT(SIGSYS);
     RAW4(SYS_rt_sigprocmask, SIG_SETMASK, &old, 0, 8);
 }
@@ -246,7 +281,9 @@ void shim_sigsys_fd_away(void)
  * blocked, so no handler can make a waiter wait for an interrupted poker. */
 void shim_sigsys_fd_poke(struct shim_thread *t)
 {
-    if (!__atomic_load_n(&shim_proc.sigsys_fd, __ATOMIC_ACQUIRE))
+    /* Seq_cst, after the SIGSYS kept (shim_sigsys_keep): either this
+     * sees the mode on, or the waiter turning it on sees that SIGSYS. */
+    if (!__atomic_load_n(&shim_proc.wrap_handlers, __ATOMIC_SEQ_CST))
         return;
     uint64_t all = ~0ull, old;
     RAW4(SYS_rt_sigprocmask, SIG_SETMASK, &all, &old, 8);
@@ -283,11 +320,16 @@ void shim_sigsys_fd_after_fork(struct shim_thread *t)
         sfd.waiter[i] = 0;
     t->sfd_slot = -1;
     t->sfd_token = 0;
-    if (sfd.state == TURNING_ON) { /* the thread turning it on is not here */
+    /* The thread turning either on is not here: do it again. */
+    int fd = sfd.fd_state == TURNING_ON;
+    if (fd || sfd.state == TURNING_ON) {
         uint64_t all = ~0ull, old;
         RAW4(SYS_rt_sigprocmask, SIG_SETMASK, &all, &old, 8);
-        sfd.state = OFF;
-        turn_on();
+        if (sfd.state == TURNING_ON)
+            sfd.state = OFF;
+        if (fd)
+            sfd.fd_state = OFF;
+        turn_on(fd);
         RAW4(SYS_rt_sigprocmask, SIG_SETMASK, &old, 0, 8);
     }
 }
@@ -480,4 +522,151 @@ int shim_sigsys_fd_resume(struct shim_thread *t, const char *frame_uc)
     claim(t);
     token_if_pending(t);
     return 1;
+}
+
+/* ---- sigtimedwait and sigsuspend for SIGSYS ------------------------------
+ * Both run in a bracket too, with the mode on (it is turned on by the
+ * first such wait): that is how a SIGSYS sent to the whole process, and
+ * kept by another thread, reaches them (a poke), and the only way to poke
+ * a thread safely (see the table of waiters). */
+
+/* Opens a bracket: every signal blocked (the mask before in *old), the
+ * mode on, a slot, and the virtual bit set for the handlers that run in
+ * the wait (and so that a SIGSYS arriving there is kept for the loop).
+ * Returns the program's virtual bit.  Contract: not a vfork child. */
+static uint32_t open_bracket(struct shim_thread *t, uint64_t *old)
+{
+    uint64_t all = ~0ull;
+    RAW4(SYS_rt_sigprocmask, SIG_SETMASK, &all, old, 8);
+    if (!__atomic_load_n(&shim_proc.wrap_handlers, __ATOMIC_SEQ_CST))
+        turn_on(0);
+    uint32_t program = t->sigsys_blocked;
+    t->sigsys_blocked = 1;
+    enter(t);
+    return program;
+}
+
+/* After a wait of the bracket: the handlers that ran in it may have
+ * changed the virtual bit (their return restored the wait's), and a poke
+ * has been seen.  Contract: every signal is blocked. */
+static void after_wait(struct shim_thread *t)
+{
+    t->sigsys_blocked = 1;
+    poked(t, (uint32_t)t->tid);
+    t->sfd_token = 0;
+}
+
+static int64_t now_ns(void)
+{
+    struct timespec ts;
+    RAW2(SYS_clock_gettime, CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* What is left of a timeout that ends at `end` (ns), in *ts; 0 if none. */
+static int time_left(int64_t end, struct timespec *ts)
+{
+    int64_t left = end - now_ns();
+    if (left <= 0)
+        return 0;
+    ts->tv_sec = left / 1000000000;
+    ts->tv_nsec = left % 1000000000;
+    return 1;
+}
+
+long shim_sigsys_sigwait(struct shim_thread *t, uint64_t set, const long a[6], ucontext_t *uc)
+{
+    struct timespec ts;
+    int timed = a[2] != 0;
+    /* As the kernel, before it takes anything. */
+    if (timed && shim_copy_in(&ts, (const void *)a[2], sizeof ts))
+        return -EFAULT;
+    if (timed && (ts.tv_sec < 0 || ts.tv_nsec < 0 || ts.tv_nsec >= 1000000000))
+        return -EINVAL;
+    int64_t end = !timed ? 0 : ts.tv_sec > (1L << 32) ? INT64_MAX /* never, nearly */
+                                 : now_ns() + ts.tv_sec * 1000000000 + ts.tv_nsec;
+    siginfo_t info;
+    /* SIGSYS is in the set: unblocked while the kernel's wait sleeps, so
+     * that a token or a SIGSYS sent to the thread ends it, and blocked
+     * for real again when it returns. */
+    long args[6] = {(long)&set, (long)&info, timed ? (long)&ts : 0, 8, 0, 0};
+    uint64_t old;
+    uint32_t program = open_bracket(t, &old);
+    uint64_t open = old | SIGBIT(SIGSYS);
+    long r;
+    for (;;) {
+        /* Before the wait: SIGSYS comes first (the kernel takes the
+         * synchronous signals first), and a poke from now on comes in. */
+        if (shim_sigsys_take(t, &info)) {
+            r = SIGSYS;
+            break;
+        }
+        r = pyshim_sigsys_wait(&open, SYS_rt_sigtimedwait, args);
+        after_wait(t);
+        if (r != SIGSYS || !shim_sigsys_fd_token(&info))
+            break;
+        /* A token: its SIGSYS is taken above, or was taken by another
+         * thread meanwhile; then wait on for what is left of the time. */
+        if (!shim_sigsys_pending(t) && timed && !time_left(end, &ts)) {
+            r = -EAGAIN;
+            break;
+        }
+    }
+    leave(t);
+    t->sigsys_blocked = program;
+    /* Tokens still queued arrive now and are dropped. */
+    RAW4(SYS_rt_sigprocmask, SIG_SETMASK, &old, 0, 8);
+    shim_sigsys_unblocked(t, uc);
+    if (r > 0 && a[1] && shim_copy_out((void *)a[1], &info, sizeof info))
+        return -EFAULT;
+    return r;
+}
+
+/* Whether a SIGSYS is pending that would end a sigsuspend: one the
+ * program ignores would not, natively (the kernel drops it).
+ * Contract: every signal is blocked. */
+static int sigsys_for_handler(struct shim_thread *t)
+{
+    siginfo_t info;
+    while (__atomic_load_n(&shim_proc.sigsys_action.handler, __ATOMIC_RELAXED) ==
+               (uintptr_t)SIG_IGN &&
+           shim_sigsys_take(t, &info))
+        ;
+    return shim_sigsys_pending(t);
+}
+
+long shim_sigsys_suspend(struct shim_thread *t, uint64_t mask, ucontext_t *uc)
+{
+    /* The kernel's wait has SIGSYS open, so that a token or a SIGSYS ends
+     * it: the virtual bit is set meanwhile, so that such a SIGSYS is kept
+     * (sigsys.c), and delivered below, outside the table (a program
+     * handler that interrupts the wait sees that bit too, and a SIGSYS
+     * sent while it runs is delivered when the wait ends). */
+    uint64_t wait = mask & ~SIGBIT(SIGSYS), old;
+    long args[6] = {(long)&wait, 8, 0, 0, 0, 0};
+    uint32_t program = open_bracket(t, &old);
+    uint64_t open = old | SIGBIT(SIGSYS);
+    long r;
+    for (;;) {
+        uint32_t handlers = t->sfd_handlers;
+        if (sigsys_for_handler(t)) {
+            r = -EINTR;
+            break;
+        }
+        r = pyshim_sigsys_wait(&open, SYS_rt_sigsuspend, args);
+        after_wait(t);
+        /* Natively the wait ends with a handler only: not with a stale
+         * token, nor with a SIGSYS of the shim's own. */
+        if (r != -EINTR || handlers != t->sfd_handlers || sigsys_for_handler(t))
+            break;
+    }
+    leave(t);
+    /* The program's SIGSYS handler runs with the wait's mask, as
+     * natively; tokens still queued arrive now and are dropped. */
+    t->sigsys_blocked = 0;
+    RAW4(SYS_rt_sigprocmask, SIG_SETMASK, &wait, 0, 8);
+    shim_sigsys_unblocked(t, uc);
+    t->sigsys_blocked = program;
+    RAW4(SYS_rt_sigprocmask, SIG_SETMASK, &old, 0, 8);
+    return r;
 }

@@ -82,6 +82,7 @@ struct shim_thread *shim_thread_init_at(struct shim_thread *t, struct pyshim_cha
     t->sfd_depth = 0;
     t->sfd_slot = -1;
     t->sfd_token = 0;
+    t->sfd_handlers = 0;
 
     stack_t ss = {
         .ss_sp = (char *)t + SHIM_STACK_START,
