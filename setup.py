@@ -114,4 +114,7 @@ ptrace = Extension(
                         "-Wno-unused-parameter", "-Wno-missing-field-initializers"],
 )
 
-setup(ext_modules=core + [preload, ptrace], cmdclass={"build_ext": BuildExt})
+# `pyshim` is a plain script (scripts/pyshim): pip's entry-point wrapper
+# would import re, enum and collections before every run.
+setup(ext_modules=core + [preload, ptrace], cmdclass={"build_ext": BuildExt},
+      scripts=["scripts/pyshim"])

@@ -1,6 +1,8 @@
 """What `pip install` produces: the extension, and a preload library that
 can load into any program."""
+import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pyshim
@@ -40,3 +42,23 @@ def test_preload_library_exports_nothing_of_its_own():
 def test_core_extension_is_compiled():
     assert Path(_core.__file__).suffix == ".so"
     assert _core.PROTOCOL_VERSION >= 1
+
+
+def test_pyshim_command_is_installed_beside_python():
+    """The plain `pyshim` script pip installs (scripts/pyshim) runs the CLI."""
+    command = Path(sys.executable).parent / "pyshim"
+    assert command.is_file() and os.access(command, os.X_OK)
+    out = subprocess.run([str(command), "run", "--", "/bin/echo", "hi"], capture_output=True,
+                         text=True, timeout=60)
+    assert (out.returncode, out.stdout, out.stderr) == (0, "hi\n", "")
+
+
+def test_run_imports_no_parser_and_no_regex():
+    """`pyshim run -- PROGRAM` starts without argparse, re, enum or
+    collections (their imports were most of its start-up)."""
+    code = ("import sys; before = set(sys.modules); from pyshim.cli import main; "
+            "status = main(['run', '--', '/bin/true']); "
+            "print(sorted({'argparse', 're', 'enum', 'collections'} & (set(sys.modules) - before)), "
+            "status)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert (out.stdout, out.stderr) == ("[] 0\n", "")
