@@ -155,9 +155,8 @@ class Table:
         for proc in self.processes.values():
             if not proc.alive:
                 continue
-            for thread in proc.threads.values():
-                if thread.state == "running":
-                    return False
+            if not _ending(proc):
+                return False
             if proc.pidfd is None:
                 proc.pidfd = _pidfd(proc.pid)
                 if proc.pidfd is None:
@@ -166,6 +165,11 @@ class Table:
         if fds:
             select.select(fds, [], [], timeout)
         return bool(fds)
+
+    def any_ending(self) -> bool:
+        """Whether a live process has announced its end (none of its threads
+        runs any more), so its death is near."""
+        return any(p.alive and _ending(p) for p in self.processes.values())
 
     def live(self) -> list[Process]:
         """The processes not known to be gone, the tracer's included."""
@@ -234,6 +238,12 @@ class Table:
                 for p in (*self.retired, *self.processes.values()) if p.pid not in self.handed
                 for t in (*p.past, *p.threads.values())]
         return rows + (self.side.rows() if self.side is not None else [])
+
+
+def _ending(proc: Process) -> bool:
+    """Whether `proc` announced its end: it has threads, none running (a
+    process whose first thread has not started is not ending)."""
+    return bool(proc.threads) and not any(t.state == "running" for t in proc.threads.values())
 
 
 def _pidfd(pid: int) -> int | None:

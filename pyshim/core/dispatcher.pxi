@@ -419,7 +419,8 @@ cdef class Dispatcher:
                     and (<Channel>c).ch.event.tag == PYSHIM_EV_EXIT):
                 self._handle((<Channel>c).index)
             self._remove_channel(c)
-        self.exiting = 0
+        # Another process that announced its end may still be on its way out.
+        self.exiting = self.table.any_ending()
 
     cdef _close(self):
         """The run is over: nothing held is answered any more."""
