@@ -24,21 +24,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static void out(const char *fmt, ...)
-{
-    char buf[256];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(buf, sizeof buf, fmt, ap);
-    va_end(ap);
-    if (write(1, buf, (size_t)n) != n)
-        _exit(3);
-}
-
-static pid_t tid(void)
-{
-    return (pid_t)syscall(SYS_gettid);
-}
+#include "say.h"
 
 static void block(int how, int sig)
 {

@@ -21,21 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static void out(const char *fmt, ...)
-{
-    char buf[256];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(buf, sizeof buf, fmt, ap);
-    va_end(ap);
-    if (write(1, buf, (size_t)n) != n)
-        _exit(3);
-}
-
-static pid_t tid(void)
-{
-    return (pid_t)syscall(SYS_gettid);
-}
+#include "say.h"
 
 static void set_of(sigset_t *s, int sig, int sig2)
 {
