@@ -81,32 +81,6 @@ static int read_sfd(int fd, size_t n, pid_t other)
     return (int)(r / (ssize_t)sizeof si[0]);
 }
 
-static void show_pending(const char *when)
-{
-    sigset_t p;
-    sigpending(&p);
-    out("%s: sigpending SIGSYS %d\n", when, sigismember(&p, SIGSYS));
-}
-
-/* Waits until thread `t` of process `pid` is blocked in syscall `nr`. */
-static void wait_blocked(pid_t pid, pid_t t, long nr)
-{
-    char path[64];
-    snprintf(path, sizeof path, "/proc/%d/task/%d/syscall", pid, t);
-    for (;;) {
-        char buf[64] = {0};
-        int fd = open(path, O_RDONLY);
-        if (fd < 0) {
-            out("open %s: %s\n", path, strerror(errno));
-            exit(2);
-        }
-        ssize_t n = read(fd, buf, sizeof buf - 1);
-        close(fd);
-        if (n > 0 && strtol(buf, 0, 10) == nr && buf[0] != 'r')
-            return;
-        sched_yield();
-    }
-}
 
 static int sfd_fd;
 static pid_t reader_tid;
@@ -181,7 +155,7 @@ static void start_reader(pthread_t *th)
     pthread_create(th, 0, reader, 0);
     while (!__atomic_load_n(&reader_ready, __ATOMIC_ACQUIRE))
         sched_yield();
-    wait_blocked(getpid(), reader_tid, SYS_read);
+    wait_blocked(getpid(), reader_tid, SYS_read, SYS_read);
 }
 
 /* A thread blocked in read is woken by kill (to the process) or tgkill
@@ -209,7 +183,7 @@ static int process_sender(void)
     pid_t parent = getpid();
     pid_t child = fork();
     if (child == 0) {
-        wait_blocked(parent, parent, SYS_read);
+        wait_blocked(parent, parent, SYS_read, SYS_read);
         kill(parent, SIGSYS);
         _exit(0);
     }
@@ -301,7 +275,8 @@ static int wait_woken(const char *how)
     pthread_create(&th, 0, waiter, (void *)how);
     while (!__atomic_load_n(&reader_ready, __ATOMIC_ACQUIRE))
         sched_yield();
-    wait_blocked(getpid(), reader_tid, !strcmp(how, "poll") ? SYS_poll : SYS_epoll_wait);
+    long nr = !strcmp(how, "poll") ? SYS_poll : SYS_epoll_wait;
+    wait_blocked(getpid(), reader_tid, nr, nr);
     kill(getpid(), SIGSYS);
     pthread_join(th, 0);
     return 0;
@@ -373,12 +348,12 @@ static int interrupted(const char *what, int restart, const char *when)
     while (!__atomic_load_n(&reader_ready, __ATOMIC_ACQUIRE))
         sched_yield();
     long nr = !strcmp(what, "poll") ? SYS_poll : SYS_read;
-    wait_blocked(getpid(), reader_tid, nr);
+    wait_blocked(getpid(), reader_tid, nr, nr);
     pthread_kill(th, SIGUSR2);
     if (restart && nr == SYS_read) {
         /* Blocked in the read again after the handler. */
         wait_handled();
-        wait_blocked(getpid(), reader_tid, nr);
+        wait_blocked(getpid(), reader_tid, nr, nr);
         kill(getpid(), SIGSYS);
     }
     pthread_join(th, 0);
@@ -389,10 +364,10 @@ static int interrupted(const char *what, int restart, const char *when)
 static void *masked_sender(void *arg)
 {
     pid_t main_tid = *(pid_t *)arg;
-    wait_blocked(getpid(), main_tid, SYS_ppoll);
+    wait_blocked(getpid(), main_tid, SYS_ppoll, SYS_ppoll);
     kill(getpid(), SIGUSR2); /* only the ppoll's mask lets it in */
     wait_handled();
-    wait_blocked(getpid(), main_tid, SYS_ppoll);
+    wait_blocked(getpid(), main_tid, SYS_ppoll, SYS_ppoll);
     kill(getpid(), SIGSYS);
     return 0;
 }
@@ -494,10 +469,10 @@ static int nested(void)
     pthread_create(&th, 0, reader, 0);
     while (!__atomic_load_n(&reader_ready, __ATOMIC_ACQUIRE))
         sched_yield();
-    wait_blocked(getpid(), reader_tid, SYS_read);
+    wait_blocked(getpid(), reader_tid, SYS_read, SYS_read);
     pthread_kill(th, SIGUSR2);
     wait_handled();
-    wait_blocked(getpid(), reader_tid, SYS_read); /* again, after the handler */
+    wait_blocked(getpid(), reader_tid, SYS_read, SYS_read); /* again, after the handler */
     kill(getpid(), SIGSYS);
     pthread_join(th, 0);
     show_pending("at the end");
@@ -528,7 +503,7 @@ static int longjmp_out(void)
     pid_t main_tid = tid();
     pid_t child = fork();
     if (child == 0) {
-        wait_blocked(getppid(), main_tid, SYS_read);
+        wait_blocked(getppid(), main_tid, SYS_read, SYS_read);
         kill(getppid(), SIGUSR2);
         _exit(0);
     }

@@ -53,35 +53,6 @@ static void show(const char *what, int r, const siginfo_t *si)
     out("\n");
 }
 
-static void show_pending(const char *when)
-{
-    sigset_t p;
-    sigpending(&p);
-    out("%s: sigpending SIGSYS %d\n", when, sigismember(&p, SIGSYS));
-}
-
-/* Waits until thread `t` of this process is blocked in syscall `nr` (a
- * pause may show as the rt_sigsuspend the shim makes of it). */
-static void wait_blocked(pid_t t, long nr)
-{
-    long nr2 = nr == SYS_pause ? SYS_rt_sigsuspend : nr;
-    char path[64];
-    snprintf(path, sizeof path, "/proc/self/task/%d/syscall", t);
-    for (;;) {
-        char buf[64] = {0};
-        int fd = open(path, O_RDONLY);
-        if (fd < 0) {
-            out("open %s: %s\n", path, strerror(errno));
-            exit(2);
-        }
-        ssize_t n = read(fd, buf, sizeof buf - 1);
-        close(fd);
-        long now = strtol(buf, 0, 10);
-        if (n > 0 && (now == nr || now == nr2) && buf[0] != 'r')
-            return;
-        sched_yield();
-    }
-}
 
 /* ---- the sender ------------------------------------------------------- */
 
@@ -168,7 +139,7 @@ static int wait_for(const char *how, int two, int sig)
     sigprocmask(SIG_BLOCK, &u, 0);
     with_usr1 = two;
     pthread_t th = start(sigwaiter, 0);
-    wait_blocked(waiter_tid, SYS_rt_sigtimedwait);
+    wait_blocked(getpid(), waiter_tid, SYS_rt_sigtimedwait, SYS_rt_sigtimedwait);
     send_it(how, sig);
     pthread_join(th, 0);
     show_pending("after");
@@ -236,11 +207,11 @@ static int interrupted(void)
     struct sigaction sa = {.sa_sigaction = on_usr2, .sa_flags = SA_SIGINFO};
     sigaction(SIGUSR2, &sa, 0);
     pthread_t th = start(interrupted_waiter, 0);
-    wait_blocked(waiter_tid, SYS_rt_sigtimedwait);
+    wait_blocked(getpid(), waiter_tid, SYS_rt_sigtimedwait, SYS_rt_sigtimedwait);
     syscall(SYS_tgkill, getpid(), waiter_tid, SIGUSR2);
     while (__atomic_load_n(&waiter_ready, __ATOMIC_ACQUIRE) != 2)
         sched_yield();
-    wait_blocked(waiter_tid, SYS_rt_sigtimedwait);
+    wait_blocked(getpid(), waiter_tid, SYS_rt_sigtimedwait, SYS_rt_sigtimedwait);
     kill(getpid(), SIGSYS);
     pthread_join(th, 0);
     show_pending("after");
@@ -290,7 +261,7 @@ static int rounds(int n)
         } else if (kind(i) == SI_TKILL) {
             /* Not while its call traps: under pyshim the kernel would keep
              * one of the two SIGSYS only (README, a known limit). */
-            wait_blocked(waiter_tid, SYS_rt_sigtimedwait);
+            wait_blocked(getpid(), waiter_tid, SYS_rt_sigtimedwait, SYS_rt_sigtimedwait);
             syscall(SYS_tgkill, getpid(), waiter_tid, SIGSYS);
         } else {
             union sigval v = {.sival_int = i};
@@ -351,7 +322,8 @@ static int suspend(const char *call, const char *how)
         sigaction(SIGUSR2, &u, 0);
     }
     pthread_t th = start(suspender, (void *)call);
-    wait_blocked(waiter_tid, !strcmp(call, "pause") ? SYS_pause : SYS_rt_sigsuspend);
+    long nr = !strcmp(call, "pause") ? SYS_pause : SYS_rt_sigsuspend;
+    wait_blocked(getpid(), waiter_tid, nr, SYS_rt_sigsuspend);
     if (!strcmp(how, "usr2"))
         syscall(SYS_tgkill, getpid(), waiter_tid, SIGUSR2);
     else
@@ -387,7 +359,7 @@ static int suspend_rounds(int n)
     pthread_t th = start(suspend_rounds_waiter, 0);
     for (int i = 0; i < n; i++) {
         if (i % 2) { /* not while its call traps (see rounds) */
-            wait_blocked(waiter_tid, SYS_rt_sigsuspend);
+            wait_blocked(getpid(), waiter_tid, SYS_rt_sigsuspend, SYS_rt_sigsuspend);
             syscall(SYS_tgkill, getpid(), waiter_tid, SIGSYS);
         } else
             kill(getpid(), SIGSYS);
