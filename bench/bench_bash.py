@@ -8,12 +8,12 @@ command's wall time, start-up included, is reported beside it.
 """
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 import time
 
-from common import machine_line, median, print_bars, print_table, run_command, write_json
+from common import (arguments, machine_line, median, print_bars, print_table, run_command,
+                    write_json)
 
 LOOP = ('s=$EPOCHREALTIME; for i in $(seq {n}); do /bin/true; done; e=$EPOCHREALTIME; '
         'echo $(( (${{e/./}} - ${{s/./}}) * 1000 ))')  # microseconds -> ns
@@ -34,10 +34,8 @@ def wall(argv: list[str]) -> int:
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = arguments(__doc__, repeat=5)
     ap.add_argument("--count", type=int, default=200, metavar="N")
-    ap.add_argument("--repeat", type=int, default=5, metavar="R")
-    ap.add_argument("--json", metavar="FILE")
     args = ap.parse_args()
 
     script = ["bash", "-c", LOOP.format(n=args.count)]

@@ -19,7 +19,6 @@ $PYSHIM_RUN_TAG=bench<pid>, so only this run's segments are counted.
 """
 from __future__ import annotations
 
-import argparse
 import os
 import statistics
 import sys
@@ -27,8 +26,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import (compile_c, machine_line, median, print_bars, print_table, run_command,
-                    run_supervised, write_json)
+from common import (arguments, compile_c, machine_line, median, print_bars, print_table,
+                    run_command, run_supervised, write_json)
 from pyshim import Supervisor
 
 SOURCE = Path(__file__).with_name("clone_loop.c")
@@ -82,9 +81,7 @@ def run_alive(argv: list[str], tag: str, samples: list[dict], timeout: float) ->
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--repeat", type=int, default=5, metavar="R")
-    ap.add_argument("--json", metavar="FILE", help="write the raw numbers to FILE")
+    ap = arguments(__doc__, repeat=5)
     ap.add_argument("--timeout", type=int, default=600, metavar="S",
                     help="give up on one measurement after S seconds (default 600)")
     args = ap.parse_args()

@@ -11,7 +11,6 @@ git worktree), in the same run: before and after a change.
 """
 from __future__ import annotations
 
-import argparse
 import os
 import statistics
 import sys
@@ -19,8 +18,8 @@ import tempfile
 from pathlib import Path
 
 import baseline
-from common import (compile_c, machine_line, median, print_bars, print_table, run_command,
-                    run_supervised, write_json)
+from common import (arguments, compile_c, machine_line, median, print_bars, print_table,
+                    run_command, run_supervised, write_json)
 from pyshim import Supervisor
 
 SOURCE = Path(__file__).with_name("getppid_loop.c")
@@ -69,10 +68,7 @@ def compared(prog: str, n: int, repeat: int, rev: str, tree: str) -> dict:
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--iterations", type=int, default=100_000, metavar="N")
-    ap.add_argument("--repeat", type=int, default=5, metavar="R")
-    ap.add_argument("--json", metavar="FILE", help="write the raw numbers to FILE")
+    ap = arguments(__doc__, repeat=5, iterations=100_000)
     ap.add_argument("--baseline", metavar="REV",
                     help="also measure the supervised rows under git revision REV")
     args = ap.parse_args()

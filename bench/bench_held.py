@@ -13,12 +13,11 @@ events through the run's ready set and never looks at a held channel.
 """
 from __future__ import annotations
 
-import argparse
 import sys
 import tempfile
 from pathlib import Path
 
-from common import (compile_c, interleaved, machine_line, print_table, run_command,
+from common import (arguments, compile_c, interleaved, machine_line, print_table, run_command,
                     run_supervised, write_json)
 from pyshim import Supervisor
 
@@ -59,10 +58,7 @@ def holding(holders: int, python_handler: bool = True) -> Supervisor:
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--iterations", type=int, default=100_000, metavar="N")
-    ap.add_argument("--repeat", type=int, default=5, metavar="R")
-    ap.add_argument("--json", metavar="FILE", help="write the raw numbers to FILE")
+    ap = arguments(__doc__, repeat=5, iterations=100_000)
     args = ap.parse_args()
 
     n = args.iterations

@@ -14,7 +14,6 @@ alone, for each.  Bar: pyshim's ratio at most 3x for K=4 on 2 cores.
 """
 from __future__ import annotations
 
-import argparse
 import os
 import subprocess
 import sys
@@ -22,8 +21,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import (compile_c, interleaved, machine_line, print_bars, print_table, tree_env,
-                    write_json)
+from common import (arguments, compile_c, interleaved, machine_line, print_bars, print_table,
+                    tree_env, write_json)
 
 HERE = Path(__file__).parent
 STRACE_DIVISOR = 10
@@ -51,14 +50,11 @@ def together(argv: list[str], k: int, timeout: float) -> float:
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--iterations", type=int, default=100_000, metavar="N")
+    ap = arguments(__doc__, repeat=3, iterations=100_000)
     ap.add_argument("--runs", type=int, default=4, metavar="K")
-    ap.add_argument("--repeat", type=int, default=3, metavar="R")
     ap.add_argument("--config", default="handler-native",
                     help="bench/supervise_one.py configuration (default: handler-native)")
     ap.add_argument("--timeout", type=float, default=300.0, metavar="S")
-    ap.add_argument("--json", metavar="FILE", help="write the raw numbers to FILE")
     args = ap.parse_args()
 
     with tempfile.TemporaryDirectory() as work:

@@ -18,15 +18,14 @@ Medians of R runs, in milliseconds; `strace -f /bin/true` and
 """
 from __future__ import annotations
 
-import argparse
 import os
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from common import (interleaved, machine_line, print_bars, print_table, tree_env, wall_ms,
-                    write_json)
+from common import (arguments, interleaved, machine_line, print_bars, print_table, tree_env,
+                    wall_ms, write_json)
 
 HERE = Path(__file__).parent
 
@@ -47,12 +46,10 @@ def in_process(fn) -> float:
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--repeat", type=int, default=21, metavar="R")
+    ap = arguments(__doc__, repeat=21)
     ap.add_argument("--python", metavar="PY",
                     help="interpreter for the command-line rows (default: this one, "
                          "with this tree's pyshim first on its path)")
-    ap.add_argument("--json", metavar="FILE", help="write the raw numbers to FILE")
     args = ap.parse_args()
 
     env = None

@@ -11,14 +11,13 @@ per call.  strace gets N/10 iterations.
 """
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 import tempfile
 from pathlib import Path
 
-from common import (compile_c, interleaved, machine_line, print_bars, print_table, run_command,
-                    run_supervised, write_json)
+from common import (arguments, compile_c, interleaved, machine_line, print_bars, print_table,
+                    run_command, run_supervised, write_json)
 from pyshim import Supervisor
 
 SOURCE = Path(__file__).with_name("getppid_static.c")
@@ -55,10 +54,7 @@ def configurations(n: int):
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--iterations", type=int, default=100_000, metavar="N")
-    ap.add_argument("--repeat", type=int, default=5, metavar="R")
-    ap.add_argument("--json", metavar="FILE", help="write the raw numbers to FILE")
+    ap = arguments(__doc__, repeat=5, iterations=100_000)
     args = ap.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="bench-static-") as workdir:

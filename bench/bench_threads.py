@@ -13,7 +13,6 @@ natively", and under `strace -f` (N/10 calls, so its figures are scaled by
 """
 from __future__ import annotations
 
-import argparse
 import os
 import subprocess
 import sys
@@ -21,8 +20,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import (compile_c, interleaved, last_number, machine_line, print_bars, print_table,
-                    tree_env, write_json)
+from common import (arguments, compile_c, interleaved, last_number, machine_line, print_bars,
+                    print_table, tree_env, write_json)
 
 HERE = Path(__file__).parent
 STRACE_DIVISOR = 10
@@ -42,12 +41,10 @@ def timed(argv: list[str], timeout: float) -> tuple[float, float]:
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = arguments(__doc__, repeat=5)
     ap.add_argument("--calls", type=int, default=64_000, metavar="N")
     ap.add_argument("--threads", type=int, default=32, metavar="T")
-    ap.add_argument("--repeat", type=int, default=5, metavar="R")
     ap.add_argument("--timeout", type=float, default=300.0, metavar="S")
-    ap.add_argument("--json", metavar="FILE", help="write the raw numbers to FILE")
     args = ap.parse_args()
     n, t = args.calls, args.threads
 

@@ -12,22 +12,19 @@ nobody asked for run natively).  Bar: pyshim at most 1.3x native.
 """
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 import tempfile
 from pathlib import Path
 
-from common import (interleaved, machine_line, print_bars, print_table, tree_env, wall_ms,
-                    write_json)
+from common import (arguments, interleaved, machine_line, print_bars, print_table, tree_env,
+                    wall_ms, write_json)
 
 HERE = Path(__file__).parent
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--repeat", type=int, default=5, metavar="R")
-    ap.add_argument("--json", metavar="FILE", help="write the raw numbers to FILE")
+    ap = arguments(__doc__, repeat=5)
     args = ap.parse_args()
     env = tree_env()
     with tempfile.TemporaryDirectory() as work:

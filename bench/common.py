@@ -2,6 +2,7 @@
 and reading the ns count it printed, medians, and the printed report."""
 from __future__ import annotations
 
+import argparse
 import contextlib
 import json
 import os
@@ -15,6 +16,17 @@ import time
 from pathlib import Path
 
 TREE = Path(__file__).resolve().parent.parent  # the pyshim tree this bench/ belongs to
+
+
+def arguments(doc: str, repeat: int = 5, iterations: int | None = None) -> argparse.ArgumentParser:
+    """The options every script takes: --repeat R, --json FILE and, given a
+    default, --iterations N; the script adds its own."""
+    ap = argparse.ArgumentParser(description=doc.splitlines()[0])
+    if iterations is not None:
+        ap.add_argument("--iterations", type=int, default=iterations, metavar="N")
+    ap.add_argument("--repeat", type=int, default=repeat, metavar="R")
+    ap.add_argument("--json", metavar="FILE", help="write the raw numbers to FILE")
+    return ap
 
 
 def compile_c(source, workdir: str, *flags: str) -> str:
