@@ -9,7 +9,7 @@ import textwrap
 
 import pytest
 
-from conftest import pyshim_cli, tagged_segments
+from conftest import ROOT, pyshim_cli, tagged_segments
 from pyshim import NATIVE, Supervisor, shm
 
 
@@ -200,6 +200,39 @@ def test_exited_threads_give_their_blocks_back(prog, tmp_path, no_leaks):
     assert (status, out) == (0, "200 threads, one at a time\n")
     assert seen[-1] == 2  # the control segment and one slab
     assert len(sup.threads) == 201
+
+
+@pytest.mark.parametrize("trap", [[], ["--trap", "all"]], ids=["getppid", "trap-all"])
+def test_threads_starting_while_others_end(prog, tmp_path, trap):
+    """8 threads each create and join 150 threads in turn (the shim keeps
+    ended threads' altstacks for new ones): every call of every thread
+    reaches the handler, on the right thread, and nothing else is lost."""
+    counts = collections.Counter()
+    sup = Supervisor(trap="all") if trap else Supervisor()
+
+    @sup.on("getppid")
+    def count(call):
+        counts[call.tid] += 1
+
+    status, out, err = run_capture(sup, [prog("threads"), "churn", "8", "150", "20"], tmp_path)
+    assert (status, out, err) == (0, "1200 threads x 20 calls: 24000\n", "")
+    assert len(counts) == 1200 and set(counts.values()) == {20}
+    assert len(sup.threads) == 1 + 8 + 1200
+    assert all(row["state"] == "exited" for row in sup.threads)
+
+
+def test_a_new_thread_reuses_an_ended_threads_shim_stack(prog):
+    """The shim maps a stack for its SIGSYS handler per thread (2 x 128 KiB,
+    then trimmed); 200 threads one after another need two such mappings
+    (the main thread's and the first thread's), not 201."""
+    out = subprocess.run(
+        ["strace", "-f", "-qq", "-e", "trace=mmap", "-o", "/dev/stderr",
+         sys.executable, "-m", "pyshim", "run", "--", prog("clones"), "serial", "200"],
+        capture_output=True, text=True, timeout=120, env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    assert (out.returncode, out.stdout) == (0, "200 threads, one at a time\n"), out.stderr[-2000:]
+    shim_stacks = [line for line in out.stderr.splitlines()
+                   if "mmap(NULL, 262144, PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_ANONYMOUS|MAP_NORESERVE," in line]
+    assert len(shim_stacks) == 2, shim_stacks
 
 
 def test_handlers_can_fail_thread_creation(prog, tmp_path):

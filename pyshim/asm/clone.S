@@ -89,22 +89,31 @@ pyshim_set_context:
     .size pyshim_set_context, . - pyshim_set_context
 
 /*
- * void pyshim_exit_thread(void *stack_base, size_t stack_size, int status)
- *     __attribute__((noreturn));
+ * void pyshim_exit_thread(void *stack_base, size_t stack_size, int status,
+ *                         uintptr_t *spare) __attribute__((noreturn));
  *
- * Unmaps the calling thread's shim altstack (the stack it may be running
- * on) and exits the thread, without touching memory in between.
- * Contract: every signal is blocked (a signal delivered onto the unmapped
- * stack would kill the process), and nothing else uses that memory.
+ * Gives up the calling thread's shim altstack (the stack it may be running
+ * on) and exits the thread, without touching memory in between: if `spare`
+ * is not NULL and still 0, the region's address goes there in one atomic
+ * compare-and-swap (another thread may take it from that moment on);
+ * otherwise the region is unmapped.
+ * Contract: every signal is blocked (a signal delivered onto a stack that
+ * is gone, or that another thread now uses, would kill the process or
+ * corrupt it), and nothing else uses that memory.
  */
     .globl pyshim_exit_thread
     .hidden pyshim_exit_thread
     .type pyshim_exit_thread, @function
 pyshim_exit_thread:
     movl %edx, %r12d            /* status survives the munmap syscall */
-    movl $11, %eax              /* __NR_munmap(rdi, rsi) */
+    testq %rcx, %rcx
+    jz 1f
+    xorl %eax, %eax
+    lock cmpxchgq %rdi, (%rcx)  /* *spare: 0 -> stack_base */
+    je 2f                       /* kept: exit without another access */
+1:  movl $11, %eax              /* __NR_munmap(rdi, rsi) */
     syscall
-    movl %r12d, %edi
+2:  movl %r12d, %edi
     movl $60, %eax              /* __NR_exit */
     syscall
     ud2

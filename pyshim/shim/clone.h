@@ -109,5 +109,6 @@ SHIM_HIDDEN long shim_clone_thread(const struct shim_child_start *start, uint64_
 SHIM_HIDDEN long shim_clone_process(uint64_t flags, uint64_t ptid, uint64_t ctid,
                                     uint64_t tls);
 SHIM_HIDDEN __attribute__((noreturn)) void pyshim_set_context(const struct shim_context *ctx);
-SHIM_HIDDEN __attribute__((noreturn)) void pyshim_exit_thread(void *base, size_t size, int status);
+SHIM_HIDDEN __attribute__((noreturn)) void pyshim_exit_thread(void *base, size_t size, int status,
+                                                            uintptr_t *spare);
 #endif /* PYSHIM_CLONE_H */

@@ -113,7 +113,7 @@ static void join_run_vfork(struct shim_child_start *s)
  * without a stack of its own, the parent's stack, while the kernel keeps
  * the parent suspended until the child execs or exits.  The child must not
  * run on the parent's handler frames or altstack: it starts on a region the
- * parent maps and unmaps once it is resumed. */
+ * parent maps and gives back once it is resumed. */
 static long clone_vfork(ucontext_t *uc, const struct shim_clone_req *req,
                         const struct shim_child_start *base)
 {
@@ -132,7 +132,7 @@ static long clone_vfork(ucontext_t *uc, const struct shim_clone_req *req,
     long r = shim_clone_thread(&start, req->flags, (uint64_t)area + SHIM_ALTSTACK_SIZE,
                                req->ptid, req->ctid, req->tls);
     RAW4(SYS_rt_sigprocmask, SIG_SETMASK, &old, 0, 8);
-    RAW2(SYS_munmap, area, SHIM_ALTSTACK_SIZE);
+    shim_free_altstack(area); /* the child has exec'd or exited */
     return r;
 }
 

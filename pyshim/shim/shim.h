@@ -44,6 +44,8 @@ struct shim_kaction {
  * no syscall and without relying on the fs register (threads made with raw
  * clone and no new TLS share it). */
 #define SHIM_ALTSTACK_SIZE (128u * 1024u)
+/* Ended threads' altstacks a process keeps for its next threads. */
+#define SHIM_SPARE_ALTSTACKS 16
 #define SHIM_STACK_START 8192u /* page 0: struct shim_thread; page 1: guard */
 #define SHIM_THREAD_MAGIC 0x5448524450534853ull
 
@@ -154,6 +156,10 @@ struct shim_process {
      * kept by such a thread, and a sigsuspend or pause that leaves it open
      * must be woken by a poke (shim_sigsys_suspends). */
     int32_t sigsys_blocks;
+    /* Altstack regions of threads that ended (0: empty slot), kept for the
+     * next threads: a new thread then makes no mmap, munmap or mprotect
+     * and takes no page fault for its shim state (shim_map_altstack). */
+    uintptr_t spare_altstacks[SHIM_SPARE_ALTSTACKS];
 };
 extern struct shim_process shim_proc SHIM_HIDDEN;
 
@@ -204,8 +210,12 @@ SHIM_HIDDEN struct shim_thread *shim_thread_init_at(struct shim_thread *area,
                                                    struct pyshim_channel *channel,
                                                    const struct pyshim_block_desc *desc,
                                                    long *status);
-/* Maps a SHIM_ALTSTACK_SIZE-aligned altstack region; NULL on failure. */
+/* A SHIM_ALTSTACK_SIZE-aligned altstack region, page 0 zeroed: a spare
+ * one, or a new mapping; NULL on failure. */
 SHIM_HIDDEN struct shim_thread *shim_map_altstack(void);
+/* Gives back a region from shim_map_altstack: kept as a spare, or unmapped.
+ * Contract: no thread runs on it or uses its page 0 any more. */
+SHIM_HIDDEN void shim_free_altstack(struct shim_thread *area);
 /* Arms Syscall User Dispatch for the calling thread: 0 or -errno. */
 SHIM_HIDDEN long shim_arm(void);
 /* Ends the calling thread: frees its shim state and exits with `status`. */

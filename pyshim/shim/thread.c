@@ -21,6 +21,14 @@ _Static_assert(sizeof(struct shim_thread) <= 4096, "thread state fits page 0 of 
 
 struct shim_thread *shim_map_altstack(void)
 {
+    for (int i = 0; i < SHIM_SPARE_ALTSTACKS; i++) {
+        uintptr_t *slot = &shim_proc.spare_altstacks[i];
+        uintptr_t spare = __atomic_load_n(slot, __ATOMIC_RELAXED);
+        if (spare && (spare = __atomic_exchange_n(slot, 0, __ATOMIC_ACQUIRE))) {
+            shim_memset((void *)spare, 0, sizeof(struct shim_thread));
+            return (struct shim_thread *)spare;
+        }
+    }
     long raw = RAW6(SYS_mmap, 0, 2 * SHIM_ALTSTACK_SIZE, PROT_READ | PROT_WRITE,
                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (raw < 0 && raw > -4096)
@@ -34,6 +42,23 @@ struct shim_thread *shim_map_altstack(void)
         RAW2(SYS_munmap, base + SHIM_ALTSTACK_SIZE, end - (base + SHIM_ALTSTACK_SIZE));
     RAW3(SYS_mprotect, base + 4096, 4096, PROT_NONE);
     return (struct shim_thread *)base;
+}
+
+/* An empty slot for a spare altstack, or NULL (the region is unmapped). */
+static uintptr_t *spare_slot(void)
+{
+    for (int i = 0; i < SHIM_SPARE_ALTSTACKS; i++)
+        if (!__atomic_load_n(&shim_proc.spare_altstacks[i], __ATOMIC_RELAXED))
+            return &shim_proc.spare_altstacks[i];
+    return NULL;
+}
+
+void shim_free_altstack(struct shim_thread *area)
+{
+    uintptr_t *slot = spare_slot(), empty = 0;
+    if (!slot || !__atomic_compare_exchange_n(slot, &empty, (uintptr_t)area, 0, __ATOMIC_RELEASE,
+                                              __ATOMIC_RELAXED))
+        RAW2(SYS_munmap, area, SHIM_ALTSTACK_SIZE);
 }
 
 long shim_install_sigsys_handler(void)
@@ -147,8 +172,8 @@ void shim_thread_exit(struct shim_thread *t, int status)
     uint64_t all = ~0ull;
     RAW4(SYS_rt_sigprocmask, SIG_SETMASK, &all, 0, 8);
     t->magic = 0;
-    if (t->vfork_child) /* the suspended parent unmaps it */
+    if (t->vfork_child) /* the suspended parent gives it back */
         for (;;)
             RAW1(SYS_exit, status);
-    pyshim_exit_thread(t, SHIM_ALTSTACK_SIZE, status);
+    pyshim_exit_thread(t, SHIM_ALTSTACK_SIZE, status, spare_slot());
 }
