@@ -61,6 +61,7 @@ cdef class Dispatcher:
     cdef uint32_t rpos
     cdef uint32_t idle_words       # looked at in vain since the last trim
     cdef pyshim_waiter waiter      # how busy its waits found the machine (pyshim_wait.h)
+    cdef uint64_t poll_ticks       # how long a wait polls before it sleeps
     cdef int cap                   # length of the arrays above
     cdef int nchan
     cdef list by_index
@@ -85,6 +86,7 @@ cdef class Dispatcher:
     cdef uint64_t guard_seen       # pyshim_guard_count() when last looked at
 
     def __cinit__(self):
+        self.poll_ticks = PYSHIM_DISPATCHER_START_POLL_TICKS  # until the first Start
         self.slots = NULL
         self.slot_pid = NULL
         self.slot_held = NULL
@@ -292,8 +294,7 @@ cdef class Dispatcher:
         ipc/pyshim_wait.h (yielding the CPU every few polls)."""
         cdef unsigned i
         cdef uint64_t before, start = pyshim_ticks()
-        while not pyshim_wait_should_sleep(start, pyshim_ticks(),
-                                           PYSHIM_DISPATCHER_POLL_TICKS):
+        while not pyshim_wait_should_sleep(start, pyshim_ticks(), self.poll_ticks):
             for i in range(pyshim_wait_stride(&self.waiter)):
                 if pyshim_ready_any(self.ctl) or pyshim_load_acquire(&self.poked):
                     pyshim_wait_ended(&self.waiter)
@@ -656,6 +657,7 @@ cdef class Dispatcher:
                 tid = pidns.task_tid(c.pid, ev.tid) if ev.tid != ev.pid else c.pid
         elif c.pid == 0:
             self._set_pid(c, ev.pid)
+        self.poll_ticks = PYSHIM_DISPATCHER_POLL_TICKS
         if not c.started:
             c.started = True
             c.tid = tid

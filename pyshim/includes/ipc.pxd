@@ -112,6 +112,7 @@ cdef extern from "pyshim_sync.h" nogil:
 cdef extern from "pyshim_wait.h" nogil:
     cdef enum:
         PYSHIM_DISPATCHER_POLL_TICKS
+        PYSHIM_DISPATCHER_START_POLL_TICKS
     ctypedef uint32_t pyshim_waiter
     uint64_t pyshim_ticks()
     unsigned pyshim_wait_stride(const pyshim_waiter *w)
