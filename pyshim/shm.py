@@ -135,14 +135,18 @@ class Block:
 class Segment:
     """A POSIX shared-memory segment created exclusively and mapped."""
 
-    def __init__(self, name: str, size: int):
+    def __init__(self, name: str, size: int, keep_fd: bool = False):
         shm = posix_ipc.SharedMemory(name, posix_ipc.O_CREX, mode=0o600, size=size)
         try:
             self.map = mmap.mmap(shm.fd, size)
         except BaseException:
             shm.unlink()
+            shm.close_fd()
             raise
-        finally:
+        # The descriptor, kept if asked (the control segment's carries the
+        # run's liveness lock), else closed: the mapping is enough.
+        self.fd = shm.fd if keep_fd else -1
+        if not keep_fd:
             shm.close_fd()
         self.name = name
         self.size = size
@@ -169,6 +173,9 @@ class Segment:
             posix_ipc.unlink_shared_memory(self.name)
         except posix_ipc.ExistentialError:
             pass
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
         try:
             self.map.close()
         except BufferError:
@@ -181,7 +188,7 @@ class Run:
 
     def __init__(self, tag: str | None = None):
         self.run_id = new_run_id(tag)
-        self.control = Segment(segment_name(self.run_id, 0), _core.CONTROL_SIZE)
+        self.control = Segment(segment_name(self.run_id, 0), _core.CONTROL_SIZE, keep_fd=True)
         _core.init_control(self.control.map, *_own_identity())
         self._slabs: list[Segment] = []
         self._free: list[tuple[Segment, int]] = []
