@@ -11,6 +11,13 @@ alone, then K runs started together (wall time until the last one ends).
 The same is done natively and under `strace -f` (strace gets N/10 calls, as
 in bench_getppid.py).  Reported: seconds, and the ratio of K at once to one
 alone, for each.  Bar: pyshim's ratio at most 3x for K=4 on 2 cores.
+
+Also printed: the floor this machine puts under that ratio.  One run alone
+keeps both cores busy, one on each side of every call (W us per call, its
+time per call, from the loop's own clock).  With more runs than cores, each call costs at least two
+hand-offs between two processes on one core (program to supervisor and
+back), and bench/handoff.c measures one (S us).  K runs on C cores then take
+at least K/C x (W + 2S) per call: ratio >= K/C x (1 + 2S/W).
 """
 from __future__ import annotations
 
@@ -72,6 +79,14 @@ def main() -> int:
             measures[(name, 1)] = lambda argv=argv: together(argv, 1, args.timeout)
             measures[(name, k)] = lambda argv=argv: together(argv, k, args.timeout)
         results = interleaved(measures, args.repeat)
+        # W: a call's time in one run alone, from the loop's own clock
+        # (the whole command also counts Python's start-up).
+        loop_ns = sorted(int(subprocess.run(commands[f"pyshim ({args.config})"], capture_output=True,
+                                            text=True, check=True, env=tree_env()).stdout)
+                         for _ in range(3))[1]
+        handoff = compile_c(HERE / "handoff.c", work)
+        handoff_ns = sorted(int(subprocess.run([handoff, "100000"], capture_output=True, text=True,
+                                               check=True).stdout) for _ in range(5))[2]
 
     print(f"# {k} runs at once vs one alone, {n} getppid calls each "
           f"(strace: {max(1, n // STRACE_DIVISOR)}); {machine_line()}; "
@@ -84,8 +99,17 @@ def main() -> int:
         raw[name] = {"alone_s": results[(name, 1)][1], "together_s": results[(name, k)][1]}
     print_table(["command", "one alone (s)", f"{k} at once (s)", "ratio"], rows)
     pyshim = f"pyshim ({args.config})"
+    cores = os.cpu_count() or 1
+    w_us = loop_ns / n / 1e3
+    s_us = handoff_ns / 1e3
+    floor = k / cores * (1 + 2 * s_us / w_us) if k > cores else 1.0
+    print(f"\nfloor on this machine: one hand-off between two processes on one core "
+          f"(bench/handoff.c) {s_us:.2f} us, a call alone {w_us:.2f} us: {k} runs on {cores} "
+          f"cores cost at least {floor:.2f}x one alone ({k}/{cores} x (1 + 2 x {s_us:.2f} / "
+          f"{w_us:.2f}))\n")
     print_bars({f"{k} pyshim runs at once cost at most 3x one alone": ratios[pyshim] <= 3.0})
-    write_json(args.json, {"iterations": n, "runs": k, "results": raw})
+    write_json(args.json, {"iterations": n, "runs": k, "results": raw,
+                           "handoff_ns": handoff_ns, "floor": floor})
     return 0
 
 
