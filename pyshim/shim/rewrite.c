@@ -53,7 +53,10 @@
  * - With a shadow stack (CET) the stub's return would not match it: no
  *   rewriting then.
  *
- * $PYSHIM_NO_REWRITE=1 in the program's environment turns it off. */
+ * $PYSHIM_NO_REWRITE=1 in the program's environment turns it off.
+ * $PYSHIM_TEST_LINGER=1, for tests only, makes every two-store rewrite wait
+ * in its intermediate state until another thread trapped there (or for
+ * LINGER_NS), so that they can see that path taken. */
 #include <link.h>
 #include <linux/membarrier.h>
 #include <stdlib.h>
@@ -72,6 +75,7 @@ extern char pyshim_arena_end[] SHIM_HIDDEN;
 #define MOV_LEN 5      /* b8 imm32, and e8 rel32 in its place */
 #define SITE_LEN 7     /* the mov and its syscall (0f 05): a trap's ip is site + 7 */
 #define STRADDLES 256  /* two-store rewrites per process */
+#define LINGER_NS 200000000L
 
 static struct {
     uintptr_t lo, hi;  /* libc's executable segment (0: rewriting is off) */
@@ -79,6 +83,8 @@ static struct {
     int lock;
     int serialize;     /* two-store rewrites: 0 not tried yet, 1 on (membarrier
                         * registered), -1 off for good */
+    int linger;        /* $PYSHIM_TEST_LINGER */
+    uint32_t corrected; /* traps in an intermediate state, corrected */
 } rw;
 
 /* The sites rewritten with two stores: where their intermediate state
@@ -138,11 +144,19 @@ static int find_libc(struct dl_phdr_info *info, size_t size, void *data)
 #define ARCH_SHSTK_STATUS 0x5005
 #define ARCH_SHSTK_SHSTK (1UL << 0)
 
+/* Whether environment variable `name` is set, non-empty and not "0".
+ * Contract: in the constructor (getenv). */
+static int env_on(const char *name)
+{
+    const char *v = getenv(name);
+    return v && v[0] && !(v[0] == '0' && !v[1]);
+}
+
 void shim_rewrite_init(void)
 {
-    const char *off = getenv("PYSHIM_NO_REWRITE");
-    if (off && off[0] && !(off[0] == '0' && !off[1]))
+    if (env_on("PYSHIM_NO_REWRITE"))
         return;
+    rw.linger = env_on("PYSHIM_TEST_LINGER");
     unsigned long features = 0;
     if (RAW2(SYS_arch_prctl, ARCH_SHSTK_STATUS, &features) == 0 && (features & ARCH_SHSTK_SHSTK))
         return;
@@ -272,6 +286,24 @@ static void publish(const struct plan *p, long nr)
         rw.serialize = -1;
 }
 
+/* Test only ($PYSHIM_TEST_LINGER): waits, yielding, until another thread's
+ * trap in the intermediate state was corrected, or for LINGER_NS.
+ * Contract: as store_twice, between its two stores. */
+static void linger(void)
+{
+    if (!rw.linger)
+        return;
+    uint32_t seen = __atomic_load_n(&rw.corrected, __ATOMIC_ACQUIRE);
+    struct timespec start, now;
+    RAW2(SYS_clock_gettime, CLOCK_MONOTONIC, &start);
+    do {
+        RAW0(SYS_sched_yield);
+        RAW2(SYS_clock_gettime, CLOCK_MONOTONIC, &now);
+    } while (__atomic_load_n(&rw.corrected, __ATOMIC_ACQUIRE) == seen &&
+             (now.tv_sec - start.tv_sec) * 1000000000L + (now.tv_nsec - start.tv_nsec) <
+                 LINGER_NS);
+}
+
 /* Rewrites a site whose two words both change: the second word, every core
  * running this mm serialized, then the first (see the top comment).  Any
  * failure leaves the site as it was, or at worst in the intermediate
@@ -288,6 +320,7 @@ static void store_twice(const struct plan *p, long nr)
         swap_word(second, p->new[1], p->old[1]); /* some cores may still see new[1]: harmless */
         return;
     }
+    linger();
     if (!swap_word(p->word, p->old[0], p->new[0]))
         swap_word(second, p->new[1], p->old[1]);
 }
@@ -342,8 +375,10 @@ long shim_straddle_nr(long nr, uint64_t ip)
 {
     uint32_t n = __atomic_load_n(&shim_straddles, __ATOMIC_ACQUIRE);
     for (uint32_t i = 0; i < n; i++)
-        if (straddle[i].trap == ip && straddle[i].mixed == (uint32_t)nr)
+        if (straddle[i].trap == ip && straddle[i].mixed == (uint32_t)nr) {
+            __atomic_add_fetch(&rw.corrected, 1, __ATOMIC_RELEASE);
             return straddle[i].nr;
+        }
     return nr;
 }
 
