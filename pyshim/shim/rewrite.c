@@ -321,8 +321,8 @@ static void store_twice(const struct plan *p, long nr)
         return;
     }
     linger();
-    if (!swap_word(p->word, p->old[0], p->new[0]))
-        swap_word(second, p->new[1], p->old[1]);
+    if (!swap_word(p->word, p->old[0], p->new[0])) /* changed by someone else: give up */
+        swap_word(second, p->new[1], p->old[1]);  /* (a core that still sees new[1] traps) */
 }
 
 /* Contract: `ip` is the address after a syscall that trapped with number
