@@ -13,14 +13,17 @@ the table reports the share that
   as Shadow's preload-libc does, reaches; calls libc makes internally from
   stdio, readdir, malloc or fopen do not);
 - **mov+syscall**: was made by an instruction pair `mov $imm32, %eax;
-  syscall` (b8 xx xx xx xx 0f 05), a site that a 5-byte jump could
+  syscall` (b8 xx xx xx xx 0f 05), a site that a 5-byte call could
   redirect once its first trap proved it;
-- **... patchable**: of those, the ones whose 5-byte `mov` lies inside one
-  aligned 8-byte word, so a single atomic store can replace it while other
-  threads may run it;
+- **... in one word**: of those, the ones whose 5-byte `mov` lies inside
+  one aligned 8-byte word, so a single atomic store replaces it while other
+  threads may run it (the others straddle two words and take two stores
+  with a core serialization between, unless the second word keeps its
+  bytes);
 - **no trap now**: the share that pyshim, with nothing subscribed, runs
-  without a trap today (shim/rewrite.c: patchable libc sites of the calls
-  on its allowlist).  Counted as 1 - (SIGSYS deliveries / calls), the
+  without a trap today (shim/rewrite.c: mov+syscall sites in libc of the
+  calls on its allowlist, in one word or straddling two).  Counted as
+  1 - (SIGSYS deliveries / calls), the
   SIGSYS deliveries counted by `strace -f -e trace=none -e signal=SIGSYS`
   around `pyshim run`, in a separate run of the same command.
 """
@@ -71,7 +74,7 @@ def measure(argv: list[str], preload: str, work: str) -> dict:
         f.write(bytes(4096))
     total: collections.Counter = collections.Counter()
     mov: collections.Counter = collections.Counter()
-    patchable: collections.Counter = collections.Counter()
+    one_word: collections.Counter = collections.Counter()
     sites: dict = {}
     skip = {syscalls.NUMBERS[n] for n in ALWAYS_HANDLED if n in syscalls.NUMBERS}
     sup = Supervisor()
@@ -96,7 +99,7 @@ def measure(argv: list[str], preload: str, work: str) -> dict:
         if kind:
             mov[call.nr] += 1
             if kind == 2:
-                patchable[call.nr] += 1
+                one_word[call.nr] += 1
         return None
 
     env = dict(os.environ, LD_PRELOAD=preload, REACH_COUNTS=counts_path)
@@ -110,7 +113,7 @@ def measure(argv: list[str], preload: str, work: str) -> dict:
     reached = sum(min(wrapped[nr], total[nr]) for nr in total)
     n = sum(total.values())
     return {"status": status, "calls": n, "wrappers": reached,
-            "mov": sum(mov.values()), "patchable": sum(patchable.values()),
+            "mov": sum(mov.values()), "one_word": sum(one_word.values()),
             "by_syscall": {syscalls.name(nr): [total[nr], min(wrapped[nr], total[nr]), mov[nr]]
                            for nr in total}}
 
@@ -149,16 +152,16 @@ def main() -> int:
         n = max(r["calls"], 1)
         fast = max(r["calls"] - r["traps_now"], 0)
         rows.append([name, str(r["calls"]), f"{100 * r['wrappers'] / n:.0f}%",
-                     f"{100 * r['mov'] / n:.0f}%", f"{100 * r['patchable'] / n:.0f}%",
+                     f"{100 * r['mov'] / n:.0f}%", f"{100 * r['one_word'] / n:.0f}%",
                      f"{100 * fast / n:.0f}%"])
-        for k in ("calls", "wrappers", "mov", "patchable"):
+        for k in ("calls", "wrappers", "mov", "one_word"):
             sums[k] += r[k]
         sums["fast"] += fast
     n = max(sums["calls"], 1)
     rows.append(["all of the above", str(sums["calls"]), f"{100 * sums['wrappers'] / n:.0f}%",
-                 f"{100 * sums['mov'] / n:.0f}%", f"{100 * sums['patchable'] / n:.0f}%",
+                 f"{100 * sums['mov'] / n:.0f}%", f"{100 * sums['one_word'] / n:.0f}%",
                  f"{100 * sums['fast'] / n:.0f}%"])
-    print_table(["command", "syscalls", "wrappers", "mov+syscall", "... patchable",
+    print_table(["command", "syscalls", "wrappers", "mov+syscall", "... in one word",
                  "no trap now"], rows)
     print("\nTop syscalls per command (calls, through wrappers, at mov+syscall sites):")
     for name, r in results.items():

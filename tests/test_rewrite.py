@@ -2,6 +2,7 @@
 proven by one trap runs natively from then on, with the same results, and a
 subscribed call is never taken off the trap."""
 import os
+import re
 import subprocess
 import sys
 
@@ -11,15 +12,52 @@ from conftest import ROOT, pyshim_cli
 from pyshim import Supervisor
 
 
-def sigsys_count(argv, env, syscall):
-    """SIGSYS deliveries for `syscall` while `pyshim run -- argv` runs, as
-    strace sees them (each is one trapped call)."""
+def sigsys_lines(argv, env):
+    """The output of `pyshim run -- argv` and strace's lines for the SIGSYS
+    deliveries meanwhile (each is one trapped call)."""
     out = subprocess.run(
         ["strace", "-f", "-qq", "-e", "trace=none", "-e", "signal=SIGSYS", "-o", "/dev/stderr",
          sys.executable, "-m", "pyshim", "run", "--", *argv],
         capture_output=True, text=True, timeout=120, env=env)
     assert out.returncode == 0, out.stderr[-2000:]
-    return out.stdout, out.stderr.count(f"si_syscall=__NR_{syscall},")
+    return out.stdout, [line for line in out.stderr.splitlines() if "SIGSYS" in line]
+
+
+def sigsys_count(argv, env, syscall):
+    """SIGSYS deliveries for `syscall` while `pyshim run -- argv` runs, as
+    strace sees them."""
+    out, lines = sigsys_lines(argv, env)
+    return out, sum(f"si_syscall=__NR_{syscall}," in line for line in lines)
+
+
+def native_calls(argv, syscall):
+    """The output of argv run natively and how many `syscall` calls it made,
+    as strace sees them."""
+    out = subprocess.run(["strace", "-f", "-qq", "-e", f"trace={syscall}", "-o", "/dev/stderr",
+                          *argv], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    return out.stdout, sum(line.split(" ", 1)[-1].lstrip().startswith(f"{syscall}(")
+                           for line in out.stderr.splitlines())
+
+
+def libc_site(prog, call):
+    """How libc's site for `call` lies (tests/progs/rewrite.c "site"): the
+    bytes of its mov before an aligned 8-byte boundary (1 to 4), 5 when it
+    lies inside one word.  Fails when libc has no such site for it."""
+    out = subprocess.run([prog("rewrite"), "site", call], capture_output=True, text=True,
+                         timeout=60, check=True).stdout.split()
+    assert out[1] != "none", f"this libc makes {call} without `mov $nr, %eax; syscall`"
+    return 5 if out[1] == "5" else int(out[1].split("+")[0])
+
+
+def directory(tmp_path, files):
+    """A directory of `files` empty files: its canonical path and entries
+    (with . and ..)."""
+    d = tmp_path / "dir"
+    d.mkdir()
+    for i in range(files):
+        (d / f"f{i}").touch()
+    return os.path.realpath(d), files + 2
 
 
 def test_an_unsubscribed_call_traps_once_per_site(prog):
@@ -59,3 +97,65 @@ def test_rewritten_sites_across_fork_and_threads(prog, mode, expected, trap):
     assert native.stdout == expected
     out = pyshim_cli("run", *trap, "--", prog("rewrite"), mode)
     assert (out.stdout, out.returncode) == (expected, 0), out.stderr
+
+
+def test_a_straddling_site_traps_once(prog, tmp_path):
+    # glibc's getdents64 site (readdir's) starts its mov in the last bytes
+    # of an aligned word: rewritten all the same.
+    split = libc_site(prog, "getdents64")
+    assert split < 5, ("getdents64's site in this libc lies inside one 8-byte word: this test "
+                       "needs a site whose mov straddles two (choose another call)")
+    d, _ = directory(tmp_path, 20)
+    argv = [prog("rewrite"), "readdir", d, "500"]
+    expected, calls = native_calls(argv, "getdents64")
+    assert expected == "readdir: 500 rounds of 22 entries\n" and calls >= 500
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    assert sigsys_count(argv, env, "getdents64") == (expected, 1)
+    assert sigsys_count(argv, dict(env, PYSHIM_NO_REWRITE="1"), "getdents64") == (expected, calls)
+
+
+@pytest.mark.parametrize("trap", [[], ["--trap", "all"]], ids=["unsubscribed", "trap-all"])
+def test_straddling_sites_rewritten_while_threads_run_them(prog, tmp_path, trap):
+    # 16 threads released at once on getcwd (a mov split after 1 byte: two
+    # stores) and readdir; --trap all subscribes both: never rewritten.
+    d, entries = directory(tmp_path, 20)
+    argv = [prog("rewrite"), "dirs", d, str(entries), "100"]
+    native = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+    assert native.stdout == "dirs: 0 wrong results\n"
+    for _ in range(5):
+        out = pyshim_cli("run", *trap, "--", *argv, timeout=120)
+        assert (out.stdout, out.returncode) == (native.stdout, 0), out.stderr
+
+
+def test_a_half_rewritten_site_traps_with_its_own_call(prog, tmp_path):
+    """Between the two stores a thread may run `mov $MIXED, %eax; syscall`:
+    the shim takes that trap for getcwd.  PYSHIM_TEST_LINGER keeps the
+    state until some thread trapped there, which strace shows as a SIGSYS
+    with a number no syscall has."""
+    split = libc_site(prog, "getcwd")
+    assert split < 4, ("getcwd's site in this libc does not split its mov's number across two "
+                       f"words (split {split}): this test needs one that does")
+    d, entries = directory(tmp_path, 20)
+    argv = [prog("rewrite"), "dirs", d, str(entries), "50"]
+    env = dict(os.environ, PYTHONPATH=str(ROOT), PYSHIM_TEST_LINGER="1")
+    out, lines = sigsys_lines(argv, env)
+    assert out == "dirs: 0 wrong results\n"
+    mixed = [line for line in lines if re.search(r"si_syscall=[0-9]", line)]
+    assert mixed, "no thread ran a site in its intermediate state"
+
+
+def test_a_subscribed_straddling_call_reaches_its_handler_every_time(prog, tmp_path):
+    d, _ = directory(tmp_path, 20)
+    argv = [prog("rewrite"), "readdir", d, "300"]
+    expected, calls = native_calls(argv, "getdents64")
+    sup, seen = Supervisor(), []
+
+    @sup.on("getdents64")
+    def count(call):
+        seen.append(call.args[0])
+        return None  # run it natively
+
+    out = tmp_path / "out"
+    with open(out, "w") as f:
+        status = sup.run(argv, stdout=f)
+    assert (status, out.read_text(), len(seen)) == (0, expected, calls)

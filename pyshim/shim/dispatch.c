@@ -277,5 +277,11 @@ void shim_on_sigsys(int sig, siginfo_t *info, void *ctx)
         }
     }
     long args[6] = {g[REG_RDI], g[REG_RSI], g[REG_RDX], g[REG_R10], g[REG_R8], g[REG_R9]};
-    g[REG_RAX] = shim_syscall(t, info->si_syscall, args, uc, (uint64_t)g[REG_RIP]);
+    uint64_t ip = (uint64_t)g[REG_RIP];
+    /* The call's number, corrected first when the trap comes from a site
+     * halfway rewritten (rewrite.c): everything below sees the right one.
+     * The shim never re-executes the trapped instruction (rax becomes the
+     * result), so nothing else needs the correction. */
+    long nr = shim_trapped_nr(info->si_syscall, ip);
+    g[REG_RAX] = shim_syscall(t, nr, args, uc, ip);
 }

@@ -18,11 +18,32 @@
  *   and polls become such calls when the process makes a signalfd holding
  *   SIGSYS (sigsysfd.c): their stubs then return to the site's syscall,
  *   which traps (shim_rewrite_undo).
- * - The 5 bytes lie inside one aligned 8-byte word, replaced by a single
- *   atomic store: a thread running the site sees the old mov or the new
- *   call, never half of each; a thread already past the mov runs the old
- *   syscall, which traps as before.  The stub is written before the site
- *   points at it.
+ * - When the bytes that change lie inside one aligned 8-byte word (the mov
+ *   does, or it straddles two words and the second keeps its bytes because
+ *   rel32's high bytes equal imm32's), one atomic store replaces them: a
+ *   thread running the site sees the old mov or the new call, never half of
+ *   each; a thread already past the mov runs the old syscall, which traps
+ *   as before.  The stub is written before the site points at it.
+ * - A mov that straddles two words that both change takes two stores, the
+ *   second word first.  In between, a thread may run `b8` and the old low
+ *   bytes of imm32 from the first word with the new high bytes of rel32
+ *   from the second: `mov $MIXED, %eax`, then the site's own `syscall`,
+ *   which traps at the site's end with MIXED, a number known when the site
+ *   is planned.  A table of such sites (shim_straddle_nr), published before
+ *   the first store, lets the SIGSYS handler take that trap for the site's
+ *   own number; only the exact (address, MIXED) pair is corrected, so a
+ *   jump straight to the syscall with anything else in eax is untouched.
+ *   Entries are never removed: a thread may have run the MIXED mov and be
+ *   preempted before its syscall for any time.  x86 lets another core run
+ *   stale bytes of modified code until it serializes its instruction
+ *   stream, so between the stores membarrier(PRIVATE_EXPEDITED_SYNC_CORE)
+ *   serializes every core running this mm (vfork children too; a core that
+ *   switches to the mm later serializes on the way): after it, no thread
+ *   can combine the new first word with the old second, the one mix that
+ *   would run garbage.  Without membarrier, or with the table full, such
+ *   sites keep their trap.  So do they from the moment a thread of the
+ *   process stops trapping (PTRACE_TRACEME, after any two-store rewrite in
+ *   progress): that thread would run MIXED natively.
  * - The `call` pushes below the stack pointer: libc's syscall functions
  *   keep nothing there (checked for glibc 2.36: only __longjmp_chk, whose
  *   sigaltstack is never rewritten, uses the red zone).  A signal during
@@ -32,8 +53,12 @@
  * - With a shadow stack (CET) the stub's return would not match it: no
  *   rewriting then.
  *
- * $PYSHIM_NO_REWRITE=1 in the program's environment turns it off. */
+ * $PYSHIM_NO_REWRITE=1 in the program's environment turns it off.
+ * $PYSHIM_TEST_LINGER=1, for tests only, makes every two-store rewrite wait
+ * in its intermediate state until another thread trapped there (or for
+ * LINGER_NS), so that they can see that path taken. */
 #include <link.h>
+#include <linux/membarrier.h>
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
@@ -46,12 +71,31 @@ extern char pyshim_arena_end[] SHIM_HIDDEN;
 
 #define SLOT PYSHIM_ARENA_SLOT
 #define PAGE 4096UL
+#define WORD 8UL       /* the unit of an atomic store to code */
+#define MOV_LEN 5      /* b8 imm32, and e8 rel32 in its place */
+#define SITE_LEN 7     /* the mov and its syscall (0f 05): a trap's ip is site + 7 */
+#define STRADDLES 256  /* two-store rewrites per process */
+#define LINGER_NS 200000000L
 
 static struct {
     uintptr_t lo, hi;  /* libc's executable segment (0: rewriting is off) */
     uint32_t used;     /* arena slots written */
     int lock;
+    int serialize;     /* two-store rewrites: 0 not tried yet, 1 on (membarrier
+                        * registered), -1 off for good */
+    int linger;        /* $PYSHIM_TEST_LINGER */
+    uint32_t corrected; /* traps in an intermediate state, corrected */
 } rw;
+
+/* The sites rewritten with two stores: where their intermediate state
+ * traps, with which number, and the site's own.  Entries [0, shim_straddles)
+ * are complete (published with release); they are never removed. */
+static struct {
+    uintptr_t trap;  /* site + SITE_LEN */
+    uint32_t mixed;  /* eax after the intermediate `mov $MIXED, %eax` */
+    uint32_t nr;
+} straddle[STRADDLES];
+uint32_t shim_straddles;
 
 /* Calls the shim emulates or must see at every call: never rewritten; in
  * the SIGSYS signalfd mode, nor the calls that may read or poll such a
@@ -100,11 +144,19 @@ static int find_libc(struct dl_phdr_info *info, size_t size, void *data)
 #define ARCH_SHSTK_STATUS 0x5005
 #define ARCH_SHSTK_SHSTK (1UL << 0)
 
+/* Whether environment variable `name` is set, non-empty and not "0".
+ * Contract: in the constructor (getenv). */
+static int env_on(const char *name)
+{
+    const char *v = getenv(name);
+    return v && v[0] && !(v[0] == '0' && !v[1]);
+}
+
 void shim_rewrite_init(void)
 {
-    const char *off = getenv("PYSHIM_NO_REWRITE");
-    if (off && off[0] && !(off[0] == '0' && !off[1]))
+    if (env_on("PYSHIM_NO_REWRITE"))
         return;
+    rw.linger = env_on("PYSHIM_TEST_LINGER");
     unsigned long features = 0;
     if (RAW2(SYS_arch_prctl, ARCH_SHSTK_STATUS, &features) == 0 && (features & ARCH_SHSTK_SHSTK))
         return;
@@ -119,11 +171,25 @@ static int unlock_text(uintptr_t addr, size_t len, int writable)
     return RAW3(SYS_mprotect, page, ((addr + len + PAGE - 1) & ~(PAGE - 1)) - page, prot) == 0;
 }
 
+/* Replaces the aligned word at `addr` by `new` if it still holds `old`, in
+ * one atomic store; whether it did.  Contract: the word is writable. */
+static int swap_word(uintptr_t addr, uint64_t old, uint64_t new)
+{
+    return __atomic_compare_exchange_n((uint64_t *)addr, &old, new, 0, __ATOMIC_SEQ_CST,
+                                       __ATOMIC_SEQ_CST);
+}
+
+/* The next arena slot, where write_stub will write. */
+static uintptr_t next_slot(void)
+{
+    return (uintptr_t)pyshim_arena + (uintptr_t)rw.used * SLOT;
+}
+
 /* Writes the stub for `nr` into a fresh arena slot; NULL if full or
  * the arena cannot be made writable.  Contract: rw.lock is held. */
 static char *write_stub(long nr)
 {
-    char *slot = pyshim_arena + (size_t)rw.used * SLOT;
+    char *slot = (char *)next_slot();
     if (slot + SLOT > pyshim_arena_end || !unlock_text((uintptr_t)slot, SLOT, 1))
         return NULL;
     uint32_t imm = (uint32_t)nr;
@@ -133,31 +199,130 @@ static char *write_stub(long nr)
         0x48, 0x8d, 0x49, 0x02, /* lea 2(%rcx), %rcx */
         0xff, 0xe1,             /* jmp *%rcx */
     };
-    _Static_assert(5 + sizeof tail <= SLOT, "a stub fits its slot");
-    _Static_assert(5 + 2 + 1 == PYSHIM_ARENA_POPPED, "the unwind rule changes after the pop");
+    _Static_assert(MOV_LEN + sizeof tail <= SLOT, "a stub fits its slot");
+    _Static_assert(MOV_LEN + 2 + 1 == PYSHIM_ARENA_POPPED, "the unwind rule changes after the pop");
+    _Static_assert(SITE_LEN == MOV_LEN + 2, "the stub returns past the site's 2-byte syscall");
     slot[0] = (char)0xb8;       /* mov $nr, %eax */
     shim_memcpy(slot + 1, &imm, 4);
-    shim_memcpy(slot + 5, tail, sizeof tail);
+    shim_memcpy(slot + MOV_LEN, tail, sizeof tail);
     unlock_text((uintptr_t)slot, SLOT, 0);
     rw.used++;
     return slot;
 }
 
-/* Whether `ip` follows a site this file can rewrite for `nr`: libc's
- * `mov $nr, %eax; syscall`, its mov inside one aligned 8-byte word.  Reads
- * only libc's code, so it may run before the lock (and runs again under
- * it: another thread may have rewritten the site meanwhile). */
-static int rewritable_site(long nr, uintptr_t ip)
+/* A site's rewrite, planned from its bytes: the aligned words its mov lies
+ * in, before and after, and how many stores make the change. */
+struct plan {
+    uintptr_t site;    /* the mov */
+    uintptr_t word;    /* the aligned word the mov starts in */
+    int words;         /* 1, or 2 when the mov straddles into word + WORD */
+    int stores;        /* 1, or 2 when both words change */
+    uint32_t mixed;    /* stores == 2: eax after the intermediate mov */
+    uint64_t old[2], new[2];
+};
+
+/* Plans the rewrite of the site before `ip` for `nr` into a call of the
+ * next arena slot; 0 if there is nothing to rewrite: not libc's `mov $nr,
+ * %eax; syscall` (another shape, or rewritten already), or the slot out of
+ * a call's reach.  Reads only libc's code and rw.used, so it may run
+ * before the lock (and runs again under it: another thread may have
+ * rewritten the site meanwhile). */
+static int plan(long nr, uintptr_t ip, struct plan *p)
 {
-    uintptr_t site = ip - 7;
-    if (site < rw.lo || ip > rw.hi)
+    if (ip < rw.lo + SITE_LEN || ip > rw.hi)
         return 0;
+    uintptr_t site = ip - SITE_LEN;
     const unsigned char *code = (const unsigned char *)site;
     uint32_t imm;
     shim_memcpy(&imm, code + 1, 4);
     if (code[0] != 0xb8 || imm != (uint32_t)nr || code[5] != 0x0f || code[6] != 0x05)
-        return 0; /* another shape, or already rewritten */
-    return (site & ~(uintptr_t)7) == ((site + 4) & ~(uintptr_t)7);
+        return 0;
+    long rel = (long)next_slot() - (long)(site + MOV_LEN);
+    if (rel != (int32_t)rel)
+        return 0;
+    unsigned char call[MOV_LEN] = {0xe8}; /* call rel32 */
+    int32_t rel32 = (int32_t)rel;
+    shim_memcpy(call + 1, &rel32, 4);
+
+    p->site = site;
+    p->word = site & ~(WORD - 1);
+    p->words = ((site + MOV_LEN - 1) & ~(WORD - 1)) == p->word ? 1 : 2;
+    _Static_assert(MOV_LEN <= WORD + 1, "a mov lies in at most two words");
+    p->old[1] = 0;
+    shim_memcpy(p->old, (const void *)p->word, WORD * (size_t)p->words);
+    shim_memcpy(p->new, p->old, sizeof p->new);
+    shim_memcpy((char *)p->new + (site - p->word), call, MOV_LEN);
+    p->stores = p->words == 2 && p->new[1] != p->old[1] ? 2 : 1;
+    if (p->stores == 2) {
+        /* The first word as it was, the second as it will be. */
+        uint64_t mid[2] = {p->old[0], p->new[1]};
+        shim_memcpy(&p->mixed, (const char *)mid + (site - p->word) + 1, 4);
+    }
+    return 1;
+}
+
+/* Whether this process may make a two-store rewrite: registers for
+ * membarrier's core serialization at the first (once per process; a
+ * failure turns them off for good).  Contract: rw.lock is held. */
+static int may_store_twice(void)
+{
+    if (!rw.serialize)
+        rw.serialize = RAW3(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_SYNC_CORE,
+                            0, 0) == 0 ? 1 : -1;
+    return rw.serialize > 0;
+}
+
+/* Adds the site of `p` to the table, complete before it is counted; the
+ * last free entry turns two-store rewrites off.  Contract: rw.lock is held,
+ * the table has room (may_store_twice said yes). */
+static void publish(const struct plan *p, long nr)
+{
+    uint32_t n = shim_straddles;
+    straddle[n].trap = p->site + SITE_LEN;
+    straddle[n].mixed = p->mixed;
+    straddle[n].nr = (uint32_t)nr;
+    __atomic_store_n(&shim_straddles, n + 1, __ATOMIC_RELEASE);
+    if (n + 1 == STRADDLES)
+        rw.serialize = -1;
+}
+
+/* Test only ($PYSHIM_TEST_LINGER): waits, yielding, until another thread's
+ * trap in the intermediate state was corrected, or for LINGER_NS.
+ * Contract: as store_twice, between its two stores. */
+static void linger(void)
+{
+    if (!rw.linger)
+        return;
+    uint32_t seen = __atomic_load_n(&rw.corrected, __ATOMIC_ACQUIRE);
+    struct timespec start, now;
+    RAW2(SYS_clock_gettime, CLOCK_MONOTONIC, &start);
+    do {
+        RAW0(SYS_sched_yield);
+        RAW2(SYS_clock_gettime, CLOCK_MONOTONIC, &now);
+    } while (__atomic_load_n(&rw.corrected, __ATOMIC_ACQUIRE) == seen &&
+             (now.tv_sec - start.tv_sec) * 1000000000L + (now.tv_nsec - start.tv_nsec) <
+                 LINGER_NS);
+}
+
+/* Rewrites a site whose two words both change: the second word, every core
+ * running this mm serialized, then the first (see the top comment).  Any
+ * failure leaves the site as it was, or at worst in the intermediate
+ * state, whose traps the table corrects.  Contract: rw.lock is held, every
+ * signal is blocked, both words are writable, may_store_twice() said yes. */
+static void store_twice(const struct plan *p, long nr)
+{
+    uintptr_t second = p->word + WORD;
+    publish(p, nr);
+    if (!swap_word(second, p->old[1], p->new[1]))
+        return;
+    if (RAW3(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED_SYNC_CORE, 0, 0) != 0) {
+        rw.serialize = -1;
+        swap_word(second, p->new[1], p->old[1]); /* some cores may still see new[1]: harmless */
+        return;
+    }
+    linger();
+    if (!swap_word(p->word, p->old[0], p->new[0])) /* changed by someone else: give up */
+        swap_word(second, p->new[1], p->old[1]);  /* (a core that still sees new[1] traps) */
 }
 
 /* Contract: `ip` is the address after a syscall that trapped with number
@@ -165,35 +330,30 @@ static int rewritable_site(long nr, uintptr_t ip)
  * are blocked and rw.lock is held. */
 static void rewrite_locked(long nr, uintptr_t ip)
 {
-    if (!rewritable(nr) || !rewritable_site(nr, ip))
+    struct plan p;
+    if (!rewritable(nr) || !plan(nr, ip, &p))
         return; /* (the mode may have turned on since the first look) */
-    uintptr_t site = ip - 7;
-    uintptr_t word = site & ~(uintptr_t)7;
-    uintptr_t slot = (uintptr_t)pyshim_arena + (uintptr_t)rw.used * SLOT;
-    long rel = (long)slot - (long)(site + 5);
-    if (rel != (int32_t)rel)
-        return; /* the arena is out of a jump's reach */
+    if (p.stores == 2 && !may_store_twice())
+        return;
     if (!write_stub(nr))
         return;
-    uint64_t old, new;
-    shim_memcpy(&old, (const void *)word, 8);
-    new = old;
-    unsigned char call[5] = {0xe8}; /* call rel32 */
-    int32_t rel32 = (int32_t)rel;
-    shim_memcpy(call + 1, &rel32, 4);
-    shim_memcpy((char *)&new + (site - word), call, 5);
-    if (!unlock_text(word, 8, 1))
+    size_t len = WORD * (size_t)p.words;
+    if (!unlock_text(p.word, len, 1))
         return; /* the stub stays unused */
-    __atomic_compare_exchange_n((uint64_t *)word, &old, new, 0, __ATOMIC_SEQ_CST,
-                                __ATOMIC_SEQ_CST);
-    unlock_text(word, 8, 0);
+    if (p.stores == 1)
+        swap_word(p.word, p.old[0], p.new[0]);
+    else
+        store_twice(&p, nr);
+    unlock_text(p.word, len, 0);
 }
 
 void shim_rewrite(long nr, uint64_t ip)
 {
     /* Most traps come from sites already judged: decide before paying for
      * the signal mask and the lock. */
-    if (!rw.lo || !rewritable(nr) || !rewritable_site(nr, (uintptr_t)ip))
+    struct plan p;
+    if (!rw.lo || !rewritable(nr) || !plan(nr, (uintptr_t)ip, &p) ||
+        (p.stores == 2 && rw.serialize < 0))
         return;
     /* Another thread rewriting (often this very site, when many threads
      * start at once): skip, never wait.  The call has run; the site is
@@ -209,6 +369,27 @@ void shim_rewrite(long nr, uint64_t ip)
     shim_unblock(&old);
 }
 
+/* Contract (shim.h): from the SIGSYS handler; reads only published
+ * entries, which never change. */
+long shim_straddle_nr(long nr, uint64_t ip)
+{
+    uint32_t n = __atomic_load_n(&shim_straddles, __ATOMIC_ACQUIRE);
+    for (uint32_t i = 0; i < n; i++)
+        if (straddle[i].trap == ip && straddle[i].mixed == (uint32_t)nr) {
+            __atomic_add_fetch(&rw.corrected, 1, __ATOMIC_RELEASE);
+            return straddle[i].nr;
+        }
+    return nr;
+}
+
+/* Waits for rw.lock.  Contract: every signal is blocked (a handler of this
+ * thread could otherwise wait for a lock its own thread holds). */
+static void lock_waiting(void)
+{
+    while (__atomic_exchange_n(&rw.lock, 1, __ATOMIC_ACQUIRE))
+        RAW0(SYS_sched_yield);
+}
+
 /* A stub whose call must trap again gets `ret` (c3) in place of its
  * `syscall`: it returns to the site's own syscall instruction, with eax
  * already the call's number, and that one traps.  One byte, so a thread in
@@ -219,23 +400,38 @@ void shim_rewrite_undo(void)
 {
     if (!rw.lo)
         return;
-    while (__atomic_exchange_n(&rw.lock, 1, __ATOMIC_ACQUIRE))
-        RAW0(SYS_sched_yield);
+    lock_waiting();
     for (uint32_t i = 0; i < rw.used; i++) {
         char *slot = pyshim_arena + (size_t)i * SLOT;
         uint32_t nr;
         shim_memcpy(&nr, slot + 1, 4);
-        if (rewritable(nr) || slot[5] != 0x0f || !unlock_text((uintptr_t)slot, SLOT, 1))
+        if (rewritable(nr) || slot[MOV_LEN] != 0x0f || !unlock_text((uintptr_t)slot, SLOT, 1))
             continue;
-        __atomic_store_n(slot + 5, (char)0xc3, __ATOMIC_SEQ_CST);
+        __atomic_store_n(slot + MOV_LEN, (char)0xc3, __ATOMIC_SEQ_CST);
         unlock_text((uintptr_t)slot, SLOT, 0);
     }
     __atomic_store_n(&rw.lock, 0, __ATOMIC_RELEASE);
 }
 
+/* Contract (shim.h): waits for a rewrite in progress, every signal
+ * blocked meanwhile. */
+void shim_rewrite_untrapped(void)
+{
+    uint64_t all = ~0ull, old;
+    RAW4(SYS_rt_sigprocmask, SIG_SETMASK, &all, &old, 8);
+    lock_waiting();
+    rw.serialize = -1;
+    __atomic_store_n(&rw.lock, 0, __ATOMIC_RELEASE);
+    shim_unblock(&old);
+}
+
 /* In a new process: the thread that held the lock at the fork, if any, is
- * not in it. */
+ * not in it; membarrier registration is per mm, so register again (a
+ * no-op if the kernel copied it).  Two-store rewrites stay off if they
+ * were. */
 void shim_rewrite_after_fork(void)
 {
+    if (rw.serialize > 0)
+        rw.serialize = 0;
     __atomic_store_n(&rw.lock, 0, __ATOMIC_RELEASE);
 }

@@ -483,6 +483,23 @@ SHIM_HIDDEN void shim_rewrite_after_fork(void);
 /* The SIGSYS signalfd mode turned on: sites already rewritten for calls
  * that must trap again from now on trap again. */
 SHIM_HIDDEN void shim_rewrite_undo(void);
+/* A thread of this process stopped trapping: no two-store rewrite from now
+ * on (after the one in progress, if any), since it could run a site's
+ * intermediate state natively.  Contract: signals may be open; waits for
+ * the rewriters' lock with every signal blocked. */
+SHIM_HIDDEN void shim_rewrite_untrapped(void);
+/* Sites rewritten with two stores (rewrite.c's table); 0 in most processes. */
+extern uint32_t shim_straddles SHIM_HIDDEN;
+/* The number a trap at `ip` with number `nr` stands for: the site's own
+ * number when the trap comes from the intermediate state of a two-store
+ * rewrite, `nr` otherwise.  Contract: async-signal-safe, no allocation. */
+SHIM_HIDDEN long shim_straddle_nr(long nr, uint64_t ip);
+static inline long shim_trapped_nr(long nr, uint64_t ip)
+{
+    if (__builtin_expect(!__atomic_load_n(&shim_straddles, __ATOMIC_ACQUIRE), 1))
+        return nr;
+    return shim_straddle_nr(nr, ip);
+}
 
 /* ---- thread.c ---------------------------------------------------------- */
 /* prctl, run natively; notes whether the process can still read the

@@ -157,12 +157,16 @@ long shim_prctl(const long a[6])
  * tracer: each trap would be a signal stop the tracer sees (and gdb, still
  * inside vfork, could never collect it), so the thread stops trapping; the
  * image it execs finds a channel that is not its own and stays out
- * (init.c).  The supervisor said so in one line when the call reached it. */
+ * (init.c), and two-store rewrites stop (rewrite.c: it would run their
+ * intermediate state natively).  The supervisor said so in one line when
+ * the call reached it. */
 long shim_ptrace(const long a[6])
 {
     long r = pyshim_raw_syscall(SYS_ptrace, a[0], a[1], a[2], a[3], a[4], a[5]);
-    if (r == 0 && a[0] == PTRACE_TRACEME)
+    if (r == 0 && a[0] == PTRACE_TRACEME) {
+        shim_rewrite_untrapped();
         RAW6(SYS_prctl, PR_SET_SYSCALL_USER_DISPATCH, PR_SYS_DISPATCH_OFF, 0, 0, 0, 0);
+    }
     return r;
 }
 
