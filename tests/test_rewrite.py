@@ -1,6 +1,7 @@
 """The fast path for calls nobody subscribed (shim/rewrite.c): a libc site
-proven by one trap runs natively from then on, with the same results, and a
-subscribed call is never taken off the trap."""
+that trapped twice runs natively from then on, with the same results, a
+call made once is never worth a rewrite, and a subscribed call is never
+taken off the trap."""
 import os
 import re
 import subprocess
@@ -60,14 +61,34 @@ def directory(tmp_path, files):
     return os.path.realpath(d), files + 2
 
 
-def test_an_unsubscribed_call_traps_once_per_site(prog):
+def test_an_unsubscribed_call_traps_twice_per_site(prog):
     argv = [prog("rewrite"), "count", "500"]
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     expected = "getppid 500/500 same, access 500/500 ok\n"
     out, traps = sigsys_count(argv, env, "getppid")
-    assert (out, traps) == (expected, 1)
+    assert (out, traps) == (expected, 2)  # rewritten at its second trap
     out, traps = sigsys_count(argv, dict(env, PYSHIM_NO_REWRITE="1"), "getppid")
     assert (out, traps) == (expected, 501)  # the first call, then 500
+
+
+def code_writes(argv) -> int:
+    """How many times `pyshim run -- argv` made code writable (mprotect with
+    PROT_WRITE|PROT_EXEC: the shim rewriting a site), as strace sees it."""
+    out = subprocess.run(
+        ["strace", "-f", "-qq", "-e", "trace=mprotect", "-o", "/dev/stderr",
+         sys.executable, "-m", "pyshim", "run", "--", *argv],
+        capture_output=True, text=True, timeout=120, env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    assert out.returncode == 0, out.stderr[-2000:]
+    return out.stderr.count("PROT_READ|PROT_WRITE|PROT_EXEC")
+
+
+def test_a_call_made_once_is_not_rewritten(prog):
+    # A rewrite costs several traps' worth (mprotects, copy-on-write faults)
+    # and makes two pages writable (the stub's, the site's).  "count N"
+    # calls getppid N+1 times and access N times, after the same start.
+    base = code_writes([prog("rewrite"), "count", "0"])
+    assert code_writes([prog("rewrite"), "count", "1"]) == base + 2  # getppid, not access
+    assert code_writes([prog("rewrite"), "count", "3"]) == base + 4  # both
 
 
 def test_a_subscribed_call_is_never_rewritten(prog, tmp_path):
@@ -99,7 +120,7 @@ def test_rewritten_sites_across_fork_and_threads(prog, mode, expected, trap):
     assert (out.stdout, out.returncode) == (expected, 0), out.stderr
 
 
-def test_a_straddling_site_traps_once(prog, tmp_path):
+def test_a_straddling_site_traps_twice(prog, tmp_path):
     # glibc's getdents64 site (readdir's) starts its mov in the last bytes
     # of an aligned word: rewritten all the same.
     split = libc_site(prog, "getdents64")
@@ -110,7 +131,7 @@ def test_a_straddling_site_traps_once(prog, tmp_path):
     expected, calls = native_calls(argv, "getdents64")
     assert expected == "readdir: 500 rounds of 22 entries\n" and calls >= 500
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    assert sigsys_count(argv, env, "getdents64") == (expected, 1)
+    assert sigsys_count(argv, env, "getdents64") == (expected, 2)
     assert sigsys_count(argv, dict(env, PYSHIM_NO_REWRITE="1"), "getdents64") == (expected, calls)
 
 

@@ -1,8 +1,9 @@
 /* The fast path for calls nobody subscribed: rewriting a proven syscall
  * site of libc so that it runs its syscall natively without a trap.
  *
- * When an unsubscribed call traps, the shim looks at the two instructions
- * that made it.  If they are `mov $nr, %eax; syscall` (b8 imm32 0f 05) in
+ * When an unsubscribed call traps for the second time at the same site
+ * (trapped_before: a call made once is not worth a rewrite), the shim
+ * looks at the two instructions that made it.  If they are `mov $nr, %eax; syscall` (b8 imm32 0f 05) in
  * libc's code, with imm32 the call's own number, the 5-byte mov becomes
  * `call stub`, and the stub (asm/arena.S, inside the region dispatch never
  * traps) does `mov $nr, %eax; syscall` and goes on after the original
@@ -347,13 +348,34 @@ static void rewrite_locked(long nr, uintptr_t ip)
     unlock_text(p.word, len, 0);
 }
 
+/* Sites that trapped once in this process, by the address after their
+ * syscall (direct-mapped; a collision only delays a rewrite).  A rewrite
+ * costs about five traps (four mprotects, two copy-on-write faults, for a
+ * straddling site a membarrier): a site is rewritten at its second trap,
+ * so calls a process makes once (glibc's set_robust_list in every fork
+ * child, a short program's start) never pay for it. */
+#define SEEN 64
+static uintptr_t seen[SEEN];
+
+/* Whether the site before `ip` trapped before (and now it has).  Threads
+ * race only to record the same address or to evict one: either way a site
+ * is rewritten at a later trap, never wrongly. */
+static int trapped_before(uintptr_t ip)
+{
+    uintptr_t *slot = &seen[(ip ^ (ip >> 6) ^ (ip >> 12)) % SEEN];
+    if (__atomic_load_n(slot, __ATOMIC_RELAXED) == ip)
+        return 1;
+    __atomic_store_n(slot, ip, __ATOMIC_RELAXED);
+    return 0;
+}
+
 void shim_rewrite(long nr, uint64_t ip)
 {
     /* Most traps come from sites already judged: decide before paying for
      * the signal mask and the lock. */
     struct plan p;
     if (!rw.lo || !rewritable(nr) || !plan(nr, (uintptr_t)ip, &p) ||
-        (p.stores == 2 && rw.serialize < 0))
+        (p.stores == 2 && rw.serialize < 0) || !trapped_before((uintptr_t)ip))
         return;
     /* Another thread rewriting (often this very site, when many threads
      * start at once): skip, never wait.  The call has run; the site is

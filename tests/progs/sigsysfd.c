@@ -618,7 +618,7 @@ static int storm(int n)
 
 /* Polls an empty pipe `n` times, makes a signalfd (of SIGUSR1, or of
  * SIGSYS too with `with`), and polls `n` times more: under pyshim, whose
- * traps strace counts, the poll site traps once without SIGSYS, and at
+ * traps strace counts, the poll site traps twice without SIGSYS, and at
  * every poll after a signalfd holding SIGSYS exists. */
 static int polls(const char *with, int n)
 {
