@@ -216,7 +216,8 @@ def test_threads_starting_while_others_end(prog, tmp_path, trap):
 
     status, out, err = run_capture(sup, [prog("threads"), "churn", "8", "150", "20"], tmp_path)
     assert (status, out, err) == (0, "1200 threads x 20 calls: 24000\n", "")
-    assert len(counts) == 1200 and set(counts.values()) == {20}
+    # (The kernel may give an ended thread's tid to a later one.)
+    assert sum(counts.values()) == 24000 and all(n % 20 == 0 for n in counts.values())
     assert len(sup.threads) == 1 + 8 + 1200
     assert all(row["state"] == "exited" for row in sup.threads)
 

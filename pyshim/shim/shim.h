@@ -145,6 +145,9 @@ struct shim_process {
     /* The process is in another pid namespace than the supervisor: its
      * events say so (PYSHIM_EF_OTHER_PIDNS), their pids being that one's. */
     int32_t other_pidns;
+    /* The process called unshare(CLONE_NEWPID) or setns: its next children
+     * may start in another pid namespace than its own (create.c checks). */
+    int32_t pidns_moved;
     /* The process made a signalfd whose mask holds SIGSYS (sigsysfd.c):
      * the program's handlers are entered through pyshim_handler_entry
      * (wrap_handlers, set first), and its waits that may read or poll
