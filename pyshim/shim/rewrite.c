@@ -349,23 +349,35 @@ static void rewrite_locked(long nr, uintptr_t ip)
 }
 
 /* Sites that trapped once in this process, by the address after their
- * syscall (direct-mapped; a collision only delays a rewrite).  A rewrite
- * costs about five traps (four mprotects, two copy-on-write faults, for a
- * straddling site a membarrier): a site is rewritten at its second trap,
- * so calls a process makes once (glibc's set_robust_list in every fork
- * child, a short program's start) never pay for it. */
-#define SEEN 64
-static uintptr_t seen[SEEN];
+ * syscall: SEEN_SETS sets of SEEN_WAYS.  A rewrite costs about five traps
+ * (four mprotects, two copy-on-write faults, for a straddling site a
+ * membarrier): a site is rewritten at its second trap, so calls a process
+ * makes once (glibc's set_robust_list in every fork child, a short
+ * program's start) never pay for it.  Ways, so that sites used in turn
+ * whose addresses fall in one set do not keep evicting each other: a site
+ * is forgotten only when more than SEEN_WAYS others of its set trapped
+ * since, and a rewritten site never traps again. */
+#define SEEN_SETS 64
+#define SEEN_WAYS 4
+static uintptr_t seen[SEEN_SETS][SEEN_WAYS];
 
 /* Whether the site before `ip` trapped before (and now it has).  Threads
- * race only to record the same address or to evict one: either way a site
- * is rewritten at a later trap, never wrongly. */
+ * race only to record an address or to evict one: either way a site is
+ * rewritten at a later trap, never wrongly. */
 static int trapped_before(uintptr_t ip)
 {
-    uintptr_t *slot = &seen[(ip ^ (ip >> 6) ^ (ip >> 12)) % SEEN];
-    if (__atomic_load_n(slot, __ATOMIC_RELAXED) == ip)
-        return 1;
-    __atomic_store_n(slot, ip, __ATOMIC_RELAXED);
+    uintptr_t *set = seen[(ip ^ (ip >> 6) ^ (ip >> 12)) % SEEN_SETS];
+    int free = -1;
+    for (int i = 0; i < SEEN_WAYS; i++) {
+        uintptr_t was = __atomic_load_n(&set[i], __ATOMIC_RELAXED);
+        if (was == ip)
+            return 1;
+        if (!was && free < 0)
+            free = i;
+    }
+    /* A full set: the way the address picks (sites are a few bytes apart
+     * at most by chance), so that two sites in turn rarely take the same. */
+    __atomic_store_n(&set[free >= 0 ? free : (int)((ip >> 3) % SEEN_WAYS)], ip, __ATOMIC_RELAXED);
     return 0;
 }
 

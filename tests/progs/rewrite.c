@@ -1,9 +1,12 @@
-/* Calls whose libc sites the shim rewrites once their first trap proved
+/* Calls whose libc sites the shim rewrites once their traps proved
  * them (shim/rewrite.c), checked result by result.
  *
  *   rewrite count N   getppid() and access("/") N times each; prints how
  *                     many getppid results equal the first, and how many
  *                     access calls succeeded
+ *   rewrite many N    N rounds of 16 different calls, each at its own libc
+ *                     site, in turn; prints how many rounds gave the first
+ *                     round's results
  *   rewrite fork      getppid() a few times, then fork: the child inherits
  *                     the rewritten code and calls it 100 times
  *   rewrite threads   8 threads x 5000 x (uname + getppid) at once, so the
@@ -34,7 +37,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/sysinfo.h>
+#include <sys/times.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -129,6 +137,19 @@ static void *read_dirs(void *arg)
     return (void *)bad;
 }
 
+/* One round of 16 calls at 16 libc sites, summed into one number. */
+static long sixteen(void)
+{
+    struct sysinfo si;
+    struct utsname u;
+    long sum = getppid() + getuid() + geteuid() + getgid() + getegid() + getpgrp() + getpid() +
+               gettid() + sched_yield() + getpriority(PRIO_PROCESS, 0) +
+               sched_getscheduler(0) + getsid(0) + getpgid(0) + sysinfo(&si) + uname(&u);
+    mode_t old = umask(022);
+    umask(old);
+    return sum + old;
+}
+
 int main(int argc, char **argv)
 {
     const char *mode = argc > 1 ? argv[1] : "";
@@ -140,6 +161,13 @@ int main(int argc, char **argv)
             ok += access("/", F_OK) == 0;
         }
         printf("getppid %ld/%ld same, access %ld/%ld ok\n", same, n, ok, n);
+        return 0;
+    }
+    if (strcmp(mode, "many") == 0 && argc > 2) {
+        long n = atol(argv[2]), first = sixteen(), same = 0;
+        for (long i = 0; i < n; i++)
+            same += sixteen() == first;
+        printf("many: %ld/%ld rounds the same\n", same, n);
         return 0;
     }
     if (strcmp(mode, "fork") == 0) {
