@@ -50,6 +50,22 @@ def test_exec_with_a_minimal_environment_stays_supervised(prog):
     assert any(l.startswith('write(1, "ONLY=this') for l in lines), out.stderr
 
 
+@pytest.mark.parametrize("mode", ["bigenv", "edgeenv", "badenv"])
+def test_exec_reads_the_environment_as_the_kernel_does(prog, mode):
+    """3000 variables (more than the shim reads at once, and than it keeps
+    on its stack); a short one that ends a page with nothing mapped after;
+    an unreadable one (EFAULT, as natively).  The new image sees the
+    program's variables, and pyshim's two on top."""
+    native = subprocess.run([prog("execs"), mode], capture_output=True, text=True, timeout=60)
+    out = pyshim_cli("run", "--", prog("execs"), mode)
+    assert out.returncode == native.returncode == 0, out.stderr
+    ours = ("LD_PRELOAD=", "PYSHIM_CHANNEL=")
+    seen = [line for line in out.stdout.splitlines() if not line.startswith(ours)]
+    assert seen == native.stdout.splitlines()
+    if mode != "badenv":
+        assert len(out.stdout.splitlines()) == len(seen) + 2
+
+
 def test_env_i_keeps_the_shell_supervised():
     out, lines = traced("sh", "-c", "env -i /bin/sh -c 'echo clean'", calls="write")
     assert (out.returncode, out.stdout) == (0, "clean\n")

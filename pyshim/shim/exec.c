@@ -158,13 +158,31 @@ long shim_execve(struct shim_thread *t, long nr, const long a[6])
     }
     size_t others = plen; /* where the program's own preloads start */
 
-    size_t kept = 0;
+    /* The pointers in one read, and the first bytes of the strings they
+     * point to SHIM_GATHER_MAX at a time: a copy per string and per
+     * pointer cost a bash loop ~100 syscalls per exec.  Kept entries are
+     * compacted in place (kept <= i). */
+    if (count && shim_copy_in(env, uenv, (size_t)count * sizeof *env)) {
+        if (env != stack_env)
+            RAW2(SYS_munmap, env, bytes);
+        return -EFAULT; /* unmapped since it was counted */
+    }
+    size_t kept = 0, whole = 0;
     int nested = 0;
+    char heads[SHIM_GATHER_MAX][16];
     for (long i = 0; i < count; i++) {
-        const char *entry;
-        char head[16];
-        shim_copy_in(&entry, uenv + i, sizeof entry);
-        size_t n = entry ? shim_copy_in_partial(head, entry, sizeof head) : 0;
+        const char *entry = env[i];
+        long slot = i % SHIM_GATHER_MAX;
+        if (slot == 0) {
+            size_t batch = (size_t)(count - i) < SHIM_GATHER_MAX ? (size_t)(count - i)
+                                                                   : SHIM_GATHER_MAX;
+            whole = shim_gather_in(heads, (const void *const *)(env + i), batch,
+                                   sizeof heads[0], t->pid);
+        }
+        char *head = heads[slot];
+        /* Past a string the kernel could not read whole: one at a time. */
+        size_t n = (size_t)slot < whole ? sizeof heads[0]
+                   : entry ? shim_copy_in_partial(head, entry, sizeof heads[0]) : 0;
         if (starts_with(head, n, CHANNEL_KEY)) {
             nested |= names_another_run(entry, &t->desc);
             continue;

@@ -57,6 +57,15 @@ SHIM_HIDDEN long shim_copy_out(void *user_dst, const void *src, size_t n);
 /* Copies up to n bytes from the program's address; returns how many could
  * be read (0 if none), stopping at the first unreadable page. */
 SHIM_HIDDEN size_t shim_copy_in_partial(void *dst, const void *user_src, size_t n);
+/* Copies n bytes from each of the program's addresses from[0..count) to
+ * out + i * n, in one process_vm_readv (count <= SHIM_GATHER_MAX) of
+ * process `pid` (the caller's own); returns how many leading entries were
+ * copied whole (the kernel stops at the first byte it cannot read).
+ * Contract: out holds count * n bytes; from's pointers are the shim's
+ * copies (only what they point to is the program's). */
+#define SHIM_GATHER_MAX 64
+SHIM_HIDDEN size_t shim_gather_in(void *out, const void *const *from, size_t count, size_t n,
+                                  long pid);
 /* Writes the decimal form of v at p (no NUL); returns the digits written. */
 SHIM_HIDDEN size_t shim_utoa(char *p, uint64_t v);
 

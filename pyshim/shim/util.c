@@ -90,6 +90,19 @@ size_t shim_copy_in_partial(void *dst, const void *user_src, size_t n)
     return r > 0 ? (size_t)r : 0;
 }
 
+size_t shim_gather_in(void *out, const void *const *from, size_t count, size_t n, long pid)
+{
+    struct iovec local = {out, count * n}, remote[SHIM_GATHER_MAX];
+    if (count > SHIM_GATHER_MAX || n == 0)
+        return 0;
+    for (size_t i = 0; i < count; i++) {
+        remote[i].iov_base = (void *)from[i];
+        remote[i].iov_len = n;
+    }
+    long r = RAW6(SYS_process_vm_readv, pid, &local, 1, remote, count, 0);
+    return r > 0 ? (size_t)r / n : 0;
+}
+
 size_t shim_utoa(char *p, uint64_t v)
 {
     char tmp[20];

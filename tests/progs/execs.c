@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -44,6 +45,34 @@ int main(int argc, char **argv)
         char *env[] = {"ONLY=this", 0};
         execve(args[0], args, env);
         return 1;
+    }
+    if (!strcmp(mode, "bigenv")) { /* 3000 variables: /usr/bin/env lists them */
+        int n = 3000;
+        char **env = calloc(n + 1, sizeof *env);
+        for (int i = 0; i < n; i++)
+            if (asprintf(&env[i], "V%d=%d", i, i * 7) < 0)
+                return 1;
+        char *args[] = {"/usr/bin/env", 0};
+        execve(args[0], args, env);
+        return 1;
+    }
+    if (!strcmp(mode, "edgeenv")) { /* a short variable ending a page, nothing mapped after */
+        char *page = mmap(0, 8192, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (page == MAP_FAILED || munmap(page + 4096, 4096))
+            return 1;
+        char *edge = page + 4096 - 4;
+        memcpy(edge, "E=1", 4);
+        char *args[] = {"/usr/bin/env", 0};
+        char *env[] = {"A=b", edge, "Z=y", 0};
+        execve(args[0], args, env);
+        return 1;
+    }
+    if (!strcmp(mode, "badenv")) { /* an unreadable variable: EFAULT, and still here */
+        char *args[] = {"/usr/bin/env", 0};
+        char *env[] = {"A=b", (char *)0xdead0000, 0};
+        execve(args[0], args, env);
+        printf("exec: %s\n", strerror(errno));
+        return 0;
     }
     if (!strcmp(mode, "vfork")) {
         volatile int x = 0;
