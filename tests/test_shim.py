@@ -165,6 +165,11 @@ SIGSTATE = {
     # supervisor: read back, cleared by fork, kept by exec, sent.
     "pdeathsig": ("set: 10\nsignal 99: Invalid argument\nfork child: 0\nafter exec: 10\n"
                   "orphan got SIGUSR1\norphan done\n", 0),
+    # rt_sigprocmask's errors: an unwritable old set fails after the change.
+    "maskerrors": ("bad set: -1 Bad address\nmask after: 0\n"
+                   "bad old set: -1 Bad address\nmask after: 0x200\n"
+                   "how 7: -1 Invalid argument\nset both, old 0x200\n"
+                   "unblock usr1, old 0x40000200\nunblock sys, old 0x40000000\nat end: 0\n", 0),
 }
 
 

@@ -264,12 +264,46 @@ long shim_rt_sigaction(const long a[6])
  * written there (without SIGSYS, whose bit is the thread's virtual one).
  * The native call, given the set without SIGSYS, does the validation.
  * Contract: `uc` is the trapped context; `a` holds untrusted pointers. */
+/* The common case of shim_rt_sigprocmask: the thread's virtual SIGSYS bit
+ * is clear, so the real old mask (which never holds SIGSYS) is the
+ * program's, and the kernel reads the new set and writes the old one
+ * itself, with its own EFAULT and EINVAL, where two process_vm_readv/writev
+ * copies cost ~2 us.  If the set blocked SIGSYS, the shim takes the bit
+ * back at once: the bit becomes virtual (nothing here traps meanwhile; a
+ * SIGSYS sent then waits, pending, for the unblock).  Contract: as
+ * shim_rt_sigprocmask, and t->sigsys_blocked is 0. */
+static long sigprocmask_direct(struct shim_thread *t, const long a[6], ucontext_t *uc)
+{
+    long r = RAW4(SYS_rt_sigprocmask, a[0], a[1], a[2], 8);
+    if (!a[1])
+        return r;
+    /* Even on an error: an unwritable old set fails the call after the
+     * kernel changed the mask (and an unreadable set or a bad `how` left
+     * it as it was, which reading it back keeps). */
+    uint64_t now = 0, sys = SIGBIT(SIGSYS);
+    RAW4(SYS_rt_sigprocmask, SIG_BLOCK, 0, &now, 8);
+    if (now & sys) {
+        t->sigsys_blocked = 1;
+        shim_sigsys_note_blocked(t);
+        RAW4(SYS_rt_sigprocmask, SIG_UNBLOCK, &sys, 0, 8);
+        now &= ~sys;
+    }
+    shim_memcpy(&uc->uc_sigmask, &now, sizeof now);
+    return r;
+}
+
 long shim_rt_sigprocmask(struct shim_thread *t, const long a[6], ucontext_t *uc)
 {
     uint64_t set = 0, old;
     int how = (int)a[0];
     if ((size_t)a[3] != 8)
         return -EINVAL;
+    if (!t->sigsys_blocked) {
+        long r = sigprocmask_direct(t, a, uc);
+        if (r == 0)
+            shim_sigsys_unblocked(t, uc);
+        return r;
+    }
     if (a[1] && shim_copy_in(&set, (const void *)a[1], sizeof set))
         return -EFAULT;
     uint64_t real = set & ~SIGBIT(SIGSYS);

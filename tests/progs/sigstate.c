@@ -280,6 +280,35 @@ static int pdeath(const char *self)
     return 0;
 }
 
+/* rt_sigprocmask's errors and its old set as the kernel gives them: an
+ * unreadable set (EFAULT, mask unchanged), an unwritable old set (EFAULT
+ * after the change), an unknown `how` (EINVAL), SIGSYS among the bits. */
+static int mask_errors(void)
+{
+    unsigned long usr1 = 1UL << (SIGUSR1 - 1), sys = 1UL << (SIGSYS - 1), old = 0;
+    void *bad = (void *)0xdead0000;
+    long r = syscall(SYS_rt_sigprocmask, SIG_BLOCK, bad, 0, 8);
+    printf("bad set: %ld %s\n", r, r ? strerror(errno) : "");
+    syscall(SYS_rt_sigprocmask, SIG_BLOCK, 0, &old, 8);
+    printf("mask after: %#lx\n", old);
+    r = syscall(SYS_rt_sigprocmask, SIG_BLOCK, &usr1, bad, 8);
+    printf("bad old set: %ld %s\n", r, r ? strerror(errno) : "");
+    syscall(SYS_rt_sigprocmask, SIG_BLOCK, 0, &old, 8);
+    printf("mask after: %#lx\n", old);
+    r = syscall(SYS_rt_sigprocmask, 7, &usr1, &old, 8);
+    printf("how 7: %ld %s\n", r, r ? strerror(errno) : "");
+    unsigned long both = usr1 | sys;
+    syscall(SYS_rt_sigprocmask, SIG_SETMASK, &both, &old, 8);
+    printf("set both, old %#lx\n", old);
+    syscall(SYS_rt_sigprocmask, SIG_UNBLOCK, &usr1, &old, 8);
+    printf("unblock usr1, old %#lx\n", old);
+    syscall(SYS_rt_sigprocmask, SIG_UNBLOCK, &sys, &old, 8);
+    printf("unblock sys, old %#lx\n", old);
+    syscall(SYS_rt_sigprocmask, SIG_BLOCK, 0, &old, 8);
+    printf("at end: %#lx\n", old);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     setvbuf(stdout, 0, _IOLBF, 0);
@@ -304,6 +333,8 @@ int main(int argc, char **argv)
         return pdeath(argv[0]);
     if (!strcmp(mode, "pdeath-orphan"))
         return pdeath_orphan();
-    fprintf(stderr, "usage: sigstate pending-kill|pending-tgkill|default|timedwait|inherit|altstack|pdeathsig|exec\n");
+    if (!strcmp(mode, "maskerrors"))
+        return mask_errors();
+    fprintf(stderr, "usage: sigstate pending-kill|pending-tgkill|default|timedwait|inherit|altstack|pdeathsig|exec|maskerrors\n");
     return 2;
 }
