@@ -1,7 +1,6 @@
 """Chaos schedules: pseudo-random holds drawn from a seed find races that
 native runs never show, and a seed replays its draws."""
 import subprocess
-import sys
 
 import pytest
 

@@ -350,8 +350,8 @@ def hold_then(sup, name, *steps):
             return None
         d = call.defer()
         held.append(d)
-        for delay, fn in steps:
-            sup.call_later(delay, lambda fn=fn: fn(call, d))
+        for after, fn in steps:
+            sup.call_later(after, lambda fn=fn: fn(call, d))
         return d
 
     return held

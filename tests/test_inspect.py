@@ -6,7 +6,7 @@ import os
 import pytest
 
 from conftest import pyshim_cli
-from pyshim import Supervisor, _core, shm
+from pyshim import Supervisor, shm
 
 
 def inspect_during_a_call(tmp_path, *cli_args, syscall="getppid", block=False):

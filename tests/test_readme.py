@@ -4,7 +4,6 @@ import inspect
 import re
 import subprocess
 import sys
-from pathlib import Path
 
 from conftest import ROOT, pyshim_cli
 

@@ -10,7 +10,7 @@ import textwrap
 import pytest
 
 from conftest import ROOT, pyshim_cli, tagged_segments
-from pyshim import NATIVE, Supervisor, shm
+from pyshim import NATIVE, Supervisor
 
 
 def same_as_native(argv, **kwargs):
