@@ -12,7 +12,9 @@ hold a call (Deferred) and answer it later, from any thread or a timer.
 from libc.stdint cimport uint8_t, uint32_t, int32_t, int64_t, uint64_t, uintptr_t
 from libc.string cimport memset, memcpy, strlen
 from cpython.exc cimport PyErr_CheckSignals
-from cpython.mem cimport PyMem_Free, PyMem_Realloc
+from cpython.buffer cimport PyBUF_WRITABLE, PyBuffer_Release, PyObject_GetBuffer
+from cpython.bytearray cimport PyByteArray_AS_STRING
+from cpython.mem cimport PyMem_Free, PyMem_Malloc, PyMem_Realloc
 
 from pyshim.includes.ipc cimport *
 from pyshim.includes.linux cimport *

@@ -9,6 +9,8 @@ import pyshim
 from pyshim import _core
 from pyshim.supervisor import preload_path
 
+from conftest import ROOT
+
 
 def readelf(*args):
     return subprocess.run(["readelf", *args], capture_output=True, text=True, check=True).stdout
@@ -56,9 +58,15 @@ def test_pyshim_command_is_installed_beside_python():
 def test_run_imports_no_parser_and_no_regex():
     """`pyshim run -- PROGRAM` starts without argparse, re, enum or
     collections (their imports were most of its start-up)."""
-    code = ("import sys; before = set(sys.modules); from pyshim.cli import main; "
+    # -S: site's .pth files (an editable install's finder among them) may
+    # import collections first, and the test would see nothing.  The
+    # site-packages directories are added by hand, without their .pth files.
+    code = ("import sys, site; sys.path.extend(site.getsitepackages()); "
+            "before = set(sys.modules); print('collections' in before); "
+            "from pyshim.cli import main; "
             "status = main(['run', '--', '/bin/true']); "
             "print(sorted({'argparse', 're', 'enum', 'collections'} & (set(sys.modules) - before)), "
             "status)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
-    assert (out.stdout, out.stderr) == ("[] 0\n", "")
+    out = subprocess.run([sys.executable, "-S", "-c", code], capture_output=True, text=True,
+                         timeout=60, env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    assert (out.stdout, out.stderr) == ("False\n[] 0\n", "")

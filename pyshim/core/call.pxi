@@ -53,12 +53,11 @@ cdef class Call:
 
     def read(self, uint64_t addr, size_t n):
         """n bytes of the program's memory at addr (OSError if unreadable)."""
-        buf = bytearray(n)
         if n == 0:
             return b""
-        cdef unsigned char[::1] mv = buf
+        cdef bytearray buf = bytearray(n)
         cdef iovec local, remote
-        local.iov_base = &mv[0]
+        local.iov_base = PyByteArray_AS_STRING(buf)
         local.iov_len = n
         remote.iov_base = <void *>addr
         remote.iov_len = n
@@ -94,18 +93,18 @@ cdef class Call:
 
     def write(self, uint64_t addr, data):
         """Writes bytes into the program's memory at addr."""
-        cdef const unsigned char[::1] mv = bytes(data)
-        if mv.shape[0] == 0:
+        cdef bytes raw = bytes(data)
+        if len(raw) == 0:
             return
         cdef iovec local, remote
-        local.iov_base = <void *>&mv[0]
-        local.iov_len = mv.shape[0]
+        local.iov_base = <void *><const char *>raw
+        local.iov_len = len(raw)
         remote.iov_base = <void *>addr
-        remote.iov_len = mv.shape[0]
+        remote.iov_len = len(raw)
         cdef ssize_t put
         with nogil:
             put = process_vm_writev(self.pid, &local, 1, &remote, 1, 0)
-        if put != mv.shape[0]:
+        if put != len(raw):
             raise OSError(errno, os.strerror(errno), f"pid {self.pid} address {addr:#x}")
 
     def __repr__(self):

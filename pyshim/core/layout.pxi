@@ -78,12 +78,25 @@ def constants():
     }
 
 
+# No typed memoryviews in this module: with one, Cython's start-up code
+# imports collections.abc (about 1.3 ms of every `pyshim run`).
+
 cdef char *_at(object view, size_t offset, size_t need) except NULL:
-    """Address of `need` writable bytes at `offset` in a buffer (mmap)."""
-    cdef unsigned char[::1] mv = view
-    if offset > <size_t>mv.shape[0] or need > <size_t>mv.shape[0] - offset:
+    """Address of `need` writable bytes at `offset` in a buffer (mmap),
+    valid while the buffer's object lives unresized."""
+    cdef Py_buffer b
+    PyObject_GetBuffer(view, &b, PyBUF_WRITABLE)
+    cdef char *base = <char *>b.buf
+    cdef size_t size = <size_t>b.len
+    PyBuffer_Release(&b)
+    if offset > size or need > size - offset:
         raise ValueError("block lies outside its segment")
-    return <char *>&mv[0] + offset
+    return base + offset
+
+
+cdef bytes _bytes_of(object data):
+    """`data` (any bytes-like object) as bytes, copied unless it is already."""
+    return data if type(data) is bytes else bytes(data)
 
 
 cdef void _fill_desc(pyshim_block_desc *d, desc) except *:
@@ -146,16 +159,17 @@ def hold_liveness(int fd):
         raise OSError(e, os.strerror(e))
 
 
-def set_filter(view, const unsigned char[::1] program):
+def set_filter(view, program):
     """Writes the run's seccomp filter (struct sock_filter[], as
     pyshim.ptrace.filter.build makes it) into the control block at offset 0
     of `view`, before the program starts."""
     cdef pyshim_control *c = <pyshim_control *>_at(view, 0, sizeof(pyshim_control))
-    cdef size_t n = program.shape[0] // 8
-    if program.shape[0] % 8 or n > PYSHIM_FILTER_MAX:
-        raise ValueError(f"a filter of {program.shape[0]} bytes does not fit the control block")
+    cdef bytes code = _bytes_of(program)
+    cdef size_t n = len(code) // 8
+    if len(code) % 8 or n > PYSHIM_FILTER_MAX:
+        raise ValueError(f"a filter of {len(code)} bytes does not fit the control block")
     if n:
-        memcpy(c.filter, &program[0], n * 8)
+        memcpy(c.filter, <const char *>code, n * 8)
     c.filter_len = <uint32_t>n
 
 
@@ -164,15 +178,16 @@ cdef pyshim_control _control_shape
 CONTROL_HEADER_SIZE = _off(&_control_shape.doorbell_seq, &_control_shape)
 
 
-def read_control(const unsigned char[::1] data):
+def read_control(data):
     """(initialized, version, supervisor pid, supervisor start) of a control
     block's first CONTROL_HEADER_SIZE bytes (or more); initialized is False
     for a block still being created or not a control block at all."""
     cdef pyshim_control c
     cdef size_t n = CONTROL_HEADER_SIZE
-    if <size_t>data.shape[0] < n:
+    cdef bytes raw = _bytes_of(data)
+    if <size_t>len(raw) < n:
         return False, 0, 0, 0
-    memcpy(&c, &data[0], n)
+    memcpy(&c, <const char *>raw, n)
     return c.magic == PYSHIM_CONTROL_MAGIC, c.version, c.supervisor_pid, c.supervisor_start
 
 
@@ -203,26 +218,34 @@ def retire_channel(view, size_t offset):
 def ready_mark(view, indices):
     """Marks each index of `indices` (a sequence of ints), as shims do."""
     cdef pyshim_control *c = <pyshim_control *>_at(view, 0, sizeof(pyshim_control))
-    from array import array  # tests and inspection only: not at start-up
-
-    cdef uint32_t[::1] idx = array("I", indices)
-    cdef Py_ssize_t i
-    with nogil:
-        for i in range(idx.shape[0]):
-            pyshim_ready_mark(c, idx[i])
+    cdef list marks = [int(i) for i in indices]
+    cdef Py_ssize_t i, n = len(marks)
+    cdef uint32_t *idx = <uint32_t *>PyMem_Malloc(max(n, 1) * sizeof(uint32_t))
+    if idx == NULL:
+        raise MemoryError()
+    try:
+        for i in range(n):
+            idx[i] = marks[i]
+        with nogil:
+            for i in range(n):
+                pyshim_ready_mark(c, idx[i])
+    finally:
+        PyMem_Free(idx)
 
 
 def ready_take(view, uint32_t limit=PYSHIM_READY_CAPACITY):
     """The marked indices below `limit`, taken (as the dispatcher does)."""
     cdef pyshim_control *c = <pyshim_control *>_at(view, 0, sizeof(pyshim_control))
-    from array import array
-
-    out = array("I", bytes(4 * limit))
-    cdef uint32_t[::1] buf = out
+    cdef uint32_t *buf = <uint32_t *>PyMem_Malloc(max(limit, 1) * sizeof(uint32_t))
     cdef uint32_t n, empty = 0
-    with nogil:
-        n = pyshim_ready_take(c, &buf[0], limit, &empty)
-    return sorted(out[:n])
+    if buf == NULL:
+        raise MemoryError()
+    try:
+        with nogil:
+            n = pyshim_ready_take(c, buf, limit, &empty)
+        return sorted([buf[i] for i in range(n)])
+    finally:
+        PyMem_Free(buf)
 
 
 def ready_trim(view):
@@ -249,12 +272,13 @@ _REPLY_NAMES = {PYSHIM_RE_START: "Start", PYSHIM_RE_NATIVE: "DoNative",
                 PYSHIM_RE_KILL: "Kill"}
 
 
-def decode_channel(const unsigned char[::1] data):
+def decode_channel(data):
     """A channel block's bytes as a dict (read-only decoding for inspection)."""
     cdef pyshim_channel ch
-    if <size_t>data.shape[0] < sizeof(ch):
-        raise ValueError(f"a channel needs {sizeof(ch)} bytes, got {data.shape[0]}")
-    memcpy(&ch, &data[0], sizeof(ch))
+    cdef bytes raw = _bytes_of(data)
+    if <size_t>len(raw) < sizeof(ch):
+        raise ValueError(f"a channel needs {sizeof(ch)} bytes, got {len(raw)}")
+    memcpy(&ch, <const char *>raw, sizeof(ch))
     return {
         "magic_ok": ch.magic == PYSHIM_CHANNEL_MAGIC, "version": ch.version,
         "state": _STATE_NAMES.get(ch.state, f"invalid({ch.state})"),
