@@ -14,9 +14,11 @@ MIN_KERNEL = (5, 11)
 def resolve(prog: str, env: dict[str, str] | None = None) -> str:
     """The path a shell would run for `prog` (PATH search without a slash)."""
     if "/" in prog:
-        if not os.path.exists(prog):
-            raise ProgramNotFound(f"{prog}: no such file")
-        if os.path.isdir(prog):
+        try:
+            mode = os.stat(prog).st_mode  # one stat, not exists() and isdir()
+        except (OSError, ValueError):
+            raise ProgramNotFound(f"{prog}: no such file") from None
+        if mode & 0o170000 == 0o040000:  # S_ISDIR, without importing stat
             raise CannotSupervise(f"{prog}: is a directory")
         return prog
     path = (env if env is not None else os.environ).get("PATH", os.defpath)
@@ -87,15 +89,26 @@ def parse_release(release: str) -> tuple[int, int]:
         return (0, 0)
 
 
+_kernel_checked = False
+
+
 def check_kernel(release: str | None = None, machine: str | None = None) -> None:
     """Raises UnsupportedKernel unless this is x86-64 Linux >= 5.11 (Syscall
-    User Dispatch)."""
-    uname = os.uname()
-    release = uname.release if release is None else release
-    machine = uname.machine if machine is None else machine
+    User Dispatch).  This machine's answer is kept: the kernel does not
+    change under a process."""
+    global _kernel_checked
+    mine = release is None and machine is None
+    if mine and _kernel_checked:
+        return
+    if release is None or machine is None:
+        uname = os.uname()
+        release = uname.release if release is None else release
+        machine = uname.machine if machine is None else machine
     if machine != "x86_64":
         raise UnsupportedKernel(f"pyshim runs on x86-64 only, this machine is {machine}")
     if parse_release(release) < MIN_KERNEL:
         raise UnsupportedKernel(
             f"Linux {release} lacks Syscall User Dispatch; pyshim needs Linux "
             f"{MIN_KERNEL[0]}.{MIN_KERNEL[1]} or newer")
+    if mine:
+        _kernel_checked = True
