@@ -259,11 +259,6 @@ long shim_rt_sigaction(const long a[6])
     return 0;
 }
 
-/* rt_sigprocmask(how, set, oset, sigsetsize).  The mask in force after the
- * handler returns is the one in the trapped context, so the new mask is
- * written there (without SIGSYS, whose bit is the thread's virtual one).
- * The native call, given the set without SIGSYS, does the validation.
- * Contract: `uc` is the trapped context; `a` holds untrusted pointers. */
 /* The common case of shim_rt_sigprocmask: the thread's virtual SIGSYS bit
  * is clear, so the real old mask (which never holds SIGSYS) is the
  * program's, and the kernel reads the new set and writes the old one
@@ -292,6 +287,11 @@ static long sigprocmask_direct(struct shim_thread *t, const long a[6], ucontext_
     return r;
 }
 
+/* rt_sigprocmask(how, set, oset, sigsetsize).  The mask in force after the
+ * handler returns is the one in the trapped context, so the new mask is
+ * written there (without SIGSYS, whose bit is the thread's virtual one).
+ * The native call, given the set without SIGSYS, does the validation.
+ * Contract: `uc` is the trapped context; `a` holds untrusted pointers. */
 long shim_rt_sigprocmask(struct shim_thread *t, const long a[6], ucontext_t *uc)
 {
     uint64_t set = 0, old;
