@@ -165,6 +165,10 @@ SIGSTATE = {
     # supervisor: read back, cleared by fork, kept by exec, sent.
     "pdeathsig": ("set: 10\nsignal 99: Invalid argument\nfork child: 0\nafter exec: 10\n"
                   "orphan got SIGUSR1\norphan done\n", 0),
+    # One mask that blocks SIGSYS and unblocks a pending SIGUSR1: its
+    # handler (which makes a syscall) runs at once.
+    "unblock-pending": ("pending, handler ran: 0\nafter the new mask, handler ran: 1\n"
+                        "SIGSYS blocked: 1, SIGUSR1 blocked: 0\n", 0),
     # rt_sigprocmask's errors: an unwritable old set fails after the change.
     "maskerrors": ("bad set: -1 Bad address\nmask after: 0\n"
                    "bad old set: -1 Bad address\nmask after: 0x200\n"

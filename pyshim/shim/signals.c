@@ -259,57 +259,30 @@ long shim_rt_sigaction(const long a[6])
     return 0;
 }
 
-/* The common case of shim_rt_sigprocmask: the thread's virtual SIGSYS bit
- * is clear, so the real old mask (which never holds SIGSYS) is the
- * program's, and the kernel reads the new set and writes the old one
- * itself, with its own EFAULT and EINVAL, where two process_vm_readv/writev
- * copies cost ~2 us.  If the set blocked SIGSYS, the shim takes the bit
- * back at once: the bit becomes virtual (nothing here traps meanwhile; a
- * SIGSYS sent then waits, pending, for the unblock).  Contract: as
- * shim_rt_sigprocmask, and t->sigsys_blocked is 0. */
-static long sigprocmask_direct(struct shim_thread *t, const long a[6], ucontext_t *uc)
-{
-    long r = RAW4(SYS_rt_sigprocmask, a[0], a[1], a[2], 8);
-    if (!a[1])
-        return r;
-    /* Even on an error: an unwritable old set fails the call after the
-     * kernel changed the mask (and an unreadable set or a bad `how` left
-     * it as it was, which reading it back keeps). */
-    uint64_t now = 0, sys = SIGBIT(SIGSYS);
-    RAW4(SYS_rt_sigprocmask, SIG_BLOCK, 0, &now, 8);
-    if (now & sys) {
-        t->sigsys_blocked = 1;
-        shim_sigsys_note_blocked(t);
-        RAW4(SYS_rt_sigprocmask, SIG_UNBLOCK, &sys, 0, 8);
-        now &= ~sys;
-    }
-    shim_memcpy(&uc->uc_sigmask, &now, sizeof now);
-    return r;
-}
-
 /* rt_sigprocmask(how, set, oset, sigsetsize).  The mask in force after the
  * handler returns is the one in the trapped context, so the new mask is
  * written there (without SIGSYS, whose bit is the thread's virtual one).
- * The native call, given the set without SIGSYS, does the validation.
- * Contract: `uc` is the trapped context; `a` holds untrusted pointers. */
+ * The native call, given the set without SIGSYS, does the validation: the
+ * real mask never holds SIGSYS, or a signal delivered meanwhile would run
+ * its handler with SIGSYS blocked, and that handler's first trap would
+ * kill the process.  While the virtual bit is clear, the real old mask is
+ * the program's, so the kernel writes it to oset itself (a copy out with
+ * process_vm_writev costs ~1 us): its EFAULT then comes after the change,
+ * as natively.  Contract: `uc` is the trapped context; `a` holds untrusted
+ * pointers. */
 long shim_rt_sigprocmask(struct shim_thread *t, const long a[6], ucontext_t *uc)
 {
-    uint64_t set = 0, old;
+    uint64_t set = 0, old = 0;
     int how = (int)a[0];
     if ((size_t)a[3] != 8)
         return -EINVAL;
-    if (!t->sigsys_blocked) {
-        long r = sigprocmask_direct(t, a, uc);
-        if (r == 0)
-            shim_sigsys_unblocked(t, uc);
-        return r;
-    }
     if (a[1] && shim_copy_in(&set, (const void *)a[1], sizeof set))
         return -EFAULT;
     uint64_t real = set & ~SIGBIT(SIGSYS);
-    long r = RAW4(SYS_rt_sigprocmask, how, a[1] ? &real : 0, &old, 8);
-    if (r < 0)
-        return r;
+    int direct = a[2] && !t->sigsys_blocked;
+    long r = RAW4(SYS_rt_sigprocmask, how, a[1] ? &real : 0, direct ? (uint64_t *)a[2] : &old, 8);
+    if (r < 0 && !(r == -EFAULT && direct && a[1]))
+        return r; /* (EFAULT writing oset: the mask changed all the same) */
     old &= ~SIGBIT(SIGSYS);
     if (t->sigsys_blocked)
         old |= SIGBIT(SIGSYS);
@@ -324,7 +297,9 @@ long shim_rt_sigprocmask(struct shim_thread *t, const long a[6], ucontext_t *uc)
         now &= ~SIGBIT(SIGSYS);
         shim_memcpy(&uc->uc_sigmask, &now, sizeof now);
     }
-    if (a[2] && shim_copy_out((void *)a[2], &old, sizeof old))
+    if (r < 0)
+        return r;
+    if (a[2] && !direct && shim_copy_out((void *)a[2], &old, sizeof old))
         return -EFAULT;
     shim_sigsys_unblocked(t, uc);
     return 0;
@@ -430,18 +405,32 @@ void shim_sigreturn(struct shim_thread *t, ucontext_t *uc)
     pyshim_sigreturn_at(frame_uc);
 }
 
-void shim_check_pidns(void)
+/* The inode of the namespace a /proc/self/ns link names ("pid:[4026531836]"),
+ * or 0 without /proc. */
+static uint64_t ns_inode(const char *link_path)
 {
-    /* "pid:[4026531836]": the namespace's inode, as the supervisor wrote
-     * its own into the control block.  Without /proc: assume the same. */
     char link[64];
-    long n = RAW3(SYS_readlink, "/proc/self/ns/pid", link, sizeof link - 1);
+    long n = RAW3(SYS_readlink, link_path, link, sizeof link - 1);
     uint64_t ino = 0;
     for (long i = 0; i < n && link[i] != ']'; i++)
         if (link[i] >= '0' && link[i] <= '9')
             ino = ino * 10 + (uint64_t)(link[i] - '0');
+    return n > 0 ? ino : 0;
+}
+
+void shim_check_pidns(int new_image)
+{
+    /* The namespace's inode, as the supervisor wrote its own into the
+     * control block.  Without /proc: assume the same. */
+    uint64_t ino = ns_inode("/proc/self/ns/pid");
     uint64_t theirs = shim_proc.control->supervisor_pidns;
-    shim_proc.other_pidns = n > 0 && theirs && ino != theirs;
+    shim_proc.other_pidns = ino && theirs && ino != theirs;
+    /* A new image forgets that its process moved its children's namespace
+     * (unshare(CLONE_NEWPID) or setns, then exec): the kernel remembers. */
+    if (new_image) {
+        uint64_t kids = ns_inode("/proc/self/ns/pid_for_children");
+        shim_proc.pidns_moved = !ino || !kids || kids != ino;
+    }
 }
 
 void shim_follow_supervisor(void)

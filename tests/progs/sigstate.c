@@ -309,6 +309,39 @@ static int mask_errors(void)
     return 0;
 }
 
+static volatile sig_atomic_t usr1_ran;
+
+static void on_usr1_count(int sig)
+{
+    (void)sig;
+    usr1_ran = 1;
+    getppid(); /* a syscall (a trap, under pyshim) inside the handler */
+}
+
+/* A mask that blocks SIGSYS and unblocks a pending signal in one call: the
+ * pending signal's handler runs at once (with SIGSYS blocked, as asked). */
+static int unblock_pending(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_usr1_count;
+    sigaction(SIGUSR1, &sa, 0);
+    sigset_t usr1, sys, now;
+    sigemptyset(&usr1);
+    sigaddset(&usr1, SIGUSR1);
+    sigemptyset(&sys);
+    sigaddset(&sys, SIGSYS);
+    sigprocmask(SIG_BLOCK, &usr1, 0);
+    raise(SIGUSR1);
+    printf("pending, handler ran: %d\n", (int)usr1_ran);
+    sigprocmask(SIG_SETMASK, &sys, 0);
+    printf("after the new mask, handler ran: %d\n", (int)usr1_ran);
+    sigprocmask(SIG_BLOCK, 0, &now);
+    printf("SIGSYS blocked: %d, SIGUSR1 blocked: %d\n", sigismember(&now, SIGSYS),
+           sigismember(&now, SIGUSR1));
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     setvbuf(stdout, 0, _IOLBF, 0);
@@ -335,6 +368,8 @@ int main(int argc, char **argv)
         return pdeath_orphan();
     if (!strcmp(mode, "maskerrors"))
         return mask_errors();
+    if (!strcmp(mode, "unblock-pending"))
+        return unblock_pending();
     fprintf(stderr, "usage: sigstate pending-kill|pending-tgkill|default|timedwait|inherit|altstack|pdeathsig|exec|maskerrors\n");
     return 2;
 }
