@@ -50,6 +50,18 @@ def test_namespaced_program_as_natively(case, command):
     assert (out.stdout, out.returncode) == (expected, 0), out.stderr
 
 
+@pytest.mark.parametrize("trap", [[], ["--trap", "all"]], ids=["run", "trap-all"])
+def test_children_of_a_process_that_moved_their_pid_namespace_then_exec_d(prog, trap):
+    """unshare(CLONE_NEWPID) moves only the children's namespace, and the
+    process's new image (after exec) must still know it: its first child is
+    pid 1 there, and its events carry that namespace's pids."""
+    native = subprocess.run([prog("pidns")], capture_output=True, text=True, timeout=30)
+    expected = "child: pid 1 in its namespace\nchild exited 3\n"
+    assert (native.stdout, native.returncode) == (expected, 0), native.stderr
+    out = pyshim_cli("run", *trap, "--", prog("pidns"))
+    assert (out.stdout, out.stderr, out.returncode) == (expected, "", 0)
+
+
 def test_trace_prints_the_supervisors_pids_and_the_table_the_namespaces(tmp_path):
     log = tmp_path / "trace"
     out = pyshim_cli("trace", "-o", str(log), "--", "unshare", "-rpf", "--mount-proc",

@@ -80,7 +80,7 @@ static void join_run_as_process(struct shim_thread *t, ucontext_t *uc,
     shim_sigsys_fd_after_fork(t);
     shim_proc.pdeathsig = 0; /* a child has none of its own */
     if ((req->flags & CLONE_NEWPID) || shim_proc.pidns_moved)
-        shim_check_pidns(); /* else it is its parent's (/proc costs ~10 us) */
+        shim_check_pidns(0); /* else it is its parent's (/proc costs ~10 us) */
     shim_follow_supervisor();
     t->pid = (int32_t)RAW0(SYS_getpid);
     t->tid = (int32_t)RAW0(SYS_gettid);

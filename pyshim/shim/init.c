@@ -73,7 +73,7 @@ __attribute__((constructor)) static void shim_init(void)
     int pdeathsig = 0;
     RAW2(SYS_prctl, PR_GET_PDEATHSIG, &pdeathsig);
     shim_proc.pdeathsig = pdeathsig;
-    shim_check_pidns();
+    shim_check_pidns(1);
     shim_follow_supervisor();
 
     shim_check_tsc(); /* before the first wait (Start) */

@@ -339,9 +339,11 @@ SHIM_HIDDEN void shim_foreign_sigsys(siginfo_t *info, ucontext_t *uc);
  * the shim's own (a token of sigsysfd.c, or the parent-death signal, acted
  * on here), 0 if it is the program's.  Contract: `info` is the signal's. */
 SHIM_HIDDEN int shim_sigsys_own(const siginfo_t *info);
-/* Sets shim_proc.other_pidns for the calling process.  Contract: the
- * control block is mapped; the caller owns shim_proc (not a vfork child). */
-SHIM_HIDDEN void shim_check_pidns(void);
+/* Sets shim_proc.other_pidns for the calling process, and in a new image
+ * shim_proc.pidns_moved too (its children's namespace is not its own).
+ * Contract: the control block is mapped; the caller owns shim_proc (not a
+ * vfork child). */
+SHIM_HIDDEN void shim_check_pidns(int new_image);
 /* Makes the calling process die with the supervisor even when its parent
  * is not the supervisor (see shim_foreign_sigsys). */
 SHIM_HIDDEN void shim_follow_supervisor(void);
