@@ -354,9 +354,9 @@ static void rewrite_locked(long nr, uintptr_t ip)
  * membarrier): a site is rewritten at its second trap, so calls a process
  * makes once (glibc's set_robust_list in every fork child, a short
  * program's start) never pay for it.  Ways, so that sites used in turn
- * whose addresses fall in one set do not keep evicting each other: a site
- * is forgotten only when more than SEEN_WAYS others of its set trapped
- * since, and a rewritten site never traps again. */
+ * whose addresses fall in one set do not keep evicting each other; a site
+ * leaves its way when it is rewritten (at worst, when the rewrite is
+ * skipped, it is recorded again at its next trap). */
 #define SEEN_SETS 64
 #define SEEN_WAYS 4
 static uintptr_t seen[SEEN_SETS][SEEN_WAYS];
@@ -370,8 +370,10 @@ static int trapped_before(uintptr_t ip)
     int free = -1;
     for (int i = 0; i < SEEN_WAYS; i++) {
         uintptr_t was = __atomic_load_n(&set[i], __ATOMIC_RELAXED);
-        if (was == ip)
+        if (was == ip) { /* its way is free again: a rewritten site never traps */
+            __atomic_store_n(&set[i], 0, __ATOMIC_RELAXED);
             return 1;
+        }
         if (!was && free < 0)
             free = i;
     }
