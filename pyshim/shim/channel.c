@@ -30,7 +30,8 @@ void shim_event_fill(struct shim_thread *t, uint32_t tag, long nr,
         ev->args[i] = args ? (uint64_t)args[i] : 0;
     ev->result = result;
     ev->ip = ip;
-    ev->flags = shim_proc.other_pidns ? PYSHIM_EF_OTHER_PIDNS : 0;
+    ev->flags = (t->vfork_child ? t->other_pidns : shim_proc.other_pidns) ? PYSHIM_EF_OTHER_PIDNS
+                                                                           : 0;
 }
 
 /* Marks the thread's channel ready; rings the run's doorbell only if the

@@ -101,6 +101,8 @@ static void join_run_vfork(struct shim_child_start *s)
     struct shim_thread *t = shim_thread_init_at(s->area, s->channel, &s->desc, &status);
     t->vfork_child = 1;
     t->sigsys_blocked = (uint32_t)s->sigsys_blocked;
+    /* Its parent's namespace, unless the parent moved its children's. */
+    t->other_pidns = shim_proc.pidns_moved ? shim_pidns_other() : shim_proc.other_pidns;
     /* The parent's tie, without shim_follow_supervisor: shim_proc is the
      * suspended parent's memory, and its `parent` must stay its own. */
     RAW2(SYS_prctl, PR_SET_PDEATHSIG, SIGSYS);

@@ -105,6 +105,9 @@ struct shim_thread {
     /* How many program handlers interrupted those waits (a sigsuspend's
      * ends only with one). */
     uint32_t sfd_handlers;
+    /* A vfork child's own PYSHIM_EF_OTHER_PIDNS (shim_proc is its
+     * suspended parent's, whose namespace may differ from the child's). */
+    int32_t other_pidns;
 };
 
 /* Whether `addr` lies on the stack part of thread `t`'s shim altstack
@@ -344,6 +347,10 @@ SHIM_HIDDEN int shim_sigsys_own(const siginfo_t *info);
  * Contract: the control block is mapped; the caller owns shim_proc (not a
  * vfork child). */
 SHIM_HIDDEN void shim_check_pidns(int new_image);
+/* Whether the calling process is in another pid namespace than the
+ * supervisor (reads /proc; writes nothing).  Contract: the control block is
+ * mapped. */
+SHIM_HIDDEN int shim_pidns_other(void);
 /* Makes the calling process die with the supervisor even when its parent
  * is not the supervisor (see shim_foreign_sigsys). */
 SHIM_HIDDEN void shim_follow_supervisor(void);

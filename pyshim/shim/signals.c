@@ -418,13 +418,23 @@ static uint64_t ns_inode(const char *link_path)
     return n > 0 ? ino : 0;
 }
 
+/* Whether namespace `ino` is another than the supervisor's, whose inode the
+ * supervisor wrote into the control block.  Without /proc: the same. */
+static int other_than_supervisor(uint64_t ino)
+{
+    uint64_t theirs = shim_proc.control->supervisor_pidns;
+    return ino && theirs && ino != theirs;
+}
+
+int shim_pidns_other(void)
+{
+    return other_than_supervisor(ns_inode("/proc/self/ns/pid"));
+}
+
 void shim_check_pidns(int new_image)
 {
-    /* The namespace's inode, as the supervisor wrote its own into the
-     * control block.  Without /proc: assume the same. */
     uint64_t ino = ns_inode("/proc/self/ns/pid");
-    uint64_t theirs = shim_proc.control->supervisor_pidns;
-    shim_proc.other_pidns = ino && theirs && ino != theirs;
+    shim_proc.other_pidns = other_than_supervisor(ino);
     /* A new image forgets that its process moved its children's namespace
      * (unshare(CLONE_NEWPID) or setns, then exec): the kernel remembers. */
     if (new_image) {
