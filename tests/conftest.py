@@ -96,6 +96,18 @@ def pyshim_cli(*args: str, **kwargs) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "pyshim", *args], **kwargs)
 
 
+def strace_pyshim_run(strace_args, argv, env=None) -> subprocess.CompletedProcess:
+    """`pyshim run -- argv` under `strace -f -qq STRACE_ARGS`, strace's lines
+    on stderr (this tree's pyshim unless `env` says otherwise); fails the
+    test if the run fails."""
+    out = subprocess.run(
+        ["strace", "-f", "-qq", *strace_args, "-o", "/dev/stderr",
+         sys.executable, "-m", "pyshim", "run", "--", *argv], capture_output=True, text=True,
+        timeout=120, env=dict(os.environ, PYTHONPATH=str(ROOT)) if env is None else env)
+    assert out.returncode == 0, out.stderr[-2000:]
+    return out
+
+
 class FakeMem:
     """Tracee memory as {address: bytes}; anything else raises EFAULT."""
 

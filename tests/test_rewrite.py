@@ -5,22 +5,17 @@ taken off the trap."""
 import os
 import re
 import subprocess
-import sys
 
 import pytest
 
-from conftest import ROOT, pyshim_cli
+from conftest import ROOT, pyshim_cli, strace_pyshim_run
 from pyshim import Supervisor
 
 
 def sigsys_lines(argv, env):
     """The output of `pyshim run -- argv` and strace's lines for the SIGSYS
     deliveries meanwhile (each is one trapped call)."""
-    out = subprocess.run(
-        ["strace", "-f", "-qq", "-e", "trace=none", "-e", "signal=SIGSYS", "-o", "/dev/stderr",
-         sys.executable, "-m", "pyshim", "run", "--", *argv],
-        capture_output=True, text=True, timeout=120, env=env)
-    assert out.returncode == 0, out.stderr[-2000:]
+    out = strace_pyshim_run(["-e", "trace=none", "-e", "signal=SIGSYS"], argv, env)
     return out.stdout, [line for line in out.stderr.splitlines() if "SIGSYS" in line]
 
 
@@ -91,12 +86,8 @@ def test_sites_used_in_turn_are_all_rewritten(prog):
 def code_writes(argv) -> int:
     """How many times `pyshim run -- argv` made code writable (mprotect with
     PROT_WRITE|PROT_EXEC: the shim rewriting a site), as strace sees it."""
-    out = subprocess.run(
-        ["strace", "-f", "-qq", "-e", "trace=mprotect", "-o", "/dev/stderr",
-         sys.executable, "-m", "pyshim", "run", "--", *argv],
-        capture_output=True, text=True, timeout=120, env=dict(os.environ, PYTHONPATH=str(ROOT)))
-    assert out.returncode == 0, out.stderr[-2000:]
-    return out.stderr.count("PROT_READ|PROT_WRITE|PROT_EXEC")
+    return strace_pyshim_run(["-e", "trace=mprotect"], argv).stderr.count(
+        "PROT_READ|PROT_WRITE|PROT_EXEC")
 
 
 def test_a_call_made_once_is_not_rewritten(prog):

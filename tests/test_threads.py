@@ -9,7 +9,7 @@ import textwrap
 
 import pytest
 
-from conftest import ROOT, pyshim_cli, tagged_segments
+from conftest import pyshim_cli, strace_pyshim_run, tagged_segments
 from pyshim import NATIVE, Supervisor
 
 
@@ -226,10 +226,7 @@ def test_a_new_thread_reuses_an_ended_threads_shim_stack(prog):
     """The shim maps a stack for its SIGSYS handler per thread (2 x 128 KiB,
     then trimmed); 200 threads one after another need two such mappings
     (the main thread's and the first thread's), not 201."""
-    out = subprocess.run(
-        ["strace", "-f", "-qq", "-e", "trace=mmap", "-o", "/dev/stderr",
-         sys.executable, "-m", "pyshim", "run", "--", prog("clones"), "serial", "200"],
-        capture_output=True, text=True, timeout=120, env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    out = strace_pyshim_run(["-e", "trace=mmap"], [prog("clones"), "serial", "200"])
     assert (out.returncode, out.stdout) == (0, "200 threads, one at a time\n"), out.stderr[-2000:]
     shim_stacks = [line for line in out.stderr.splitlines()
                    if "mmap(NULL, 262144, PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_ANONYMOUS|MAP_NORESERVE," in line]
