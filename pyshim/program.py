@@ -33,25 +33,62 @@ def resolve(prog: str, env: dict[str, str] | None = None) -> str:
 def check_supervisable(path: str, _depth: int = 0) -> None:
     """Raises CannotSupervise when `path` (or the interpreter of a #! script)
     is a static or non-x86-64 program, which LD_PRELOAD cannot reach
-    (StaticProgram, a CannotSupervise, for a static one)."""
+    (StaticProgram, a CannotSupervise, for a static one).  Every run and
+    every exec asks: the answer for a file is kept while the file stays
+    the same (device, inode, size, mtime and ctime), so asking again costs
+    one stat instead of an open, two reads and a close."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        raise ProgramNotFound(f"{path}: no such file") from None
+    except OSError:
+        return  # exec will say why
+    identity = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+    kept = _examined.get(path)
+    if kept is not None and kept[0] == identity:
+        outcome = kept[1]
+    else:
+        outcome = _examine(path)
+        if len(_examined) >= _EXAMINED_MAX:
+            _examined.clear()
+        _examined[path] = (identity, outcome)
+    if outcome is None:
+        return
+    if isinstance(outcome, str):  # a script: its interpreter decides
+        if _depth < 4:
+            check_supervisable(outcome, _depth + 1)
+        return
+    kind, message = outcome
+    raise kind(message)
+
+
+# path -> (identity, outcome of _examine); bounded, cleared when full.
+_examined: dict[str, tuple] = {}
+_EXAMINED_MAX = 256
+
+
+def _examine(path: str):
+    """What the file at `path` is to pyshim: None (supervisable, or not a
+    program at all: exec will say), the interpreter of a #! script, or the
+    (exception class, message) that check_supervisable raises."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)  # no file object: every exec asks
     except PermissionError:
-        return  # exec will say so
+        return None  # exec will say so
     except FileNotFoundError:
-        raise ProgramNotFound(f"{path}: no such file") from None
+        return ProgramNotFound, f"{path}: no such file"
+    except OSError:
+        return None
     try:
         head = os.pread(fd, 256, 0)
-        if head.startswith(b"#!") and _depth < 4:
+        if head.startswith(b"#!"):
             interp = head[2:].split(b"\n", 1)[0].strip().split()
-            if interp:
-                check_supervisable(os.fsdecode(interp[0]), _depth + 1)
-            return
+            return os.fsdecode(interp[0]) if interp else None
         if not head.startswith(b"\x7fELF"):
-            return  # not ELF: let exec report what it is
-        _check_elf(fd, path, head)
+            return None  # not ELF: let exec report what it is
+        return _check_elf(fd, path, head)
     except IsADirectoryError:
-        return  # exec will say so
+        return None  # exec will say so
     finally:
         os.close(fd)
 
@@ -62,20 +99,21 @@ def _u(data: bytes, at: int, size: int) -> int:
     return int.from_bytes(data[at:at + size], "little")
 
 
-def _check_elf(fd: int, path: str, head: bytes) -> None:
+def _check_elf(fd: int, path: str, head: bytes):
+    """None for a dynamic x86-64 program, else (exception class, message)."""
     if head[4] != 2 or head[5] != 1:
-        raise CannotSupervise(f"{path} is not a 64-bit little-endian program; "
-                              "pyshim supervises x86-64 programs only")
+        return CannotSupervise, (f"{path} is not a 64-bit little-endian program; "
+                                 "pyshim supervises x86-64 programs only")
     machine = _u(head, 18, 2)
     if machine != _EM_X86_64:
-        raise CannotSupervise(f"{path} is not an x86-64 program (ELF machine {machine}); "
-                              "pyshim supervises x86-64 programs only")
+        return CannotSupervise, (f"{path} is not an x86-64 program (ELF machine {machine}); "
+                                 "pyshim supervises x86-64 programs only")
     phoff, phentsize, phnum = _u(head, 32, 8), _u(head, 54, 2), _u(head, 56, 2)
     table = os.pread(fd, phentsize * phnum, phoff)
     for i in range(phnum):
         if _u(table, i * phentsize, 4) == _PT_INTERP:
-            return
-    raise StaticProgram(
+            return None
+    return StaticProgram, (
         f"{path} is statically linked: pyshim enters a program through "
         "LD_PRELOAD, which the dynamic loader applies, and a static program "
         "has no dynamic loader")
