@@ -644,6 +644,19 @@ cdef class Dispatcher:
                 f"the kernel refused Syscall User Dispatch ({os.strerror(-ev.result)}); "
                 "pyshim needs Linux 5.11 or newer on x86-64"))
         cdef int tid = ev.tid
+        # A thread of a known process (a new thread, a new image, the run's
+        # first program) with no exec after-hooks to run first is answered
+        # now and goes on while the table learns of it: the bookkeeping below
+        # overlaps the program's start instead of delaying it.  Nothing is
+        # lost by the order: this dispatcher handles the thread's next event
+        # only after this one, and a failure below still ends the run.  A new
+        # process waits: its pidfd is opened below, and once answered it
+        # could end (its Exit is one-way) and be reaped before that.  So
+        # does one in another pid namespace, whose pid /proc tells below.
+        cdef bint answered = not (c.pending or c.new_process or ev.flags & PYSHIM_EF_OTHER_PIDNS)
+        if answered:
+            memcpy(c.ch.reply.subscribed, self.subscribed, sizeof(self.subscribed))
+            _reply(c.ch, PYSHIM_RE_START, 0, 0, ev.seq)
         if ev.flags & PYSHIM_EF_OTHER_PIDNS:
             # Its pids are its namespace's: the supervisor's view comes from
             # /proc (its parent's children, their NSpid lines).
@@ -668,7 +681,10 @@ cdef class Dispatcher:
                 self.table.processes[c.pid].ns_pid = ev.pid
         else:
             self._exec_done(c, c.pid)  # the exec'ing thread is now the leader
-        # A Start after a reported execve means the exec succeeded.
+        if answered:
+            return
+        # A Start after a reported execve means the exec succeeded: its
+        # after-hooks run before the new image's first call.
         while c.pending:
             call = c.pending.pop()
             if self._after(c, call, 0, None) is None:
