@@ -11,7 +11,7 @@ import pytest
 
 from conftest import pyshim_cli, tagged_processes, tagged_segments
 from pyshim import program
-from pyshim.errors import UnsupportedKernel
+from pyshim.errors import StaticProgram, UnsupportedKernel
 
 
 def wait_for(predicate, timeout=10.0, what="condition"):
@@ -54,6 +54,26 @@ def test_script_with_static_interpreter_runs_under_ptrace(prog, tmp_path):
     script.chmod(0o755)
     out = pyshim_cli("run", "--", str(script))
     assert (out.returncode, out.stdout, out.stderr) == (0, "hello\n", "")
+
+
+def test_a_program_replaced_in_place_is_checked_again(prog, tmp_path):
+    """The answer about a file is kept while the file stays the same: the
+    same path rewritten in place (same inode, even with its old mtime put
+    back) is looked at again."""
+    path = tmp_path / "prog"
+    dynamic, static = (open(prog("hello", static=s), "rb").read() for s in (False, True))
+    path.write_bytes(dynamic)
+    path.chmod(0o755)
+    before = path.stat()
+    program.check_supervisable(str(path))
+    program.check_supervisable(str(path))
+    path.write_bytes(static)
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert path.stat().st_ino == before.st_ino
+    with pytest.raises(StaticProgram):
+        program.check_supervisable(str(path))
+    path.write_bytes(dynamic)
+    program.check_supervisable(str(path))
 
 
 def test_file_that_cannot_execute(tmp_path):
