@@ -124,6 +124,7 @@ enum pyshim_event_tag {
 /* event flags */
 #define PYSHIM_EF_RESTARTED 1u /* SYSCALL: asked again after a handler interrupted its hold */
 #define PYSHIM_EF_OTHER_PIDNS 2u /* the process is in another pid namespace than the supervisor */
+#define PYSHIM_EF_PIDNS_MOVED 4u /* its children may start in another pid namespace than its own */
 
 struct pyshim_event {
     uint32_t tag;      /* enum pyshim_event_tag */

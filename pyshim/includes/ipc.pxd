@@ -14,6 +14,7 @@ cdef extern from "pyshim_ipc.h" nogil:
         PYSHIM_RF_REPORT
         PYSHIM_EF_RESTARTED
         PYSHIM_EF_OTHER_PIDNS
+        PYSHIM_EF_PIDNS_MOVED
         PYSHIM_READY_WORDS
         PYSHIM_READY_CAPACITY
         PYSHIM_FILTER_MAX

@@ -30,8 +30,13 @@ void shim_event_fill(struct shim_thread *t, uint32_t tag, long nr,
         ev->args[i] = args ? (uint64_t)args[i] : 0;
     ev->result = result;
     ev->ip = ip;
-    ev->flags = (t->vfork_child ? t->other_pidns : shim_proc.other_pidns) ? PYSHIM_EF_OTHER_PIDNS
-                                                                           : 0;
+    uint32_t flags = (t->vfork_child ? t->other_pidns : shim_proc.other_pidns)
+                         ? PYSHIM_EF_OTHER_PIDNS : 0;
+    /* A vfork child reports its parent's: at worst a move it did not make,
+     * which only makes its new image's children look in /proc. */
+    if (shim_proc.pidns_moved)
+        flags |= PYSHIM_EF_PIDNS_MOVED;
+    ev->flags = flags;
 }
 
 /* Marks the thread's channel ready; rings the run's doorbell only if the

@@ -79,8 +79,8 @@ static void join_run_as_process(struct shim_thread *t, ucontext_t *uc,
     shim_sigsys_after_fork(t);
     shim_sigsys_fd_after_fork(t);
     shim_proc.pdeathsig = 0; /* a child has none of its own */
-    if ((req->flags & CLONE_NEWPID) || shim_proc.pidns_moved)
-        shim_check_pidns(0); /* else it is its parent's (/proc costs ~10 us) */
+    if ((req->flags & CLONE_NEWPID) || shim_proc.pidns_moved) /* else its parent's */
+        shim_proc.other_pidns = shim_pidns_other(); /* (/proc costs ~10 us) */
     shim_follow_supervisor();
     t->pid = (int32_t)RAW0(SYS_getpid);
     t->tid = (int32_t)RAW0(SYS_gettid);

@@ -54,6 +54,7 @@ __attribute__((constructor)) static void shim_init(void)
     int32_t owner = __atomic_load_n(&ch->event.pid, __ATOMIC_ACQUIRE);
     if (owner != 0 && owner != (int32_t)RAW0(SYS_getpid))
         return;
+    uint32_t exec_flags = ch->event.flags;
 
     struct pyshim_block_desc ctl_desc;
     shim_memcpy(&ctl_desc, &ch->control, sizeof ctl_desc);
@@ -73,7 +74,7 @@ __attribute__((constructor)) static void shim_init(void)
     int pdeathsig = 0;
     RAW2(SYS_prctl, PR_GET_PDEATHSIG, &pdeathsig);
     shim_proc.pdeathsig = pdeathsig;
-    shim_check_pidns(1);
+    shim_check_pidns(owner, exec_flags);
     shim_follow_supervisor();
 
     shim_check_tsc(); /* before the first wait (Start) */

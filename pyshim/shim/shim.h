@@ -342,11 +342,11 @@ SHIM_HIDDEN void shim_foreign_sigsys(siginfo_t *info, ucontext_t *uc);
  * the shim's own (a token of sigsysfd.c, or the parent-death signal, acted
  * on here), 0 if it is the program's.  Contract: `info` is the signal's. */
 SHIM_HIDDEN int shim_sigsys_own(const siginfo_t *info);
-/* Sets shim_proc.other_pidns for the calling process, and in a new image
- * shim_proc.pidns_moved too (its children's namespace is not its own).
- * Contract: the control block is mapped; the caller owns shim_proc (not a
- * vfork child). */
-SHIM_HIDDEN void shim_check_pidns(int new_image);
+/* Sets shim_proc.other_pidns and shim_proc.pidns_moved in a new image:
+ * from `exec_flags`, the flags of its process's exec event, when `owner`
+ * (the pid that posted that event) is set, else (the run's first program)
+ * from /proc.  Contract: the control block is mapped; single-threaded. */
+SHIM_HIDDEN void shim_check_pidns(int32_t owner, uint32_t exec_flags);
 /* Whether the calling process is in another pid namespace than the
  * supervisor (reads /proc; writes nothing).  Contract: the control block is
  * mapped. */

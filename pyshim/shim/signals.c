@@ -431,16 +431,23 @@ int shim_pidns_other(void)
     return other_than_supervisor(ns_inode("/proc/self/ns/pid"));
 }
 
-void shim_check_pidns(int new_image)
+void shim_check_pidns(int32_t owner, uint32_t exec_flags)
 {
-    uint64_t ino = ns_inode("/proc/self/ns/pid");
-    shim_proc.other_pidns = other_than_supervisor(ino);
-    /* A new image forgets that its process moved its children's namespace
-     * (unshare(CLONE_NEWPID) or setns, then exec): the kernel remembers. */
-    if (new_image) {
-        uint64_t kids = ns_inode("/proc/self/ns/pid_for_children");
-        shim_proc.pidns_moved = !ino || !kids || kids != ino;
+    if (owner) {
+        /* A new image of a process of the run: the event of its exec, the
+         * last one its process posted, says what its old image knew.  An
+         * exec changes no namespace, and the kernel remembers a move of
+         * the children's namespace (unshare(CLONE_NEWPID) or setns) that
+         * the new image would otherwise forget.  /proc costs ~20 us in a
+         * new process. */
+        shim_proc.other_pidns = (exec_flags & PYSHIM_EF_OTHER_PIDNS) != 0;
+        shim_proc.pidns_moved = (exec_flags & PYSHIM_EF_PIDNS_MOVED) != 0;
+        return;
     }
+    /* The run's first program, which the supervisor just spawned: its
+     * children's namespace is its own. */
+    shim_proc.other_pidns = shim_pidns_other();
+    shim_proc.pidns_moved = 0;
 }
 
 void shim_follow_supervisor(void)
