@@ -35,9 +35,11 @@ def _describe(channel: dict) -> dict:
 
 
 def _channels(segment: str, data: bytes) -> tuple[list[dict], int]:
-    """The live channels in a slab, and how many blocks hold garbage."""
+    """The live channels in the slab of a segment (after the control block
+    in segment 0), and how many blocks hold garbage."""
     found, garbage = [], 0
-    for offset in range(0, len(data) - _core.CHANNEL_SIZE + 1, _core.BLOCK_SIZE):
+    first = shm.slab_start(segment)
+    for offset in range(first, len(data) - _core.CHANNEL_SIZE + 1, _core.BLOCK_SIZE):
         channel = _core.decode_channel(data[offset:offset + _core.CHANNEL_SIZE])
         if channel["magic"] == 0:
             continue  # never used, or freed
@@ -55,7 +57,7 @@ def live_runs() -> list[dict]:
         if not info.alive or info.supervisor_pid is None:
             continue
         channels, garbage, gone = [], 0, []
-        for name in info.segments[1:]:
+        for name in info.segments:
             try:
                 found, bad = _channels(name, _read_segment(name))
             except InspectError:

@@ -198,7 +198,7 @@ def test_exited_threads_give_their_blocks_back(prog, tmp_path, no_leaks):
 
     status, out, _ = run_capture(sup, [prog("clones"), "serial", "200"], tmp_path)
     assert (status, out) == (0, "200 threads, one at a time\n")
-    assert seen[-1] == 2  # the control segment and one slab
+    assert set(seen) == {1}  # segment 0: the control block and the first slab
     assert len(sup.threads) == 201
 
 

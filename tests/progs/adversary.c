@@ -7,11 +7,13 @@
  * MODE:
  *   channel   random bytes over its own channel
  *   event     a forged event (random tag, pid, number, arguments), marked ready
- *   slab      random bytes over every block of its channel's segment
- *   control   random bytes over the run's control segment
+ *   slab      random bytes over every block of its channel's slab
+ *   control   random bytes over the run's control block
  *   flip      between calls, random bytes of its channel flipped, 200 times
  *   truncate  its channel's segment truncated to 0 bytes, then a spin with
- *             no syscall (only the supervisor touches the segment again)
+ *             no syscall (only the supervisor touches the segment again);
+ *             the first thread's channel is in segment 0, the control
+ *             block's (ipc/pyshim_ipc.h)
  *   truncate-calls  the same, then calls (which fault in the program)
  *   shrink    its channel's segment shrunk to a random smaller size
  *   truncate-control  the control segment truncated to 0 bytes, then a spin
@@ -122,15 +124,22 @@ int main(int argc, char **argv)
     ctl_name[sizeof ctl_name - 1] = 0;
     int ctl_fd = open_segment(ctl_name, &ctl_size);
     struct pyshim_control *ctl = map_segment(ctl_fd, ctl_size);
+    /* The blocks of its channel's slab start after the control block when
+     * they share segment 0. */
+    size_t first = strcmp(seg, ctl_name) ? 0 : PYSHIM_FIRST_SLAB_OFFSET;
+    if (first > slab_size || ctl_size < PYSHIM_FIRST_SLAB_OFFSET) {
+        fprintf(stderr, "adversary: segment 0 has no slab\n");
+        return 2;
+    }
 
     if (!strcmp(mode, "channel")) {
         scribble(ch, bsize);
     } else if (!strcmp(mode, "event")) {
         forge(ch, ctl, next() & 1);
     } else if (!strcmp(mode, "slab")) {
-        scribble(slab, slab_size);
+        scribble(slab + first, slab_size - first);
     } else if (!strcmp(mode, "control")) {
-        scribble(ctl, ctl_size);
+        scribble(ctl, PYSHIM_FIRST_SLAB_OFFSET);
     } else if (!strcmp(mode, "flip")) {
         for (int i = 0; i < 200; i++) {
             getppid();
@@ -175,7 +184,7 @@ int main(int argc, char **argv)
         if (child == 0) {
             /* The child's channel is the block its Start named: find it by
              * its pid among the blocks of the segment. */
-            for (size_t o = 0; o + sizeof *ch <= slab_size; o += PYSHIM_BLOCK_SIZE) {
+            for (size_t o = first; o + sizeof *ch <= slab_size; o += PYSHIM_BLOCK_SIZE) {
                 struct pyshim_channel *c = (struct pyshim_channel *)(slab + o);
                 if (c->magic == PYSHIM_CHANNEL_MAGIC && c->event.pid == getpid() && c != ch) {
                     forge(c, ctl, 0);
