@@ -17,10 +17,13 @@
  *   truncate-calls  the same, then calls (which fault in the program)
  *   shrink    its channel's segment shrunk to a random smaller size
  *   truncate-control  the control segment truncated to 0 bytes, then a spin
+ *   truncate-slab  64 threads started (the last one's channel is in the
+ *             run's second segment), then that segment truncated, then a spin
  *   unmap     the shim's own mappings of the run's segments unmapped
  *   postdie   a child forges an event on its channel and is killed at once
  */
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -74,6 +77,35 @@ static void *map_segment(int fd, size_t size)
         exit(2);
     }
     return p;
+}
+
+/* A waiting thread: it says it runs (its write went through its shim, on
+ * its own channel), then blocks for good. */
+static int ready_pipe[2], block_pipe[2];
+
+static void *waiter(void *arg)
+{
+    char b = 1;
+    (void)arg;
+    (void)!write(ready_pipe[1], &b, 1);
+    (void)!read(block_pipe[0], &b, 1);
+    return 0;
+}
+
+/* Starts `n` waiting threads; returns once every one of them runs. */
+static void start_waiters(int n)
+{
+    if (pipe(ready_pipe) < 0 || pipe(block_pipe) < 0)
+        exit(2);
+    for (int i = 0; i < n; i++) {
+        pthread_t t;
+        if (pthread_create(&t, 0, waiter, 0))
+            exit(2);
+    }
+    char b;
+    for (int i = 0; i < n; i++)
+        if (read(ready_pipe[0], &b, 1) != 1)
+            exit(2);
 }
 
 /* Ordinary work after the damage: the calls a program makes. */
@@ -158,6 +190,20 @@ int main(int argc, char **argv)
             return 2;
     } else if (!strcmp(mode, "truncate-control")) {
         if (ftruncate(ctl_fd, 0) < 0)
+            return 2;
+        for (;;)
+            __asm__ volatile("pause");
+    } else if (!strcmp(mode, "truncate-slab")) {
+        /* With the first thread's, slab 0 holds 64 channels: the 64th new
+         * thread's is the first block of segment 1 ("/pyshim-<run>-1"). */
+        start_waiters(PYSHIM_SLAB_BLOCKS);
+        char name[PYSHIM_SEGMENT_NAME_MAX];
+        size_t len = strlen(ctl_name), size;
+        if (len < 2 || strcmp(ctl_name + len - 2, "-0"))
+            return 2;
+        memcpy(name, ctl_name, len + 1);
+        name[len - 1] = '1';
+        if (ftruncate(open_segment(name, &size), 0) < 0)
             return 2;
         for (;;)
             __asm__ volatile("pause");
