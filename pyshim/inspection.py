@@ -116,6 +116,10 @@ def decode_block(text: str) -> dict:
     if offset + _core.CHANNEL_SIZE > len(data) or size < _core.CHANNEL_SIZE:
         raise InspectError(f"{text}: outside its segment ({len(data)} bytes) or too small "
                            f"for a channel ({_core.CHANNEL_SIZE} bytes)")
+    first = shm.slab_start(segment)
+    if offset < first:  # segment 0 holds the control block before its slab
+        raise InspectError(f"{text}: inside the run's control block (channels start at "
+                           f"{segment}:{first})")
     channel = _core.decode_channel(data[offset:offset + _core.CHANNEL_SIZE])
     if channel["magic"] == 0:
         raise InspectError(f"{text}: a free block (its thread has exited, or it was never used)")
