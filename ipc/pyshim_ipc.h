@@ -28,7 +28,7 @@
 #define PYSHIM_CONTROL_MAGIC 0x4c544350u /* "PCTL" little-endian */
 
 /* Environment variable holding the text form of the first thread's channel
- * descriptor: "<segment>:<offset>:<size>", e.g. "/pyshim-ab12-1:0:512". */
+ * descriptor: "<segment>:<offset>:<size>", e.g. "/pyshim-ab12-0:45056:512". */
 #define PYSHIM_ENV_CHANNEL "PYSHIM_CHANNEL"
 /* Segments a process kept open when it left its mount namespace:
  * "name=fd,name=fd" (a new image maps them when /dev/shm hides them). */
@@ -197,6 +197,20 @@ struct pyshim_channel {
 /* Blocks are this size; every channel fits in one. */
 #define PYSHIM_BLOCK_SIZE 512u
 
+/* ---- segments of a run ---------------------------------------------------
+ * Segment n ("/pyshim-<run id>-<n>") holds slab n: PYSHIM_SLAB_BLOCKS
+ * blocks, for the channels with ready-set indices n * PYSHIM_SLAB_BLOCKS
+ * and up.  Segment 0 holds the control block at offset 0 and its slab at
+ * PYSHIM_FIRST_SLAB_OFFSET, the first page boundary after the control
+ * block: a run of up to PYSHIM_SLAB_BLOCKS threads has one segment to
+ * create, map and unlink, and no page is both control block and channels.
+ * The shim needs none of this (descriptors carry offsets); the supervisor
+ * and inspection do. */
+#define PYSHIM_SLAB_BLOCKS 64u
+#define PYSHIM_PAGE_SIZE 4096u
+#define PYSHIM_FIRST_SLAB_OFFSET \
+    ((sizeof(struct pyshim_control) + PYSHIM_PAGE_SIZE - 1u) / PYSHIM_PAGE_SIZE * PYSHIM_PAGE_SIZE)
+
 /* ---- compile-time layout checks (PROTOCOL.md lists the same numbers) --- */
 #define PYSHIM_CHECK(type, field, off) \
     _Static_assert(offsetof(struct type, field) == (off), #type "." #field)
@@ -258,6 +272,10 @@ PYSHIM_CHECK(pyshim_channel, reply, 256);
 _Static_assert(sizeof(struct pyshim_channel) == 448, "channel size");
 _Static_assert(sizeof(struct pyshim_channel) <= PYSHIM_BLOCK_SIZE, "channel fits a block");
 _Static_assert(PYSHIM_BLOCK_SIZE <= 4096, "budget: at most 4 KiB per thread");
+_Static_assert(PYSHIM_FIRST_SLAB_OFFSET == 45056, "first slab offset");
+_Static_assert(PYSHIM_FIRST_SLAB_OFFSET % PYSHIM_PAGE_SIZE == 0 &&
+               PYSHIM_FIRST_SLAB_OFFSET >= sizeof(struct pyshim_control),
+               "the first slab starts on a page of its own");
 
 #undef PYSHIM_CHECK
 

@@ -35,9 +35,11 @@ def _describe(channel: dict) -> dict:
 
 
 def _channels(segment: str, data: bytes) -> tuple[list[dict], int]:
-    """The live channels in a slab, and how many blocks hold garbage."""
+    """The live channels in the slab of a segment (after the control block
+    in segment 0), and how many blocks hold garbage."""
     found, garbage = [], 0
-    for offset in range(0, len(data) - _core.CHANNEL_SIZE + 1, _core.BLOCK_SIZE):
+    first = shm.slab_start(segment)
+    for offset in range(first, len(data) - _core.CHANNEL_SIZE + 1, _core.BLOCK_SIZE):
         channel = _core.decode_channel(data[offset:offset + _core.CHANNEL_SIZE])
         if channel["magic"] == 0:
             continue  # never used, or freed
@@ -55,7 +57,7 @@ def live_runs() -> list[dict]:
         if not info.alive or info.supervisor_pid is None:
             continue
         channels, garbage, gone = [], 0, []
-        for name in info.segments[1:]:
+        for name in info.segments:
             try:
                 found, bad = _channels(name, _read_segment(name))
             except InspectError:
@@ -114,6 +116,10 @@ def decode_block(text: str) -> dict:
     if offset + _core.CHANNEL_SIZE > len(data) or size < _core.CHANNEL_SIZE:
         raise InspectError(f"{text}: outside its segment ({len(data)} bytes) or too small "
                            f"for a channel ({_core.CHANNEL_SIZE} bytes)")
+    first = shm.slab_start(segment)
+    if offset < first:  # segment 0 holds the control block before its slab
+        raise InspectError(f"{text}: inside the run's control block (channels start at "
+                           f"{segment}:{first})")
     channel = _core.decode_channel(data[offset:offset + _core.CHANNEL_SIZE])
     if channel["magic"] == 0:
         raise InspectError(f"{text}: a free block (its thread has exited, or it was never used)")

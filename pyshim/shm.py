@@ -1,9 +1,11 @@
 """Shared memory of a run: segments, blocks and descriptors (posix_ipc).
 
 A run owns segments named ``/pyshim-<run id>-<n>``, created ``O_EXCL`` with
-mode 0600.  Segment 0 holds the run's control block (supervisor pid and
-start time, the doorbell); the others are slabs of fixed-size blocks, one
-block per thread channel.  A block is named by a descriptor
+mode 0600.  Segment n holds slab n, fixed-size blocks, one per thread
+channel.  Segment 0 also holds the run's control block (supervisor pid and
+start time, the doorbell), before its slab: a run of up to 64 threads has
+that one segment, and a run creates the next only when every block is
+taken (ipc/pyshim_ipc.h, PYSHIM_FIRST_SLAB_OFFSET).  A block is named by a descriptor
 ``(segment, offset, size)``, whose text form ``segment:offset:size`` travels
 in the environment and whose serialized form (``_core.pack_desc``) travels
 in shared memory.
@@ -25,7 +27,8 @@ from pyshim import _core
 
 SHM_DIR = "/dev/shm"
 PREFIX = "pyshim-"
-BLOCKS_PER_SEGMENT = 64
+BLOCKS_PER_SEGMENT = _core.SLAB_BLOCKS
+SLAB_SIZE = BLOCKS_PER_SEGMENT * _core.BLOCK_SIZE
 # A run whose control block is not initialized yet is left alone this long
 # (it is being created); after that its segments are garbage.
 CREATION_GRACE_S = 10.0
@@ -64,6 +67,12 @@ def _acl(uids) -> bytes:
 
 def segment_name(run_id: str, n: int) -> str:
     return f"/{PREFIX}{run_id}-{n}"
+
+
+def slab_start(name: str) -> int:
+    """Offset of the first block in the segment `name` (/pyshim-<run id>-<n>):
+    segment 0 has the control block before its slab."""
+    return _core.FIRST_SLAB_OFFSET if name.endswith("-0") else 0
 
 
 def run_tag(tag: str | None = None) -> str:
@@ -153,7 +162,10 @@ class Segment:
         # A program of the run may truncate the segment: the supervisor's
         # accesses must not die of SIGBUS (see core/guard.h).
         self._guarded = _core.guard_segment(self.map)
-        self.first_index = 0  # ready-set index of its first block (slabs)
+        # As a slab: the offset of its first block, and that block's bit in
+        # the run's ready set.
+        self.first_block = slab_start(name)
+        self.first_index = 0
 
     def grant(self, uids) -> None:
         """Lets the users `uids` open the segment too (a process of the run
@@ -188,29 +200,37 @@ class Run:
 
     def __init__(self, tag: str | None = None):
         self.run_id = new_run_id(tag)
-        self.control = Segment(segment_name(self.run_id, 0), _core.CONTROL_SIZE, keep_fd=True)
+        # Segment 0: the control block, then slab 0 on a page of its own.
+        self.control = Segment(segment_name(self.run_id, 0),
+                               _core.FIRST_SLAB_OFFSET + SLAB_SIZE, keep_fd=True)
         _core.init_control(self.control.map, *_own_identity())
-        self._slabs: list[Segment] = []
+        self._slabs: list[Segment] = []  # slab n is in _slabs[n]; slab 0 in the control segment
         self._free: list[tuple[Segment, int]] = []
         self._granted: set[int] = set()  # users the run's processes became
         self._closed = False
+        self._add_slab(self.control)
 
     @property
     def control_desc(self) -> tuple[str, int, int]:
         return (self.control.name, 0, _core.CONTROL_SIZE)
 
+    def _add_slab(self, seg: Segment) -> None:
+        """Makes the blocks of `seg`, the next slab, free (lowest offset
+        first out)."""
+        seg.first_index = len(self._slabs) * BLOCKS_PER_SEGMENT
+        self._slabs.append(seg)
+        self._free = [(seg, seg.first_block + i * _core.BLOCK_SIZE)
+                      for i in reversed(range(BLOCKS_PER_SEGMENT))]
+
     def alloc_channel(self) -> Block:
         """A block holding an idle channel that points at this run's doorbell."""
         if not self._free:
-            seg = Segment(segment_name(self.run_id, len(self._slabs) + 1),
-                          BLOCKS_PER_SEGMENT * _core.BLOCK_SIZE)
-            seg.first_index = len(self._slabs) * BLOCKS_PER_SEGMENT
-            self._slabs.append(seg)
+            seg = Segment(segment_name(self.run_id, len(self._slabs)), SLAB_SIZE)
             if self._granted:
                 seg.grant(self._granted)
-            self._free = [(seg, i * _core.BLOCK_SIZE) for i in reversed(range(BLOCKS_PER_SEGMENT))]
+            self._add_slab(seg)
         seg, offset = self._free.pop()
-        index = seg.first_index + offset // _core.BLOCK_SIZE
+        index = seg.first_index + (offset - seg.first_block) // _core.BLOCK_SIZE
         _core.init_channel(seg.map, offset, self.control_desc, index)
         return Block(seg.name, offset, _core.BLOCK_SIZE, seg.map, index)
 
@@ -220,7 +240,7 @@ class Run:
         if uid in self._granted or uid == os.geteuid() or self._closed:
             return
         self._granted.add(uid)
-        for seg in (self.control, *self._slabs):
+        for seg in self._slabs:
             seg.grant(self._granted)
 
     def free_block(self, block: Block) -> None:
@@ -236,17 +256,17 @@ class Run:
         return len(self._slabs) * BLOCKS_PER_SEGMENT - len(self._free)
 
     def segment_names(self) -> list[str]:
-        return [self.control.name] + [s.name for s in self._slabs]
+        return [s.name for s in self._slabs]
 
     def close(self) -> None:
-        """Unlinks every segment (slabs first, the control block last, so gc
-        never sees slabs without their control block from a clean close)."""
+        """Unlinks every segment (later slabs first, the control segment
+        last, so gc never sees slabs without their control block from a
+        clean close)."""
         if self._closed:
             return
         self._closed = True
-        for seg in self._slabs:
+        for seg in reversed(self._slabs):
             seg.unlink()
-        self.control.unlink()
 
     def __enter__(self) -> Run:
         return self

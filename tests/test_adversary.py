@@ -33,13 +33,17 @@ EXPECTED = {
     "slab": {"alive", GARBAGE},
     "control": {"alive", GARBAGE},
     "flip": {"alive", GARBAGE},
-    "shrink": {"alive", TRUNCATED, signal.SIGBUS},
+    # The first thread's channel shares segment 0 with the control block:
+    # damage to its segment is damage to the control segment.
+    "shrink": {"alive", CONTROL_TRUNCATED, signal.SIGBUS},
     "postdie": {"alive", GARBAGE},
     # Under trace the truncating call's result is reported on the channel:
     # the program itself faults first.
-    "truncate": {TRUNCATED, signal.SIGBUS},
-    "truncate-calls": {TRUNCATED, signal.SIGBUS},
+    "truncate": {CONTROL_TRUNCATED, signal.SIGBUS},
+    "truncate-calls": {CONTROL_TRUNCATED, signal.SIGBUS},
     "truncate-control": {CONTROL_TRUNCATED, signal.SIGBUS},
+    # A later slab, in a segment of its own: the report names its thread's pid.
+    "truncate-slab": {TRUNCATED, signal.SIGBUS},
     "unmap": {signal.SIGSEGV},
 }
 

@@ -6,7 +6,7 @@ import os
 import pytest
 
 from conftest import pyshim_cli
-from pyshim import Supervisor, shm
+from pyshim import Supervisor, _core, shm
 
 
 def inspect_during_a_call(tmp_path, *cli_args, syscall="getppid", block=False):
@@ -39,6 +39,9 @@ def test_live_runs_as_json(tmp_path):
     assert (thread["state"], thread["last_event"], thread["syscall"]) == ("event", "Syscall", "getppid")
     assert thread["channel"] == seen["channel"]
     assert run["malformed_blocks"] == 0
+    # The one thread's channel is in the run's one segment, after the control block.
+    segment, = run["segments"]
+    assert thread["channel"] == f"{segment}:{_core.FIRST_SLAB_OFFSET}:{_core.BLOCK_SIZE}"
 
 
 def test_live_runs_as_text(tmp_path):
@@ -108,6 +111,26 @@ def test_malformed_and_free_blocks_explained(fake_run):
     assert out.returncode == 1 and "a free block" in out.stderr
     out = pyshim_cli("inspect", "--block", f"{good.segment}:{10 ** 6}:512")
     assert out.returncode == 1 and "outside its segment" in out.stderr
+
+
+def test_channels_of_every_slab_are_listed(no_leaks):
+    """65 channels: 64 after the control block in segment 0, one in segment
+    1; the control block itself is never taken for blocks."""
+    with shm.Run() as run:
+        blocks = [run.alloc_channel() for _ in range(shm.BLOCKS_PER_SEGMENT + 1)]
+        out = pyshim_cli("inspect", "--json")
+        listed, = [r for r in json.loads(out.stdout) if r["run"] == run.run_id]
+        assert listed["segments"] == run.segment_names() and len(listed["segments"]) == 2
+        assert listed["malformed_blocks"] == 0
+        channels = [t["channel"] for p in listed["processes"] for t in p["threads"]]
+        assert sorted(channels) == sorted(b.text for b in blocks)
+
+
+def test_control_block_is_not_a_channel(fake_run):
+    run, good, bad, freed = fake_run
+    out = pyshim_cli("inspect", "--block", f"{run.control.name}:0:512")
+    assert out.returncode == 1 and "inside the run's control block" in out.stderr
+    assert f"{run.control.name}:{_core.FIRST_SLAB_OFFSET}" in out.stderr
 
 
 def test_record_and_block_are_exclusive(tmp_path):

@@ -34,12 +34,14 @@ def test_switch_user_then_exec_stays_supervised(tool, command):
 
 
 def test_switched_user_gets_channels_in_a_new_slab(prog, tmp_path):
-    """80 threads at once after the switch: their channels need a second
-    slab, created after the switch and opened to the new user too."""
+    """80 threads alive at once after the switch: their channels need a
+    second segment beside segment 0 (the control block and the first slab),
+    created after the switch and opened to the new user too."""
     exe = tmp_path / "threads"
     shutil.copy(prog("threads"), exe)
     os.chmod(tmp_path, 0o755)
-    argv = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", str(exe), "80", "10"]
+    argv = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", str(exe),
+            "together", "80", "10"]
     out = pyshim_cli("run", "--trap", "all", "--", *argv)
     assert (out.stdout, out.returncode) == ("80 threads x 10 calls: 800\n", 0), out.stderr
 

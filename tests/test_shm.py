@@ -18,21 +18,42 @@ def test_segments_are_named_private_and_exclusive(no_leaks):
     with shm.Run() as run:
         block = run.alloc_channel()
         names = run.segment_names()
-        assert names == [f"/pyshim-{run.run_id}-0", f"/pyshim-{run.run_id}-1"]
+        assert names == [f"/pyshim-{run.run_id}-0"]  # the control block and the first slab
         assert run.run_id.startswith(no_leaks)
         for name in names:
             assert stat.S_IMODE(os.stat(shm_path(name)).st_mode) == 0o600
         with pytest.raises(posix_ipc.ExistentialError):
-            posix_ipc.SharedMemory(names[1], posix_ipc.O_CREX, mode=0o600, size=4096)
-        assert block.text == f"{names[1]}:0:{_core.BLOCK_SIZE}"
+            posix_ipc.SharedMemory(names[0], posix_ipc.O_CREX, mode=0o600, size=4096)
+        assert block.text == f"{names[0]}:{_core.FIRST_SLAB_OFFSET}:{_core.BLOCK_SIZE}"
     assert not any(os.path.exists(shm_path(n)) for n in names)
+
+
+def test_first_slab_follows_the_control_block_on_its_own_pages(no_leaks):
+    """Segment 0: the control block, then 64 blocks from the next page on;
+    the 65th block opens segment 1, at offset 0.  Ready-set bits follow
+    the blocks."""
+    with shm.Run() as run:
+        blocks = [run.alloc_channel() for _ in range(shm.BLOCKS_PER_SEGMENT + 1)]
+        control, slab = run.segment_names()
+        first = _core.FIRST_SLAB_OFFSET
+        assert first % 4096 == 0 and _core.CONTROL_SIZE <= first < _core.CONTROL_SIZE + 4096
+        assert os.stat(shm_path(control)).st_size == first + shm.SLAB_SIZE
+        assert os.stat(shm_path(slab)).st_size == shm.SLAB_SIZE
+        assert [b.desc for b in blocks] == (
+            [(control, first + i * _core.BLOCK_SIZE, _core.BLOCK_SIZE)
+             for i in range(shm.BLOCKS_PER_SEGMENT)] + [(slab, 0, _core.BLOCK_SIZE)])
+        assert [b.index for b in blocks] == list(range(shm.BLOCKS_PER_SEGMENT + 1))
+        assert run.blocks_in_use == len(blocks)
+        # Channels never touch the control block: the supervisor still reads it.
+        ready, version, pid, _ = _core.read_control(bytearray(run.control.map[:first]))
+        assert (ready, version, pid) == (True, _core.PROTOCOL_VERSION, os.getpid())
 
 
 def test_blocks_are_distinct_reused_and_initialized():
     with shm.Run() as run:
         blocks = [run.alloc_channel() for _ in range(shm.BLOCKS_PER_SEGMENT + 1)]
         assert len({b.desc for b in blocks}) == len(blocks)
-        assert len(run.segment_names()) == 3  # control + two slabs
+        assert len(run.segment_names()) == 2  # control with the first slab, a second slab
         freed = blocks[5]
         freed.view[freed.offset + 200] = 0xAB  # dirty it
         run.free_block(freed)

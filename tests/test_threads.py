@@ -10,7 +10,7 @@ import textwrap
 import pytest
 
 from conftest import pyshim_cli, strace_pyshim_run, tagged_segments
-from pyshim import NATIVE, Supervisor
+from pyshim import NATIVE, Supervisor, _core
 
 
 def same_as_native(argv, **kwargs):
@@ -198,8 +198,55 @@ def test_exited_threads_give_their_blocks_back(prog, tmp_path, no_leaks):
 
     status, out, _ = run_capture(sup, [prog("clones"), "serial", "200"], tmp_path)
     assert (status, out) == (0, "200 threads, one at a time\n")
-    assert seen[-1] == 2  # the control segment and one slab
+    assert set(seen) == {1}  # segment 0: the control block and the first slab
     assert len(sup.threads) == 201
+
+
+def segment_of(channel: str) -> str:
+    """The /dev/shm entry of a channel descriptor's segment."""
+    return channel.rsplit(":", 2)[0].lstrip("/")
+
+
+def test_a_single_threaded_run_has_one_segment(prog, tmp_path, no_leaks):
+    """The run's one channel lives in segment 0, after the control block:
+    while the program runs, /dev/shm holds that one segment of the run."""
+    seen = []
+    sup = Supervisor()
+
+    @sup.on("write")
+    def look(call):
+        seen.append((tagged_segments(no_leaks), sup.threads[0]["channel"]))
+
+    status, out, _ = run_capture(sup, [prog("hello")], tmp_path)
+    assert (status, out) == (0, "hello\n")
+    (segments, channel), = seen
+    assert len(segments) == 1 and segments[0].endswith("-0")
+    assert channel == f"/{segments[0]}:{_core.FIRST_SLAB_OFFSET}:{_core.BLOCK_SIZE}"
+    assert tagged_segments(no_leaks) == []
+
+
+def test_more_threads_than_a_slab_get_a_second_segment(prog, tmp_path, no_leaks):
+    """80 threads alive at once (and the main thread): 64 channels in
+    segment 0, the other 17 in a second segment, and every call of every
+    thread reaches the handler, on the right thread."""
+    counts = collections.Counter()
+    segments = set()
+    sup = Supervisor()
+
+    @sup.on("getppid")
+    def count(call):
+        counts[call.tid] += 1
+        segments.update(tagged_segments(no_leaks))
+
+    status, out, err = run_capture(sup, [prog("threads"), "together", "80", "10"], tmp_path)
+    assert (status, out) == (0, "80 threads x 10 calls: 800\n")
+    program_counts = {int(tid): int(n) for tid, n in (line.split() for line in err.splitlines())}
+    assert len(program_counts) == 80 and dict(counts) == program_counts
+    first, second = sorted(segments)
+    assert (first[-2:], second[-2:]) == ("-0", "-1") and first[:-2] == second[:-2]
+    per_segment = collections.Counter(segment_of(row["channel"]) for row in sup.threads)
+    assert per_segment == {first: 64, second: 17}
+    assert tagged_segments(no_leaks) == []
 
 
 @pytest.mark.parametrize("trap", [[], ["--trap", "all"]], ids=["getppid", "trap-all"])

@@ -383,7 +383,9 @@ cdef class Dispatcher:
 
     cdef _check_guard(self):
         """A guarded segment faulted (core/guard.h): if it is one of this
-        run's, a program truncated it, and the run stops."""
+        run's, a program truncated it, and the run stops.  Segment 0 holds
+        the first slab's channels too: a fault anywhere in it is reported
+        as the control segment's (the guard knows segments, not pages)."""
         self.guard_seen = pyshim_guard_count()
         if pyshim_guard_faulted(self.ctl):
             self.error = ChannelError(

@@ -11,6 +11,8 @@ cdef extern from "pyshim_ipc.h" nogil:
         PYSHIM_SUBSCRIBED_BYTES
         PYSHIM_SEGMENT_NAME_MAX
         PYSHIM_BLOCK_SIZE
+        PYSHIM_SLAB_BLOCKS
+        PYSHIM_FIRST_SLAB_OFFSET
         PYSHIM_RF_REPORT
         PYSHIM_EF_RESTARTED
         PYSHIM_EF_OTHER_PIDNS

@@ -7,18 +7,23 @@
  * MODE:
  *   channel   random bytes over its own channel
  *   event     a forged event (random tag, pid, number, arguments), marked ready
- *   slab      random bytes over every block of its channel's segment
- *   control   random bytes over the run's control segment
+ *   slab      random bytes over every block of its channel's slab
+ *   control   random bytes over the run's control block
  *   flip      between calls, random bytes of its channel flipped, 200 times
  *   truncate  its channel's segment truncated to 0 bytes, then a spin with
- *             no syscall (only the supervisor touches the segment again)
+ *             no syscall (only the supervisor touches the segment again);
+ *             the first thread's channel is in segment 0, the control
+ *             block's (ipc/pyshim_ipc.h)
  *   truncate-calls  the same, then calls (which fault in the program)
  *   shrink    its channel's segment shrunk to a random smaller size
  *   truncate-control  the control segment truncated to 0 bytes, then a spin
+ *   truncate-slab  64 threads started (the last one's channel is in the
+ *             run's second segment), then that segment truncated, then a spin
  *   unmap     the shim's own mappings of the run's segments unmapped
  *   postdie   a child forges an event on its channel and is killed at once
  */
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -74,6 +79,35 @@ static void *map_segment(int fd, size_t size)
     return p;
 }
 
+/* A waiting thread: it says it runs (its write went through its shim, on
+ * its own channel), then blocks for good. */
+static int ready_pipe[2], block_pipe[2];
+
+static void *waiter(void *arg)
+{
+    char b = 1;
+    (void)arg;
+    (void)!write(ready_pipe[1], &b, 1);
+    (void)!read(block_pipe[0], &b, 1);
+    return 0;
+}
+
+/* Starts `n` waiting threads; returns once every one of them runs. */
+static void start_waiters(int n)
+{
+    if (pipe(ready_pipe) < 0 || pipe(block_pipe) < 0)
+        exit(2);
+    for (int i = 0; i < n; i++) {
+        pthread_t t;
+        if (pthread_create(&t, 0, waiter, 0))
+            exit(2);
+    }
+    char b;
+    for (int i = 0; i < n; i++)
+        if (read(ready_pipe[0], &b, 1) != 1)
+            exit(2);
+}
+
 /* Ordinary work after the damage: the calls a program makes. */
 static int calls(void)
 {
@@ -122,15 +156,22 @@ int main(int argc, char **argv)
     ctl_name[sizeof ctl_name - 1] = 0;
     int ctl_fd = open_segment(ctl_name, &ctl_size);
     struct pyshim_control *ctl = map_segment(ctl_fd, ctl_size);
+    /* The blocks of its channel's slab start after the control block when
+     * they share segment 0. */
+    size_t first = strcmp(seg, ctl_name) ? 0 : PYSHIM_FIRST_SLAB_OFFSET;
+    if (first > slab_size || ctl_size < PYSHIM_FIRST_SLAB_OFFSET) {
+        fprintf(stderr, "adversary: segment 0 has no slab\n");
+        return 2;
+    }
 
     if (!strcmp(mode, "channel")) {
         scribble(ch, bsize);
     } else if (!strcmp(mode, "event")) {
         forge(ch, ctl, next() & 1);
     } else if (!strcmp(mode, "slab")) {
-        scribble(slab, slab_size);
+        scribble(slab + first, slab_size - first);
     } else if (!strcmp(mode, "control")) {
-        scribble(ctl, ctl_size);
+        scribble(ctl, PYSHIM_FIRST_SLAB_OFFSET);
     } else if (!strcmp(mode, "flip")) {
         for (int i = 0; i < 200; i++) {
             getppid();
@@ -149,6 +190,20 @@ int main(int argc, char **argv)
             return 2;
     } else if (!strcmp(mode, "truncate-control")) {
         if (ftruncate(ctl_fd, 0) < 0)
+            return 2;
+        for (;;)
+            __asm__ volatile("pause");
+    } else if (!strcmp(mode, "truncate-slab")) {
+        /* With the first thread's, slab 0 holds 64 channels: the 64th new
+         * thread's is the first block of segment 1 ("/pyshim-<run>-1"). */
+        start_waiters(PYSHIM_SLAB_BLOCKS);
+        char name[PYSHIM_SEGMENT_NAME_MAX];
+        size_t len = strlen(ctl_name), size;
+        if (len < 2 || strcmp(ctl_name + len - 2, "-0"))
+            return 2;
+        memcpy(name, ctl_name, len + 1);
+        name[len - 1] = '1';
+        if (ftruncate(open_segment(name, &size), 0) < 0)
             return 2;
         for (;;)
             __asm__ volatile("pause");
@@ -175,7 +230,7 @@ int main(int argc, char **argv)
         if (child == 0) {
             /* The child's channel is the block its Start named: find it by
              * its pid among the blocks of the segment. */
-            for (size_t o = 0; o + sizeof *ch <= slab_size; o += PYSHIM_BLOCK_SIZE) {
+            for (size_t o = first; o + sizeof *ch <= slab_size; o += PYSHIM_BLOCK_SIZE) {
                 struct pyshim_channel *c = (struct pyshim_channel *)(slab + o);
                 if (c->magic == PYSHIM_CHANNEL_MAGIC && c->event.pid == getpid() && c != ch) {
                     forge(c, ctl, 0);

@@ -2,6 +2,9 @@
  * stdout and "tid count" per thread on stderr, so a supervisor's own
  * per-thread counts can be compared with the program's.
  *
+ * threads together N M: the same, but no thread makes its calls before all
+ * N have started (a barrier): N + 1 threads are alive at once.
+ *
  * threads churn P K M: P creator threads each create and join K threads
  * in turn, each of which makes M getppid calls: threads start while others
  * end, all the time.  Prints the total and the number of threads made. */
@@ -14,6 +17,7 @@
 #include <unistd.h>
 
 static long calls;
+static pthread_barrier_t *together; /* set: workers wait for each other */
 
 struct worker {
     pthread_t thread;
@@ -25,6 +29,8 @@ static void *work(void *arg)
 {
     struct worker *w = arg;
     w->tid = gettid();
+    if (together)
+        pthread_barrier_wait(together);
     for (long i = 0; i < calls; i++) {
         syscall(SYS_getppid);
         w->count++;
@@ -74,8 +80,16 @@ int main(int argc, char **argv)
 {
     if (argc == 5 && !strcmp(argv[1], "churn"))
         return churn(atoi(argv[2]), atol(argv[3]), atol(argv[4]));
+    static pthread_barrier_t barrier;
+    if (argc > 1 && !strcmp(argv[1], "together")) {
+        together = &barrier;
+        argc--;
+        argv++;
+    }
     int n = argc > 1 ? atoi(argv[1]) : 4;
     calls = argc > 2 ? atol(argv[2]) : 10;
+    if (together && (n < 1 || pthread_barrier_init(together, 0, (unsigned)n)))
+        return 2;
     struct worker *w = calloc(n, sizeof *w);
     for (int i = 0; i < n; i++)
         if (pthread_create(&w[i].thread, 0, work, &w[i]))
