@@ -72,7 +72,11 @@ struct pyshim_control {
     int32_t supervisor_pid;  /* for garbage collection and liveness       */
     uint32_t reserved0;
     uint64_t supervisor_start; /* /proc/<pid>/stat field 22 (clock ticks) */
-    uint8_t reserved1[40];
+    /* Inode of the pid namespace the run's program starts in (the
+     * supervisor's pid_for_children), 0 if unknown: its shim then needs no
+     * /proc to learn whether it is the supervisor's. */
+    uint64_t program_pidns;
+    uint8_t reserved1[32];
     /* Doorbell and the top of the ready set, on their own cache line.  A
      * shim bumps `seq` after posting and wakes the futex on it when
      * `sleepers` is non-zero. */
@@ -224,6 +228,7 @@ PYSHIM_CHECK(pyshim_control, magic, 0);
 PYSHIM_CHECK(pyshim_control, version, 4);
 PYSHIM_CHECK(pyshim_control, supervisor_pid, 8);
 PYSHIM_CHECK(pyshim_control, supervisor_start, 16);
+PYSHIM_CHECK(pyshim_control, program_pidns, 24);
 PYSHIM_CHECK(pyshim_control, doorbell_seq, 64);
 PYSHIM_CHECK(pyshim_control, sleepers, 68);
 PYSHIM_CHECK(pyshim_control, ready_top, 72);

@@ -105,6 +105,16 @@ def _own_identity() -> tuple[int, int, int]:
 _identity: tuple[int, int, int] | None = None
 
 
+def _children_pidns() -> int:
+    """The inode of the pid namespace this process's next child starts in
+    (0 if unknown); read at every run: an unshare(CLONE_NEWPID) or setns
+    moves it, not this process's own."""
+    try:
+        return os.stat("/proc/self/ns/pid_for_children").st_ino
+    except OSError:
+        return 0
+
+
 def process_start_time(pid: int) -> int | None:
     """Field 22 of /proc/<pid>/stat (start time in clock ticks), or None."""
     try:
@@ -203,7 +213,7 @@ class Run:
         # Segment 0: the control block, then slab 0 on a page of its own.
         self.control = Segment(segment_name(self.run_id, 0),
                                _core.FIRST_SLAB_OFFSET + SLAB_SIZE, keep_fd=True)
-        _core.init_control(self.control.map, *_own_identity())
+        _core.init_control(self.control.map, *_own_identity(), _children_pidns())
         self._slabs: list[Segment] = []  # slab n is in _slabs[n]; slab 0 in the control segment
         self._free: list[tuple[Segment, int]] = []
         self._granted: set[int] = set()  # users the run's processes became

@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from conftest import pyshim_cli, tagged_processes
+from conftest import ROOT, pyshim_cli, tagged_processes
 from pyshim import Supervisor
 
 native_userns = subprocess.run(["unshare", "-r", "true"], capture_output=True).returncode == 0
@@ -65,6 +65,36 @@ def test_children_of_a_process_that_moved_their_pid_namespace_then_exec_d(prog, 
     assert (native.stdout, native.returncode) == (expected, 0), native.stderr
     out = pyshim_cli("run", *trap, "--", *argv)
     assert (out.stdout, out.stderr, out.returncode) == (expected, "", 0)
+
+
+SUPERVISOR_IN_MOVED_PIDNS = """
+import ctypes, os, subprocess, sys
+from pyshim import Supervisor
+CLONE_NEWPID, CLONE_NEWUSER = 0x20000000, 0x10000000
+libc = ctypes.CDLL(None, use_errno=True)
+if libc.unshare(CLONE_NEWPID | (0 if os.geteuid() == 0 else CLONE_NEWUSER)):
+    sys.exit("unshare: " + os.strerror(ctypes.get_errno()))
+# The namespace's pid 1, alive for the run: until it exists, the kernel
+# tells nobody which namespace children will start in.
+init = subprocess.Popen(["sleep", "60"])
+try:
+    code = Supervisor().run(["/bin/sh", "-c", "echo $$; /bin/true; echo done"])
+finally:
+    init.kill()
+    init.wait()
+sys.exit(code)
+"""
+
+
+def test_a_supervisor_that_moved_its_childrens_pid_namespace():
+    """The run's program starts in the namespace the supervisor's children
+    go to, not the supervisor's own: it is pid 2 there (after that
+    namespace's init), and its events carry that namespace's pids (the
+    control block names the namespace; a program that said it is the
+    supervisor's would be garbage in its channel)."""
+    out = subprocess.run([sys.executable, "-c", SUPERVISOR_IN_MOVED_PIDNS], capture_output=True,
+                         text=True, timeout=60, env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    assert (out.stdout, out.returncode) == ("2\ndone\n", 0), out.stderr
 
 
 def test_trace_prints_the_supervisors_pids_and_the_table_the_namespaces(tmp_path):

@@ -31,6 +31,7 @@ def layout():
             "magic": _off(&c.magic, &c), "version": _off(&c.version, &c),
             "supervisor_pid": _off(&c.supervisor_pid, &c),
             "supervisor_start": _off(&c.supervisor_start, &c),
+            "program_pidns": _off(&c.program_pidns, &c),
             "doorbell_seq": _off(&c.doorbell_seq, &c), "sleepers": _off(&c.sleepers, &c),
             "ready_top": _off(&c.ready_top, &c),
             "supervisor_pidns": _off(&c.supervisor_pidns, &c), "ready_mid": _off(&c.ready_mid, &c),
@@ -134,15 +135,17 @@ def unpack_desc(bytes data):
     return name.decode(errors="replace"), d.offset, d.size
 
 
-def init_control(view, int pid, uint64_t start, uint64_t pidns=0):
+def init_control(view, int pid, uint64_t start, uint64_t pidns=0, uint64_t program_pidns=0):
     """Initializes a run's control block at offset 0 of `view`, a segment
     just created (all zeros: the rest is never written here, so its pages
-    are not touched), `pidns`: the inode of the supervisor's pid namespace."""
+    are not touched), `pidns`: the inode of the supervisor's pid namespace,
+    `program_pidns`: that of the one its program starts in (0: unknown)."""
     cdef pyshim_control *c = <pyshim_control *>_at(view, 0, sizeof(pyshim_control))
     c.version = PYSHIM_PROTOCOL_VERSION
     c.supervisor_pid = pid
     c.supervisor_start = start
     c.supervisor_pidns = pidns
+    c.program_pidns = program_pidns
     pyshim_store_seq(&c.magic, PYSHIM_CONTROL_MAGIC)
 
 

@@ -58,6 +58,7 @@ cdef extern from "pyshim_ipc.h" nogil:
         uint32_t version
         int32_t supervisor_pid
         uint64_t supervisor_start
+        uint64_t program_pidns
         uint32_t doorbell_seq
         uint32_t sleepers
         uint64_t ready_top

@@ -444,9 +444,10 @@ void shim_check_pidns(int32_t owner, uint32_t exec_flags)
         shim_proc.pidns_moved = (exec_flags & PYSHIM_EF_PIDNS_MOVED) != 0;
         return;
     }
-    /* The run's first program, which the supervisor just spawned: its
-     * children's namespace is its own. */
-    shim_proc.other_pidns = shim_pidns_other();
+    /* The run's first program, which the supervisor just spawned in the
+     * namespace the control block names: its children's is its own. */
+    uint64_t mine = shim_proc.control->program_pidns;
+    shim_proc.other_pidns = mine ? other_than_supervisor(mine) : shim_pidns_other();
     shim_proc.pidns_moved = 0;
 }
 
