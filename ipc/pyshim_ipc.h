@@ -72,9 +72,11 @@ struct pyshim_control {
     int32_t supervisor_pid;  /* for garbage collection and liveness       */
     uint32_t reserved0;
     uint64_t supervisor_start; /* /proc/<pid>/stat field 22 (clock ticks) */
-    /* Inode of the pid namespace the run's program starts in (the
-     * supervisor's pid_for_children), 0 if unknown: its shim then needs no
-     * /proc to learn whether it is the supervisor's. */
+    /* Inode of the pid namespace the run's program was started in (the
+     * supervisor's pid_for_children), written just after the program is
+     * spawned, 0 until then or if unknown: a shim that finds it
+     * needs no /proc to learn whether it is the supervisor's, one that
+     * finds 0 reads /proc. */
     uint64_t program_pidns;
     uint8_t reserved1[32];
     /* Doorbell and the top of the ready set, on their own cache line.  A

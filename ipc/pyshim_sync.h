@@ -50,6 +50,11 @@ static inline uint64_t pyshim_load64(const uint64_t *p)
     return __atomic_load_n(p, __ATOMIC_SEQ_CST);
 }
 
+static inline void pyshim_store64(uint64_t *p, uint64_t v)
+{
+    __atomic_store_n(p, v, __ATOMIC_SEQ_CST);
+}
+
 static inline void pyshim_or64(uint64_t *p, uint64_t v)
 {
     __atomic_fetch_or(p, v, __ATOMIC_SEQ_CST);

@@ -106,9 +106,9 @@ _identity: tuple[int, int, int] | None = None
 
 
 def _children_pidns() -> int:
-    """The inode of the pid namespace this process's next child starts in
-    (0 if unknown); read at every run: an unshare(CLONE_NEWPID) or setns
-    moves it, not this process's own."""
+    """The inode of the pid namespace this process's children start in (0
+    if unknown); read at every run: an unshare(CLONE_NEWPID) or setns moves
+    it, not this process's own."""
     try:
         return os.stat("/proc/self/ns/pid_for_children").st_ino
     except OSError:
@@ -213,12 +213,19 @@ class Run:
         # Segment 0: the control block, then slab 0 on a page of its own.
         self.control = Segment(segment_name(self.run_id, 0),
                                _core.FIRST_SLAB_OFFSET + SLAB_SIZE, keep_fd=True)
-        _core.init_control(self.control.map, *_own_identity(), _children_pidns())
+        _core.init_control(self.control.map, *_own_identity())
         self._slabs: list[Segment] = []  # slab n is in _slabs[n]; slab 0 in the control segment
         self._free: list[tuple[Segment, int]] = []
         self._granted: set[int] = set()  # users the run's processes became
         self._closed = False
         self._add_slab(self.control)
+
+    def name_program_pidns(self) -> None:
+        """Tells the run's program which pid namespace it was started in,
+        once it is spawned: the stat costs 5-12 us, which the program's
+        start (~0.4 ms to its shim) hides; a shim that looks before it is
+        written reads /proc itself (ipc/pyshim_ipc.h, program_pidns)."""
+        _core.set_program_pidns(self.control.map, _children_pidns())
 
     @property
     def control_desc(self) -> tuple[str, int, int]:

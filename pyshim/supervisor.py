@@ -236,6 +236,7 @@ class Supervisor:
             env[b"LD_PRELOAD"] = b":".join(
                 p for p in (os.fsencode(preload_path()), env.get(b"LD_PRELOAD")) if p)
             pid = _spawn(path, argv, env, stdin, stdout, stderr)
+            run.name_program_pidns()  # while the program's loader works
             forwarding.start(pid)
             self._table = table = Table(pid)
             table.add_process(pid, None)

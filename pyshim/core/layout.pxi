@@ -135,18 +135,24 @@ def unpack_desc(bytes data):
     return name.decode(errors="replace"), d.offset, d.size
 
 
-def init_control(view, int pid, uint64_t start, uint64_t pidns=0, uint64_t program_pidns=0):
+def init_control(view, int pid, uint64_t start, uint64_t pidns=0):
     """Initializes a run's control block at offset 0 of `view`, a segment
     just created (all zeros: the rest is never written here, so its pages
-    are not touched), `pidns`: the inode of the supervisor's pid namespace,
-    `program_pidns`: that of the one its program starts in (0: unknown)."""
+    are not touched), `pidns`: the inode of the supervisor's pid namespace."""
     cdef pyshim_control *c = <pyshim_control *>_at(view, 0, sizeof(pyshim_control))
     c.version = PYSHIM_PROTOCOL_VERSION
     c.supervisor_pid = pid
     c.supervisor_start = start
     c.supervisor_pidns = pidns
-    c.program_pidns = program_pidns
     pyshim_store_seq(&c.magic, PYSHIM_CONTROL_MAGIC)
+
+
+def set_program_pidns(view, uint64_t ino):
+    """Names, in the control block at offset 0 of `view`, the pid namespace
+    the run's program was started in (its shim may already have looked:
+    then it read /proc instead)."""
+    cdef pyshim_control *c = <pyshim_control *>_at(view, 0, sizeof(pyshim_control))
+    pyshim_store64(&c.program_pidns, ino)
 
 
 def hold_liveness(int fd):

@@ -109,6 +109,7 @@ cdef extern from "pyshim_sync.h" nogil:
     uint32_t pyshim_load_seq(const uint32_t *p)
     void pyshim_store_seq(uint32_t *p, uint32_t v)
     void pyshim_store_relaxed(uint32_t *p, uint32_t v)
+    void pyshim_store64(uint64_t *p, uint64_t v)
     uint32_t pyshim_fetch_add_seq(uint32_t *p, uint32_t v)
     uint32_t pyshim_cas(uint32_t *p, uint32_t expected, uint32_t desired)
     void pyshim_cpu_relax()

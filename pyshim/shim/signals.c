@@ -6,6 +6,7 @@
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 
+#include "pyshim_sync.h"
 #include "shim.h"
 
 struct shim_process shim_proc;
@@ -446,7 +447,7 @@ void shim_check_pidns(int32_t owner, uint32_t exec_flags)
     }
     /* The run's first program, which the supervisor just spawned in the
      * namespace the control block names: its children's is its own. */
-    uint64_t mine = shim_proc.control->program_pidns;
+    uint64_t mine = pyshim_load64(&shim_proc.control->program_pidns);
     shim_proc.other_pidns = mine ? other_than_supervisor(mine) : shim_pidns_other();
     shim_proc.pidns_moved = 0;
 }
