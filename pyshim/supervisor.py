@@ -25,10 +25,14 @@ def preload_path() -> str:
     """Path of the installed preload library."""
     # Installed beside this module as a plain file (setup.py builds it so;
     # pip never installs pyshim zipped, and a zip could not be preloaded).
-    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), PRELOAD_NAME)
-    if not os.path.isfile(path):
-        raise PyshimError(f"the preload library {path} is missing; reinstall pyshim")
-    return str(path)
+    # Every run looks whether it is still there (one stat).
+    if not os.path.isfile(_PRELOAD):
+        raise PyshimError(f"the preload library {_PRELOAD} is missing; reinstall pyshim")
+    return _PRELOAD
+
+
+_PRELOAD = os.path.join(os.path.dirname(os.path.abspath(__file__)), PRELOAD_NAME)
+_PRELOAD_BYTES = os.fsencode(_PRELOAD)
 
 
 def _numbers(names: Iterable[str | int] | str) -> set[int]:
@@ -233,8 +237,9 @@ class Supervisor:
             self._run = run
             block = run.alloc_channel()
             env[_ENV_CHANNEL] = os.fsencode(block.text)
-            env[b"LD_PRELOAD"] = b":".join(
-                p for p in (os.fsencode(preload_path()), env.get(b"LD_PRELOAD")) if p)
+            preload_path()  # still there
+            theirs = env.get(b"LD_PRELOAD")
+            env[b"LD_PRELOAD"] = _PRELOAD_BYTES + b":" + theirs if theirs else _PRELOAD_BYTES
             pid = _spawn(path, argv, env, stdin, stdout, stderr)
             run.name_program_pidns()  # while the program's loader works
             forwarding.start(pid)
