@@ -215,9 +215,9 @@ class Supervisor:
         if not argv:
             raise ValueError("argv is empty")
         program.check_kernel()
-        path = program.resolve(argv[0], env)
+        path, st = program.resolve_and_stat(argv[0], env)
         try:
-            program.check_supervisable(path)
+            program.check_supervisable(path, st=st)
         except StaticProgram:
             # No loader to preload the shim: ptrace and a seccomp filter instead.
             from pyshim.ptrace.run import supervise
