@@ -81,6 +81,7 @@ HANDLER_ENTRY_CODE = signal.SIGTRAP  # si_code of the stop at a handler's entry 
 CLONE_THREAD = 0x10000
 NR = syscalls.NUMBERS
 NR_CLONE, NR_CLONE3 = NR["clone"], NR["clone3"]
+NR_FORKS = (NR["fork"], NR["vfork"])
 NR_EXIT, NR_EXIT_GROUP = NR["exit"], NR["exit_group"]
 NR_RESTART_SYSCALL = NR["restart_syscall"]
 ONE_WAY = frozenset((NR_EXIT, NR_EXIT_GROUP))
@@ -603,7 +604,10 @@ class Loop:
         if event in (EVENT_FORK, EVENT_VFORK, EVENT_CLONE):
             child = _ptrace.event_msg(task.tid)
             if child is not None:
-                thread = event == EVENT_CLONE and self._clone_flags(task, child) & CLONE_THREAD
+                # Any of the three may be a thread (a clone with CLONE_VFORK,
+                # or with SIGCHLD as its exit signal, is reported as a vfork
+                # or a fork): the flags say.
+                thread = self._clone_flags(task, child) & CLONE_THREAD
                 self._add_task(child, task.pid if thread else child, task.tid,
                                new_process=not thread)
         elif event == EVENT_EXEC:
@@ -615,12 +619,16 @@ class Loop:
         self._resume(task)
 
     def _clone_flags(self, task: _Task, child: int) -> int:
+        """The flags of the clone that made `child` (CLONE_THREAD at least).
+        Without the registers or the clone_args, /proc tells whether it is a
+        thread: taking a thread for a process makes the run fail (a thread
+        has no pidfd of its own)."""
         regs = _ptrace.stop_regs(task.tid)
-        if regs is None:
+        if regs is not None and regs[0] in NR_FORKS:
             return 0
-        if regs[0] == NR_CLONE:
+        if regs is not None and regs[0] == NR_CLONE:
             return regs[1]
-        if regs[0] == NR_CLONE3:
+        if regs is not None and regs[0] == NR_CLONE3:
             try:
                 return int.from_bytes(_ptrace.vm_read(task.pid, regs[1], 8), "little")
             except OSError:
