@@ -438,12 +438,30 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    if len(argv) > 2 and argv[0] == "run" and argv[1] == "--":
-        # The everyday form has nothing to parse: no argparse (start-up counts).
-        return _reported(lambda: _run(Supervisor(), argv[2:]))
+    everyday = _everyday_run(argv)
+    if everyday is not None:
+        # Nothing to parse: no argparse and the modules it imports (start-up counts).
+        trap, command = everyday
+        return _reported(lambda: _run(Supervisor(trap=trap), command))
     parser = build_parser(argv[0] if argv and argv[0] in COMMANDS else None)
     args = parser.parse_args(argv)
     return _reported(lambda: args.func(args, parser))
+
+
+def _everyday_run(argv: list[str]) -> tuple[list[str], list[str]] | None:
+    """(trap names, program argv) of the everyday forms `run -- PROGRAM...`
+    and `run --trap NAMES -- PROGRAM...` (or --trap=NAMES), as argparse
+    would read them; None for anything else, which argparse parses."""
+    if len(argv) < 3 or argv[0] != "run":
+        return None
+    rest, trap = argv[1:], []
+    if rest[0].startswith("--trap="):
+        rest, trap = rest[1:], _names(rest[0][len("--trap="):])
+    elif rest[0] == "--trap" and len(rest) > 1 and not rest[1].startswith("-"):
+        rest, trap = rest[2:], _names(rest[1])
+    if len(rest) < 2 or rest[0] != "--":
+        return None
+    return trap, rest[1:]
 
 
 def _reported(command) -> int:

@@ -129,3 +129,34 @@ def test_program_gets_the_environment_pyshim_was_given():
     assert out.returncode == 0, out.stderr
     names = {line.split("=", 1)[0] for line in out.stdout.splitlines()}
     assert names == {"PATH", "LANG", "LD_PRELOAD", "PYSHIM_CHANNEL"}
+
+
+@pytest.mark.parametrize("argv", [
+    ["run", "--", "prog", "-x"],
+    ["run", "--trap", "all", "--", "prog"],
+    ["run", "--trap=openat, read", "--", "prog", "--trap", "x"],
+    ["run", "--trap=", "--", "prog"],
+    ["run", "--", "--trap", "all"],
+    ["run", "--trap", "all", "prog"],
+    ["run", "--trap", "--", "prog"],
+    ["run", "--trap", "a", "--trap", "b", "--", "prog"],
+    ["run", "--handlers", "h.py", "--", "prog"],
+    ["run", "--"],
+])
+def test_the_everyday_run_forms_read_as_argparse_reads_them(argv):
+    """`pyshim run [--trap NAMES] -- PROGRAM` skips argparse (start-up):
+    what it reads is what argparse would, and anything else goes to
+    argparse."""
+    from pyshim import cli
+
+    fast = cli._everyday_run(argv)
+    parser = cli.build_parser("run")
+    try:
+        args = parser.parse_args(argv)
+        command = cli._command(args, parser)
+    except SystemExit:
+        assert fast is None  # argparse refuses it: so does the fast path
+        return
+    trap = cli._names(args.trap) if args.trap else []
+    if fast is not None:  # else: left to argparse, which reads it as above
+        assert fast == (trap, command)

@@ -5,6 +5,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 import pyshim
 from pyshim import _core
 from pyshim.supervisor import preload_path
@@ -55,16 +57,17 @@ def test_pyshim_command_is_installed_beside_python():
     assert (out.returncode, out.stdout, out.stderr) == (0, "hi\n", "")
 
 
-def test_run_imports_no_parser_and_no_regex():
-    """`pyshim run -- PROGRAM` starts without argparse, re, enum or
-    collections (their imports were most of its start-up)."""
+@pytest.mark.parametrize("options", [[], ["--trap", "all"], ["--trap=openat,read"]])
+def test_run_imports_no_parser_and_no_regex(options):
+    """`pyshim run -- PROGRAM` (and with --trap) starts without argparse,
+    re, enum or collections (their imports were most of its start-up)."""
     # -S: site's .pth files (an editable install's finder among them) may
     # import collections first, and the test would see nothing.  The
     # site-packages directories are added by hand, without their .pth files.
     code = ("import sys, site; sys.path.extend(site.getsitepackages()); "
             "before = set(sys.modules); print('collections' in before); "
             "from pyshim.cli import main; "
-            "status = main(['run', '--', '/bin/true']); "
+            f"status = main(['run', *{options!r}, '--', '/bin/true']); "
             "print(sorted({'argparse', 're', 'enum', 'collections'} & (set(sys.modules) - before)), "
             "status)")
     out = subprocess.run([sys.executable, "-S", "-c", code], capture_output=True, text=True,
