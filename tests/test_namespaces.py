@@ -26,6 +26,12 @@ CASES = {
     "user": (["unshare", "-r", "id", "-u"], "0\n"),
     "pid": (["unshare", "-rpf", "--mount-proc", "sh", "-c", "echo $$; /bin/true; echo done"],
             "1\ndone\n"),
+    # /proc hidden in the new namespaces: the shell's children learn their
+    # namespace from it, not from /proc (a child that looked, found nothing
+    # and took itself for the supervisor's namespace made the run hang).
+    "pid-no-proc": (["unshare", "-rpmf", "sh", "-c",
+                     "mount -t tmpfs none /proc && /bin/echo one && /bin/echo two"],
+                    "one\ntwo\n"),
     "mount-shm": (["unshare", "-rm", "sh", "-c",
                    "mount -t tmpfs none /dev/shm && ls /dev/shm | wc -l && /bin/echo still"],
                   "0\nstill\n"),

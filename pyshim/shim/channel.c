@@ -32,9 +32,10 @@ void shim_event_fill(struct shim_thread *t, uint32_t tag, long nr,
     ev->ip = ip;
     uint32_t flags = (t->vfork_child ? t->other_pidns : shim_proc.other_pidns)
                          ? PYSHIM_EF_OTHER_PIDNS : 0;
-    /* A vfork child reports its parent's: at worst a move it did not make,
-     * which only makes its new image's children look in /proc. */
-    if (shim_proc.pidns_moved)
+    /* Exact, not "maybe": a new image trusts it, and a process that
+     * believes it moved looks in /proc at every fork, which a program may
+     * have hidden (a tmpfs over /proc in its own namespaces). */
+    if (t->vfork_child ? t->pidns_moved : shim_proc.pidns_moved)
         flags |= PYSHIM_EF_PIDNS_MOVED;
     ev->flags = flags;
 }

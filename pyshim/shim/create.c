@@ -81,6 +81,10 @@ static void join_run_as_process(struct shim_thread *t, ucontext_t *uc,
     shim_proc.pdeathsig = 0; /* a child has none of its own */
     if ((req->flags & CLONE_NEWPID) || shim_proc.pidns_moved) /* else its parent's */
         shim_proc.other_pidns = shim_pidns_other(); /* (/proc costs ~10 us) */
+    /* A new process's children start in its own namespace, whatever its
+     * parent moved (with CLONE_NEWPID too: the kernel starts it in the
+     * namespace it makes for its children). */
+    shim_proc.pidns_moved = 0;
     shim_follow_supervisor();
     t->pid = (int32_t)RAW0(SYS_getpid);
     t->tid = (int32_t)RAW0(SYS_gettid);
@@ -103,6 +107,7 @@ static void join_run_vfork(struct shim_child_start *s)
     t->sigsys_blocked = (uint32_t)s->sigsys_blocked;
     /* Its parent's namespace, unless the parent moved its children's. */
     t->other_pidns = shim_proc.pidns_moved ? shim_pidns_other() : shim_proc.other_pidns;
+    t->pidns_moved = 0; /* its children start in its own namespace (join_run_as_process) */
     /* The parent's tie, without shim_follow_supervisor: shim_proc is the
      * suspended parent's memory, and its `parent` must stay its own. */
     RAW2(SYS_prctl, PR_SET_PDEATHSIG, SIGSYS);

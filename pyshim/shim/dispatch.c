@@ -106,8 +106,12 @@ static long execute(struct shim_thread *t, long nr, const long a[6], ucontext_t 
         return shim_ptrace(a);
     case SYS_unshare:
     case SYS_setns:
-        if (nr == SYS_setns || (a[0] & CLONE_NEWPID))
-            shim_proc.pidns_moved = 1; /* its children may start in another */
+        if (nr == SYS_setns || (a[0] & CLONE_NEWPID)) { /* its children may start in another */
+            if (t->vfork_child)
+                t->pidns_moved = 1; /* its own: its parent's did not move */
+            else
+                shim_proc.pidns_moved = 1;
+        }
         if (nr == SYS_setns || (a[0] & CLONE_NEWNS)) {
             uint64_t old;
             shim_block_signals(&old);

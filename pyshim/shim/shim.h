@@ -105,9 +105,11 @@ struct shim_thread {
     /* How many program handlers interrupted those waits (a sigsuspend's
      * ends only with one). */
     uint32_t sfd_handlers;
-    /* A vfork child's own PYSHIM_EF_OTHER_PIDNS (shim_proc is its
-     * suspended parent's, whose namespace may differ from the child's). */
+    /* A vfork child's own PYSHIM_EF_OTHER_PIDNS and PYSHIM_EF_PIDNS_MOVED
+     * (shim_proc is its suspended parent's, whose namespace may differ
+     * from the child's, and whose children's namespace may have moved). */
     int32_t other_pidns;
+    int32_t pidns_moved;
 };
 
 /* Whether `addr` lies on the stack part of thread `t`'s shim altstack
