@@ -139,6 +139,31 @@ def test_signal_sent_to_pyshim_alone_is_passed_on(no_leaks, sig):
         proc.wait()
 
 
+def _children(pid):
+    with open(f"/proc/{pid}/task/{pid}/children") as f:
+        return [int(c) for c in f.read().split()]
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_after_the_program_ended_stops_what_it_left(no_leaks, sig):
+    """The program ended and left a process the run waits for: a signal
+    pyshim would pass on finds no program, and stops the run, the process
+    left behind too, instead of being lost (pyshim used to wait on)."""
+    proc = subprocess.Popen([sys.executable, "-m", "pyshim", "run", "--",
+                             "sh", "-c", "sleep 30 & exit 0"], stderr=subprocess.PIPE, text=True)
+    try:
+        sleep = wait_for(lambda: supervised_sleep(no_leaks), what="the supervised sleep")
+        # The shell is gone and reaped: its orphan is pyshim's only child.
+        wait_for(lambda: _children(proc.pid) == [sleep], what="the shell to end")
+        proc.send_signal(sig)
+        assert proc.wait(timeout=10) == 128 + sig
+        assert proc.stderr.read() == (f"pyshim: {signal.Signals(sig).name} after the program "
+                                      "ended: the processes it left were stopped\n")
+    finally:
+        proc.kill()
+        proc.wait()
+
+
 def test_supervisor_killed_takes_program_down_and_gc_cleans_up(no_leaks):
     proc = subprocess.Popen([sys.executable, "-m", "pyshim", "run", "--", "sleep", "30"])
     try:

@@ -342,6 +342,7 @@ cdef class Dispatcher:
                     self._drain()
                 if pyshim_guard_count() != self.guard_seen:
                     self._check_guard()
+                self._check_stop_signal()
                 self._raise_error()
                 timeout = self.exiting_wait_ns if self.exiting else WAIT_NS
                 timer = self._timer_ns()
@@ -370,11 +371,27 @@ cdef class Dispatcher:
                 self._reap()
                 last_reap = monotonic()
                 root = self.table.processes[self.table.root]
+                if not root.alive:
+                    forwarding_program_gone(root.pid)
                 if not root.alive and not self.table.live():
                     self._raise_error()  # a done-callback may have raised on the way out
                     return root.status
         finally:
             self._close()
+
+    cdef _check_stop_signal(self):
+        """A signal pyshim was to pass on came after the program ended (the
+        run waits for processes it left behind): it stops the run, as it
+        would have stopped the program, instead of being lost."""
+        cdef int sig = take_stop_signal()
+        if sig and self.error is None:
+            from pyshim.decode.xlat import SIGNALS
+            from pyshim.errors import PyshimError
+
+            name = SIGNALS[sig] if 0 < sig < len(SIGNALS) else f"signal {sig}"
+            self.error = PyshimError(
+                f"{name} after the program ended: the processes it left were stopped")
+            self.error.exit_status = 128 + sig
 
     cdef _raise_error(self):
         if self.error is not None:

@@ -1,24 +1,51 @@
 # Signal forwarding and the child-subreaper flag (included by _core.pyx).
 
-cdef int _forward_pid = 0
+from libc.errno cimport ESRCH
+
+cdef int _forward_pid = 0  # -1: the program ended (forwarding_program_gone)
+cdef int _stop_signal = 0  # a forwarded signal with no program to take it
 cdef sigaction_t _saved[65]
 
 
 cdef void _forward(int sig, siginfo_t *info, void *ctx) noexcept nogil:
     # A signal the terminal sent to the foreground process group reached the
     # program too (si_code SI_KERNEL); one sent to us alone is passed on.
+    # Once the program has ended (the run waits for the processes it left),
+    # the signal is pyshim's own: the dispatcher stops the run.
+    global _stop_signal
     cdef int saved = pyshim_errno()  # a handler must leave errno as it found it
-    if _forward_pid > 0 and info.si_code != SI_KERNEL:
-        kill(_forward_pid, sig)
+    if _forward_pid > 0:
+        if info.si_code != SI_KERNEL and kill(_forward_pid, sig) != 0 and pyshim_errno() == ESRCH:
+            _stop_signal = sig
+    elif _forward_pid < 0:
+        _stop_signal = sig
     pyshim_set_errno(saved)
+
+
+cdef void forwarding_program_gone(int pid) noexcept:
+    """The program `pid` ended and was reaped: a signal forwarded from now
+    on would reach nobody (or whoever gets the pid next), and stops the
+    run instead."""
+    global _forward_pid
+    if _forward_pid == pid:
+        _forward_pid = -1
+
+
+cdef int take_stop_signal() noexcept:
+    """The forwarded signal that found no program (0: none), once."""
+    global _stop_signal
+    cdef int sig = _stop_signal
+    _stop_signal = 0
+    return sig
 
 
 def forward_signals(int pid, signals):
     """Passes `signals` sent to this process on to `pid` until
     restore_signals(); returns what restore_signals needs."""
-    global _forward_pid
+    global _forward_pid, _stop_signal
     cdef sigaction_t act
     memset(&act, 0, sizeof(act))
+    _stop_signal = 0
     act.sa_sigaction = _forward
     act.sa_flags = SA_SIGINFO | SA_RESTART
     sigemptyset(&act.sa_mask)
