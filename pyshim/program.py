@@ -50,15 +50,16 @@ def check_supervisable(path: str, _depth: int = 0, st: os.stat_result | None = N
         raise ProgramNotFound(f"{path}: no such file") from None
     except OSError:
         return  # exec will say why
-    identity = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+    identity = _identity(st)
     kept = _examined.get(path)
     if kept is not None and kept[0] == identity:
         outcome = kept[1]
     else:
-        outcome = _examine(path)
-        if len(_examined) >= _EXAMINED_MAX:
-            _examined.clear()
-        _examined[path] = (identity, outcome)
+        outcome, read = _examine(path)
+        if read is not None:  # kept for the file it read, which may not be the one stat saw
+            if len(_examined) >= _EXAMINED_MAX:
+                _examined.clear()
+            _examined[path] = (read, outcome)
     if outcome is None:
         return
     if isinstance(outcome, str):  # a script: its interpreter decides
@@ -74,18 +75,31 @@ _examined: dict[str, tuple] = {}
 _EXAMINED_MAX = 256
 
 
+def _identity(st: os.stat_result) -> tuple:
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
 def _examine(path: str):
-    """What the file at `path` is to pyshim: None (supervisable, or not a
-    program at all: exec will say), the interpreter of a #! script, or the
-    (exception class, message) that check_supervisable raises."""
+    """(outcome, identity of the file read or None): what the file at
+    `path` is to pyshim: None (supervisable, or not a program at all: exec
+    will say), the interpreter of a #! script, or the (exception class,
+    message) that check_supervisable raises."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)  # no file object: every exec asks
     except PermissionError:
-        return None  # exec will say so
+        return None, None  # exec will say so
     except FileNotFoundError:
-        return ProgramNotFound, f"{path}: no such file"
+        return (ProgramNotFound, f"{path}: no such file"), None
     except OSError:
-        return None
+        return None, None
+    try:
+        read = _identity(os.fstat(fd))  # before the reads: a later write moves ctime
+        return _examine_fd(fd, path), read
+    finally:
+        os.close(fd)
+
+
+def _examine_fd(fd: int, path: str):
     try:
         head = os.pread(fd, 256, 0)
         if head.startswith(b"#!"):
@@ -96,8 +110,6 @@ def _examine(path: str):
         return _check_elf(fd, path, head)
     except IsADirectoryError:
         return None  # exec will say so
-    finally:
-        os.close(fd)
 
 
 def _u(data: bytes, at: int, size: int) -> int:

@@ -76,6 +76,29 @@ def test_a_program_replaced_in_place_is_checked_again(prog, tmp_path):
     program.check_supervisable(str(path))
 
 
+def test_an_answer_is_kept_for_the_file_it_read(prog, tmp_path, monkeypatch):
+    """A path that names another file between check_supervisable's stat and
+    its open (a symlink flipped, a rename): the answer is kept for the file
+    read, so the path naming the first file again is not given it."""
+    dynamic, static = prog("hello"), prog("hello", static=True)
+    link = tmp_path / "prog"
+    link.symlink_to(dynamic)
+    examine = program._examine
+
+    def flip_then_examine(path):
+        link.unlink()
+        link.symlink_to(static)  # after the stat, before the open
+        return examine(path)
+
+    monkeypatch.setattr(program, "_examine", flip_then_examine)
+    with pytest.raises(StaticProgram):
+        program.check_supervisable(str(link))
+    monkeypatch.setattr(program, "_examine", examine)
+    link.unlink()
+    link.symlink_to(dynamic)
+    program.check_supervisable(str(link))  # the dynamic one: supervisable
+
+
 def test_file_that_cannot_execute(tmp_path):
     plain = tmp_path / "plain"
     plain.write_text("just text\n")
