@@ -109,8 +109,10 @@ def _children_pidns() -> int:
     """The inode of the pid namespace this process's children start in (0
     if unknown); read at every run: an unshare(CLONE_NEWPID) or setns moves
     it, not this process's own."""
+    # The calling thread's: unshare(CLONE_NEWPID) and setns move only the
+    # calling thread's children, and /proc/self is the main thread's.
     try:
-        return os.stat("/proc/self/ns/pid_for_children").st_ino
+        return os.stat("/proc/thread-self/ns/pid_for_children").st_ino
     except OSError:
         return 0
 

@@ -38,6 +38,17 @@ CASES = {
     "uts": (["unshare", "-ru", "sh", "-c", "hostname pyshim-test && hostname"], "pyshim-test\n"),
     # A network namespace has only its loopback: 2 header lines and lo.
     "net": (["unshare", "-rn", "sh", "-c", "cat /proc/net/dev | wc -l"], "3\n"),
+    # The namespace's processes fork after /proc is gone: they must keep
+    # knowing they are not in the supervisor's namespace (their shim can no
+    # longer ask /proc), whether their image came from a fork child or a
+    # vfork child (posix_spawn) of the process that moved its children's.
+    "pid-lost-proc": (["unshare", "-rpmf", "sh", "-c",
+                       "mount -t tmpfs none /proc && echo $$ && /bin/true && /bin/echo done"],
+                      "1\ndone\n"),
+    "pid-lost-proc-vfork": (["unshare", "-rpm", sys.executable, "-c",
+                             "import subprocess; subprocess.run(['sh', '-c', "
+                             "'mount -t tmpfs none /proc && echo $$ && /bin/true && /bin/echo done'])"],
+                            "1\ndone\n"),
     # A sandbox: new pid namespace, a fresh /dev (its own /dev/shm), a new /proc.
     "bwrap": (["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
                "--unshare-pid", "/bin/sh", "-c", "echo $$; /bin/true; echo ok"], "2\nok\n"),
@@ -73,6 +84,21 @@ def test_children_of_a_process_that_moved_their_pid_namespace_then_exec_d(prog, 
     assert (out.stdout, out.stderr, out.returncode) == (expected, "", 0)
 
 
+@pytest.mark.parametrize("trap", [[], ["--trap", "all"]], ids=["run", "trap-all"])
+def test_a_vfork_child_in_a_pid_namespace_of_its_own(prog, trap):
+    """clone(CLONE_VM | CLONE_VFORK | CLONE_NEWPID): the child shares its
+    parent's shim state, not its namespace; its events (and its new
+    image's, which learns them from its exec) carry that namespace's pids
+    and say so.  (Taken for the supervisor's pid 1, the run waited for
+    init forever.)"""
+    argv = [prog("vfork_newpid")]
+    native = subprocess.run(argv, capture_output=True, text=True, timeout=30)
+    expected = "child: pid 1 in its namespace\nchild exited 3\n"
+    assert (native.stdout, native.returncode) == (expected, 0), native.stderr
+    out = pyshim_cli("run", *trap, "--", *argv)
+    assert (out.stdout, out.stderr, out.returncode) == (expected, "", 0)
+
+
 SUPERVISOR_IN_MOVED_PIDNS = """
 import ctypes, os, subprocess, sys
 from pyshim import Supervisor
@@ -100,6 +126,42 @@ def test_a_supervisor_that_moved_its_childrens_pid_namespace():
     supervisor's would be garbage in its channel)."""
     out = subprocess.run([sys.executable, "-c", SUPERVISOR_IN_MOVED_PIDNS], capture_output=True,
                          text=True, timeout=60, env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    assert (out.stdout, out.returncode) == ("2\ndone\n", 0), out.stderr
+
+
+SUPERVISOR_THREAD_IN_MOVED_PIDNS = """
+import ctypes, os, subprocess, sys, threading
+from pyshim import Supervisor
+CLONE_NEWPID, CLONE_NEWUSER = 0x20000000, 0x10000000
+libc = ctypes.CDLL(None, use_errno=True)
+if os.geteuid() != 0 and libc.unshare(CLONE_NEWUSER):
+    sys.exit("unshare: " + os.strerror(ctypes.get_errno()))
+result = []
+def supervise():
+    # Moves this thread's children only: the main thread's stay.
+    if libc.unshare(CLONE_NEWPID):
+        result.append("unshare: " + os.strerror(ctypes.get_errno()))
+        return
+    init = subprocess.Popen(["sleep", "60"])
+    try:
+        result.append(Supervisor().run(["/bin/sh", "-c", "echo $$; /bin/true; echo done"]))
+    finally:
+        init.kill()
+        init.wait()
+thread = threading.Thread(target=supervise)
+thread.start()
+thread.join()
+sys.exit(result[0] if result else "no result")
+"""
+
+
+def test_a_supervisor_thread_that_moved_its_childrens_pid_namespace():
+    """pid_for_children is a thread's: a run made by a thread that moved
+    its children's namespace starts its program there, whatever the main
+    thread's say (the control block must name the spawning thread's)."""
+    out = subprocess.run([sys.executable, "-c", SUPERVISOR_THREAD_IN_MOVED_PIDNS],
+                         capture_output=True, text=True, timeout=60,
+                         env=dict(os.environ, PYTHONPATH=str(ROOT)))
     assert (out.stdout, out.returncode) == ("2\ndone\n", 0), out.stderr
 
 

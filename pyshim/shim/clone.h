@@ -77,6 +77,7 @@ struct shim_child_start {
     void *area;       /* for init: memory the parent prepared (vfork) */
     uint64_t sigmask; /* for init: the mask to resume with (vfork) */
     uint64_t sigsys_blocked; /* for init: the program's SIGSYS mask bit */
+    uint64_t clone_flags;    /* for init: the clone's flags (vfork) */
     void (*init)(struct shim_child_start *self);
     struct shim_context ctx; /* last: copied up to ctx.fx + ctx.fpu_size */
 } __attribute__((aligned(64)));

@@ -79,8 +79,10 @@ static void join_run_as_process(struct shim_thread *t, ucontext_t *uc,
     shim_sigsys_after_fork(t);
     shim_sigsys_fd_after_fork(t);
     shim_proc.pdeathsig = 0; /* a child has none of its own */
-    if ((req->flags & CLONE_NEWPID) || shim_proc.pidns_moved) /* else its parent's */
-        shim_proc.other_pidns = shim_pidns_other(); /* (/proc costs ~10 us) */
+    if (req->flags & CLONE_NEWPID) /* a namespace of its own: not the supervisor's */
+        shim_proc.other_pidns = 1;
+    else if (shim_proc.pidns_moved) /* else its parent's (/proc costs ~10 us) */
+        shim_proc.other_pidns = shim_pidns_other();
     /* A new process's children start in its own namespace, whatever its
      * parent moved (with CLONE_NEWPID too: the kernel starts it in the
      * namespace it makes for its children). */
@@ -105,8 +107,10 @@ static void join_run_vfork(struct shim_child_start *s)
     struct shim_thread *t = shim_thread_init_at(s->area, s->channel, &s->desc, &status);
     t->vfork_child = 1;
     t->sigsys_blocked = (uint32_t)s->sigsys_blocked;
-    /* Its parent's namespace, unless the parent moved its children's. */
-    t->other_pidns = shim_proc.pidns_moved ? shim_pidns_other() : shim_proc.other_pidns;
+    /* Its parent's namespace, unless the clone made it one of its own or
+     * the parent moved its children's. */
+    t->other_pidns = (s->clone_flags & CLONE_NEWPID) ? 1
+                     : shim_proc.pidns_moved ? shim_pidns_other() : shim_proc.other_pidns;
     t->pidns_moved = 0; /* its children start in its own namespace (join_run_as_process) */
     /* The parent's tie, without shim_follow_supervisor: shim_proc is the
      * suspended parent's memory, and its `parent` must stay its own. */
@@ -133,6 +137,7 @@ static long clone_vfork(ucontext_t *uc, const struct shim_clone_req *req,
     if (req->stack)
         start.ctx.rsp = req->stack;
     start.area = area;
+    start.clone_flags = req->flags;
     shim_memcpy(&start.sigmask, &uc->uc_sigmask, sizeof start.sigmask);
     start.init = join_run_vfork;
     uint64_t all = ~0ull, old;
