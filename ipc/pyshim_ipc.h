@@ -73,7 +73,7 @@ struct pyshim_control {
     uint32_t reserved0;
     uint64_t supervisor_start; /* /proc/<pid>/stat field 22 (clock ticks) */
     /* Inode of the pid namespace the run's program was started in (the
-     * supervisor's pid_for_children), written just after the program is
+     * spawning thread's pid_for_children), written just after the program is
      * spawned, 0 until then or if unknown: a shim that finds it
      * needs no /proc to learn whether it is the supervisor's, one that
      * finds 0 reads /proc. */
@@ -130,7 +130,7 @@ enum pyshim_event_tag {
 /* event flags */
 #define PYSHIM_EF_RESTARTED 1u /* SYSCALL: asked again after a handler interrupted its hold */
 #define PYSHIM_EF_OTHER_PIDNS 2u /* the process is in another pid namespace than the supervisor */
-#define PYSHIM_EF_PIDNS_MOVED 4u /* its children may start in another pid namespace than its own */
+#define PYSHIM_EF_PIDNS_MOVED 4u /* its children start in another pid namespace than its own */
 
 struct pyshim_event {
     uint32_t tag;      /* enum pyshim_event_tag */
