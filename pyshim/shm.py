@@ -106,11 +106,10 @@ _identity: tuple[int, int, int] | None = None
 
 
 def _children_pidns() -> int:
-    """The inode of the pid namespace this process's children start in (0
-    if unknown); read at every run: an unshare(CLONE_NEWPID) or setns moves
-    it, not this process's own."""
-    # The calling thread's: unshare(CLONE_NEWPID) and setns move only the
-    # calling thread's children, and /proc/self is the main thread's.
+    """The inode of the pid namespace the calling thread's children start
+    in (0 if unknown); read at every run: an unshare(CLONE_NEWPID) or setns
+    moves it, for the calling thread only (/proc/self is the main
+    thread's)."""
     try:
         return os.stat("/proc/thread-self/ns/pid_for_children").st_ino
     except OSError:

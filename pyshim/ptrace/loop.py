@@ -624,11 +624,12 @@ class Loop:
         thread: taking a thread for a process makes the run fail (a thread
         has no pidfd of its own)."""
         regs = _ptrace.stop_regs(task.tid)
-        if regs is not None and regs[0] in NR_FORKS:
+        nr = regs[0] if regs is not None else None
+        if nr in NR_FORKS:
             return 0
-        if regs is not None and regs[0] == NR_CLONE:
+        if nr == NR_CLONE:
             return regs[1]
-        if regs is not None and regs[0] == NR_CLONE3:
+        if nr == NR_CLONE3:
             try:
                 return int.from_bytes(_ptrace.vm_read(task.pid, regs[1], 8), "little")
             except OSError:

@@ -66,6 +66,18 @@ static void join_run(struct shim_child_start *s)
     shim_start(t, status);
 }
 
+/* Whether a new process made by a clone with `flags` is in another pid
+ * namespace than the supervisor: its parent's answer, unless the clone made
+ * it a namespace of its own (not the supervisor's) or the parent moved its
+ * children's (then /proc tells, ~10 us).  Contract: shim_proc is the
+ * parent's, as copied (fork) or shared (vfork). */
+static int child_other_pidns(uint64_t flags)
+{
+    if (flags & CLONE_NEWPID)
+        return 1;
+    return shim_proc.pidns_moved ? shim_pidns_other() : shim_proc.other_pidns;
+}
+
 /* A new process, continuing as a copy of its parent inside this handler,
  * with every signal blocked until it has its own channel and dispatch.
  * Contract: `t` is the calling thread's state, copied into the child. */
@@ -79,10 +91,7 @@ static void join_run_as_process(struct shim_thread *t, ucontext_t *uc,
     shim_sigsys_after_fork(t);
     shim_sigsys_fd_after_fork(t);
     shim_proc.pdeathsig = 0; /* a child has none of its own */
-    if (req->flags & CLONE_NEWPID) /* a namespace of its own: not the supervisor's */
-        shim_proc.other_pidns = 1;
-    else if (shim_proc.pidns_moved) /* else its parent's (/proc costs ~10 us) */
-        shim_proc.other_pidns = shim_pidns_other();
+    shim_proc.other_pidns = child_other_pidns(req->flags);
     /* A new process's children start in its own namespace, whatever its
      * parent moved (with CLONE_NEWPID too: the kernel starts it in the
      * namespace it makes for its children). */
@@ -107,10 +116,7 @@ static void join_run_vfork(struct shim_child_start *s)
     struct shim_thread *t = shim_thread_init_at(s->area, s->channel, &s->desc, &status);
     t->vfork_child = 1;
     t->sigsys_blocked = (uint32_t)s->sigsys_blocked;
-    /* Its parent's namespace, unless the clone made it one of its own or
-     * the parent moved its children's. */
-    t->other_pidns = (s->clone_flags & CLONE_NEWPID) ? 1
-                     : shim_proc.pidns_moved ? shim_pidns_other() : shim_proc.other_pidns;
+    t->other_pidns = child_other_pidns(s->clone_flags);
     t->pidns_moved = 0; /* its children start in its own namespace (join_run_as_process) */
     /* The parent's tie, without shim_follow_supervisor: shim_proc is the
      * suspended parent's memory, and its `parent` must stay its own. */
