@@ -37,7 +37,7 @@ from pyshim.replies import NATIVE, Fail
 
 include "core/layout.pxi"
 include "core/channel.pxi"
-include "core/guard.pxi"
+include "core/mapping.pxi"
 include "core/call.pxi"
 include "core/deferred.pxi"
 include "core/dispatcher.pxi"

@@ -17,7 +17,6 @@ runs with that tag, so parallel test workers never collect each other's.
 """
 from __future__ import annotations
 
-import mmap
 import os
 import time
 
@@ -132,7 +131,7 @@ class Block:
 
     __slots__ = ("segment", "offset", "size", "view", "index")
 
-    def __init__(self, segment: str, offset: int, size: int, view: mmap.mmap, index: int = 0):
+    def __init__(self, segment: str, offset: int, size: int, view: memoryview, index: int = 0):
         self.segment = segment
         self.offset = offset
         self.size = size
@@ -153,30 +152,37 @@ class Block:
 
 
 class Segment:
-    """A POSIX shared-memory segment created exclusively and mapped."""
+    """A POSIX shared-memory segment created exclusively, mapped now or, for
+    a run's control segment, once its program is on its way (map_now())."""
 
-    def __init__(self, name: str, size: int, keep_fd: bool = False):
+    def __init__(self, name: str, size: int, keep_fd: bool = False, mapped: bool = True):
         shm = posix_ipc.SharedMemory(name, posix_ipc.O_CREX, mode=0o600, size=size)
-        try:
-            self.map = mmap.mmap(shm.fd, size)
-        except BaseException:
-            shm.unlink()
-            shm.close_fd()
-            raise
         # The descriptor, kept if asked (the control segment's carries the
-        # run's liveness lock), else closed: the mapping is enough.
-        self.fd = shm.fd if keep_fd else -1
-        if not keep_fd:
-            shm.close_fd()
+        # run's liveness lock) or until the segment is mapped, else closed:
+        # the mapping is enough.
+        self.fd = shm.fd
         self.name = name
         self.size = size
-        # A program of the run may truncate the segment: the supervisor's
-        # accesses must not die of SIGBUS (see core/guard.h).
-        self._guarded = _core.guard_segment(self.map)
+        self.map: memoryview | None = None
         # As a slab: the offset of its first block, and that block's bit in
         # the run's ready set.
         self.first_block = slab_start(name)
         self.first_index = 0
+        if mapped:
+            try:
+                self.map_now()
+            except BaseException:
+                shm.unlink()
+                os.close(self.fd)
+                raise
+            if not keep_fd:
+                os.close(self.fd)
+                self.fd = -1
+
+    def map_now(self) -> None:
+        """Maps the segment, guarded: a program of the run may truncate it,
+        and the supervisor's accesses must not die of SIGBUS (core/guard.h)."""
+        self.map = memoryview(_core.Mapping(self.fd, self.size))
 
     def grant(self, uids) -> None:
         """Lets the users `uids` open the segment too (a process of the run
@@ -189,9 +195,9 @@ class Segment:
             os.chown(path, min(uids), -1)  # the supervisor, as root, keeps access
 
     def unlink(self) -> None:
-        """Removes the name and, unless a view still borrows it, the mapping
-        (a traceback that keeps the run's frames alive must not keep its
-        memory mapped)."""
+        """Removes the name and the descriptor; the mapping is retired
+        (unmapped at the next release_retired(), or later if a channel
+        still points into it)."""
         try:
             posix_ipc.unlink_shared_memory(self.name)
         except posix_ipc.ExistentialError:
@@ -199,34 +205,67 @@ class Segment:
         if self.fd >= 0:
             os.close(self.fd)
             self.fd = -1
-        try:
-            self.map.close()
-        except BufferError:
-            return  # a channel still points into it: freed with that channel
-        _core.unguard_segment(self._guarded)
+        if self.map is not None:
+            _retired.append(self.map)
+
+
+# Mappings of segments already unlinked.  Giving a segment's pages back
+# costs its last unmap ~30 us; the supervisor does it at a moment it would
+# wait anyway (the next run's program loading), not on a run's way out.
+# Nothing else is held meanwhile: no name, no descriptor.
+_retired: list = []
+
+
+def release_retired() -> None:
+    """Unmaps the retired segments no one points into any more."""
+    _retired.clear()
 
 
 class Run:
     """The segments of one run; free everything with close()."""
 
-    def __init__(self, tag: str | None = None):
+    def __init__(self, tag: str | None = None, *, map_later: bool = False):
         self.run_id = new_run_id(tag)
         # Segment 0: the control block, then slab 0 on a page of its own.
         self.control = Segment(segment_name(self.run_id, 0),
-                               _core.FIRST_SLAB_OFFSET + SLAB_SIZE, keep_fd=True)
-        _core.init_control(self.control.map, *_own_identity())
+                               _core.FIRST_SLAB_OFFSET + SLAB_SIZE, keep_fd=True,
+                               mapped=False)
         self._slabs: list[Segment] = []  # slab n is in _slabs[n]; slab 0 in the control segment
         self._free: list[tuple[Segment, int]] = []
         self._granted: set[int] = set()  # users the run's processes became
         self._closed = False
+        if not map_later:
+            self.map_control()
+
+    @property
+    def first_channel_text(self) -> str:
+        """The text descriptor of the first channel alloc_channel gives
+        (known before the control segment is mapped)."""
+        return f"{self.control.name}:{_core.FIRST_SLAB_OFFSET}:{_core.BLOCK_SIZE}"
+
+    def map_control(self, program_pidns: int = 0) -> None:
+        """Maps and initializes the control segment (with the pid namespace
+        the program starts in, if known; else its shim reads /proc)."""
+        try:
+            self.control.map_now()
+        except BaseException:
+            self.close()
+            raise
+        _core.init_control(self.control.map, *_own_identity())
+        if program_pidns:
+            _core.set_program_pidns(self.control.map, program_pidns)
         self._add_slab(self.control)
 
-    def name_program_pidns(self) -> None:
-        """Tells the run's program which pid namespace it was started in,
-        once it is spawned: the stat costs 5-12 us, which the program's
-        start (~0.4 ms to its shim) hides; a shim that looks before it is
-        written reads /proc itself (ipc/pyshim_ipc.h, program_pidns)."""
-        _core.set_program_pidns(self.control.map, _children_pidns())
+    def start_program_channel(self) -> Block:
+        """Late set-up (ipc/PROTOCOL.md): maps segment 0 after the run's
+        program was spawned with first_channel_text in its environment,
+        while it loads, and gives it its channel, waking its shim if it is
+        already waiting for it.  The pid namespace's stat (5-12 us) is
+        hidden there too."""
+        self.map_control(_children_pidns())
+        block = self.alloc_channel(wake=True)
+        assert block.text == self.first_channel_text
+        return block
 
     @property
     def control_desc(self) -> tuple[str, int, int]:
@@ -240,7 +279,7 @@ class Run:
         self._free = [(seg, seg.first_block + i * _core.BLOCK_SIZE)
                       for i in reversed(range(BLOCKS_PER_SEGMENT))]
 
-    def alloc_channel(self) -> Block:
+    def alloc_channel(self, wake: bool = False) -> Block:
         """A block holding an idle channel that points at this run's doorbell."""
         if not self._free:
             seg = Segment(segment_name(self.run_id, len(self._slabs)), SLAB_SIZE)
@@ -249,7 +288,7 @@ class Run:
             self._add_slab(seg)
         seg, offset = self._free.pop()
         index = seg.first_index + (offset - seg.first_block) // _core.BLOCK_SIZE
-        _core.init_channel(seg.map, offset, self.control_desc, index)
+        _core.init_channel(seg.map, offset, self.control_desc, index, wake)
         return Block(seg.name, offset, _core.BLOCK_SIZE, seg.map, index)
 
     def grant(self, uid: int) -> None:
@@ -285,6 +324,8 @@ class Run:
         self._closed = True
         for seg in reversed(self._slabs):
             seg.unlink()
+        if not self._slabs:  # never mapped
+            self.control.unlink()
 
     def __enter__(self) -> Run:
         return self

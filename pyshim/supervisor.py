@@ -228,20 +228,27 @@ class Supervisor:
         control.check()
         # Forwarding outlives the run's segments: a signal that arrives while
         # they are removed is still passed on, never fatal to pyshim.
-        with _Forwarding(forward_signals) as forwarding, shm.Run() as run:
+        with _Forwarding(forward_signals) as forwarding, shm.Run(map_later=True) as run:
             # The run's liveness lock (ipc/pyshim_ipc.h, PYSHIM_LIVENESS_BYTE):
             # an open-file-description write lock on the control segment, held
             # from before the program exists until the run closes the
             # segment's descriptor; the kernel drops it if this process dies.
             _core.hold_liveness(run.control.fd)
             self._run = run
-            block = run.alloc_channel()
-            env[_ENV_CHANNEL] = os.fsencode(block.text)
+            env[_ENV_CHANNEL] = os.fsencode(run.first_channel_text)
             preload_path()  # still there
             theirs = env.get(b"LD_PRELOAD")
             env[b"LD_PRELOAD"] = _PRELOAD_BYTES + b":" + theirs if theirs else _PRELOAD_BYTES
             pid = _spawn(path, argv, env, stdin, stdout, stderr)
-            run.name_program_pidns()  # while the program's loader works
+            # While the program's loader works (~0.4 ms to its shim): the
+            # segment is mapped and filled in, its shim woken if it waits,
+            # and earlier runs' memory given back.
+            try:
+                block = run.start_program_channel()
+            except BaseException:
+                _kill_and_reap(pid)
+                raise
+            shm.release_retired()
             forwarding.start(pid)
             self._table = table = Table(pid)
             table.add_process(pid, None)

@@ -1,6 +1,7 @@
 """What the preloaded shim guarantees inside a program: signals and masks
 behave as without pyshim, with calls trapped or not."""
 import subprocess
+import time
 
 import pytest
 
@@ -87,6 +88,100 @@ def test_channel_of_a_gone_supervisor_is_a_clear_error(prog):
                               "PYSHIM_CHANNEL": "/pyshim-gone0000-1:0:512"})
     assert out.returncode == -9
     assert "cannot map the channel named in PYSHIM_CHANNEL" in out.stderr
+
+
+def _in_futex_wait(pid: int) -> bool:
+    """Whether `pid` sleeps in futex(2) (its first thread, before main:
+    only the shim's wait for its channel does), waiting for it to get there
+    or to end; False if it ended first."""
+    import os
+
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            with open(f"/proc/{pid}/syscall") as f:
+                if f.read().split()[0] == "202":  # __NR_futex
+                    return True
+            with open(f"/proc/{pid}/stat") as f:
+                if f.read().rsplit(")", 1)[1].split()[0] == "Z":
+                    return False
+        except (OSError, IndexError):
+            return False
+    return False
+
+
+def test_a_program_ahead_of_its_supervisor_waits_for_its_channel(prog, monkeypatch, capfd):
+    """The supervisor maps and fills in the run's segment while the program
+    loads; a shim that gets to its channel first sleeps until the channel
+    is set up, then runs as usual."""
+    from pyshim import Supervisor, shm, supervisor
+
+    spawned, waited = [], []
+    spawn, start = supervisor._spawn, shm.Run.start_program_channel
+
+    def record(*args):
+        spawned.append(spawn(*args))
+        return spawned[-1]
+
+    def late(run):
+        waited.append(_in_futex_wait(spawned[0]))
+        return start(run)
+
+    monkeypatch.setattr(supervisor, "_spawn", record)
+    monkeypatch.setattr(shm.Run, "start_program_channel", late)
+    assert Supervisor(trap="write").run([prog("hello")]) == 0
+    assert capfd.readouterr().out == "hello\n"
+    assert waited == [True]
+
+
+def _unset_segment(name: str):
+    """A zeroed segment of a run's shape, as a supervisor creates it before
+    it fills it in."""
+    from pyshim import _core, shm
+
+    return shm.Segment(name, _core.FIRST_SLAB_OFFSET + shm.SLAB_SIZE, keep_fd=True,
+                       mapped=False)
+
+
+def test_a_channel_never_set_up_is_a_clear_error(prog, no_leaks):
+    """Nobody holds the segment's liveness lock: no supervisor will fill it
+    in, and the shim says so at once instead of waiting."""
+    from pyshim import _core
+    from pyshim.supervisor import preload_path
+
+    seg = _unset_segment(f"/pyshim-{no_leaks}unset-0")
+    try:
+        out = subprocess.run([prog("hello")], capture_output=True, text=True, timeout=30,
+                             env={"LD_PRELOAD": preload_path(),
+                                  "PYSHIM_CHANNEL": f"{seg.name}:{_core.FIRST_SLAB_OFFSET}:512"})
+    finally:
+        seg.unlink()
+    assert out.returncode == -9
+    assert out.stderr == ("pyshim: the channel named in PYSHIM_CHANNEL was never set up "
+                          "(is its supervisor gone?)\n")
+
+
+def test_a_supervisor_gone_before_the_set_up_stops_the_waiting_program(prog, no_leaks):
+    """The supervisor holds the liveness lock from before the spawn; when it
+    goes without filling the channel in, the waiting shim notices (it looks
+    every 0.2 s) and stops the program: no hang."""
+    from pyshim import _core
+    from pyshim.supervisor import preload_path
+
+    seg = _unset_segment(f"/pyshim-{no_leaks}dying-0")
+    _core.hold_liveness(seg.fd)
+    proc = subprocess.Popen([prog("hello")], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True,
+                            env={"LD_PRELOAD": preload_path(),
+                                 "PYSHIM_CHANNEL": f"{seg.name}:{_core.FIRST_SLAB_OFFSET}:512"})
+    try:
+        assert _in_futex_wait(proc.pid)
+    finally:
+        seg.unlink()  # closes the descriptor: the lock goes with it
+    out, err = proc.communicate(timeout=30)
+    assert (out, proc.returncode) == ("", -9)
+    assert err == ("pyshim: the channel named in PYSHIM_CHANNEL was never set up "
+                   "(is its supervisor gone?)\n")
 
 
 @pytest.mark.parametrize("trap", TRAPS, ids=TRAP_IDS)

@@ -204,9 +204,11 @@ def read_control(data):
     return c.magic == PYSHIM_CONTROL_MAGIC, c.version, c.supervisor_pid, c.supervisor_start
 
 
-def init_channel(view, size_t offset, control_desc, uint32_t index):
+def init_channel(view, size_t offset, control_desc, uint32_t index, bint wake=False):
     """Initializes an idle channel in the block at `offset` of `view`, with
-    bit `index` of the run's ready set."""
+    bit `index` of the run's ready set.  wake: a shim may already wait for
+    it (the run's first program, whose segment is filled in while it loads:
+    ipc/PROTOCOL.md, "Late set-up")."""
     if index >= PYSHIM_READY_CAPACITY:
         raise ValueError(f"a run has at most {PYSHIM_READY_CAPACITY} channels")
     cdef pyshim_channel *ch = <pyshim_channel *>_at(view, offset, sizeof(pyshim_channel))
@@ -216,6 +218,8 @@ def init_channel(view, size_t offset, control_desc, uint32_t index):
     _fill_desc(&ch.control, control_desc)
     ch.version = PYSHIM_PROTOCOL_VERSION
     pyshim_store_seq(&ch.magic, PYSHIM_CHANNEL_MAGIC)
+    if wake:
+        syscall(SYS_futex, &ch.magic, FUTEX_WAKE, 0x7fffffff, NULL, NULL, 0)
 
 
 def retire_channel(view, size_t offset):

@@ -67,3 +67,11 @@ cdef extern from *:
     """
     int pyshim_errno() nogil
     void pyshim_set_errno(int e) nogil
+
+cdef extern from "<sys/mman.h>" nogil:
+    void *mmap(void *addr, size_t length, int prot, int flags, int fd, long offset)
+    int munmap(void *addr, size_t length)
+    void *MAP_FAILED
+    int PROT_READ
+    int PROT_WRITE
+    int MAP_SHARED

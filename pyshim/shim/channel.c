@@ -158,21 +158,39 @@ static int gone_by_pid(void)
     return ready > 0;
 }
 
+/* Whether the liveness lock (PYSHIM_LIVENESS_BYTE) of the segment `name`
+ * has no owner: 1 free, 0 held, -1 if the segment cannot be asked. */
+static int liveness_free(const char *name)
+{
+    int own;
+    long fd = shim_maps_open(name, &own);
+    if (fd < 0)
+        return -1;
+    struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET,
+                       .l_start = PYSHIM_LIVENESS_BYTE, .l_len = 1};
+    long r = RAW3(SYS_fcntl, fd, F_OFD_GETLK, &fl);
+    if (own)
+        RAW1(SYS_close, fd);
+    return r == 0 ? fl.l_type == F_UNLCK : -1;
+}
+
 int shim_supervisor_gone(void)
 {
     /* The supervisor holds an OFD write lock on the control segment
-     * (PYSHIM_LIVENESS_BYTE) while it lives: no pid involved. */
-    int own;
-    long fd = shim_maps_open(shim_proc.control_desc.segment, &own);
-    if (fd >= 0) {
-        struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET,
-                           .l_start = PYSHIM_LIVENESS_BYTE, .l_len = 1};
-        long r = RAW3(SYS_fcntl, fd, F_OFD_GETLK, &fl);
-        if (own)
-            RAW1(SYS_close, fd);
-        if (r == 0)
-            return fl.l_type == F_UNLCK;
+     * while it lives: no pid involved. */
+    int free = liveness_free(shim_proc.control_desc.segment);
+    return free >= 0 ? free : gone_by_pid();
+}
+
+void shim_await_channel(struct pyshim_channel *ch, const struct pyshim_block_desc *desc)
+{
+    /* The supervisor takes the lock of segment 0, which holds the first
+     * program's channel, before it spawns the program. */
+    while (pyshim_load_acquire(&ch->magic) == 0) {
+        if (liveness_free(desc->segment) != 0)
+            return;
+        struct timespec ts = {0, SHIM_LIVENESS_NS};
+        RAW6(SYS_futex, &ch->magic, FUTEX_WAIT, 0, &ts, 0, 0);
     }
-    return gone_by_pid();
 }
 

@@ -185,6 +185,14 @@ static inline uint64_t shim_ticks(void)
 
 /* Whether the supervisor is gone: its liveness lock has no owner. */
 SHIM_HIDDEN int shim_supervisor_gone(void);
+/* The run's first program may map its channel before the supervisor has
+ * filled it in (ipc/PROTOCOL.md, "Late set-up"): waits until the channel's
+ * magic is set, or returns with it unset once the segment's liveness lock
+ * has no owner (no supervisor will).  Contract: `ch` lies in the mapping
+ * of the segment `desc` names; called from the constructor, before
+ * dispatch is armed (it sleeps). */
+SHIM_HIDDEN void shim_await_channel(struct pyshim_channel *ch,
+                                    const struct pyshim_block_desc *desc);
 
 /* ---- maps.c ------------------------------------------------------------ */
 /* Maps the block named by `desc` (cached per process); NULL on failure. */
