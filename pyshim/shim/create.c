@@ -98,7 +98,7 @@ static void join_run_as_process(struct shim_thread *t, ucontext_t *uc,
     shim_proc.pidns_moved = 0;
     shim_follow_supervisor();
     t->pid = (int32_t)RAW0(SYS_getpid);
-    t->tid = (int32_t)RAW0(SYS_gettid);
+    t->tid = t->pid; /* a new process's only thread leads it */
     t->channel = req->channel;
     shim_memcpy(&t->desc, &req->desc, sizeof t->desc);
     shim_start(t, shim_arm()); /* the kernel did not copy dispatch */
@@ -121,9 +121,7 @@ static void join_run_vfork(struct shim_child_start *s)
     /* The parent's tie, without shim_follow_supervisor: shim_proc is the
      * suspended parent's memory, and its `parent` must stay its own. */
     RAW2(SYS_prctl, PR_SET_PDEATHSIG, SIGSYS);
-    if (shim_supervisor_gone())
-        shim_die("the supervisor is gone; stopping the program");
-    shim_start(t, status);
+    shim_start(t, status); /* notices a supervisor gone (shim_follow_supervisor) */
     RAW4(SYS_rt_sigprocmask, SIG_SETMASK, &s->sigmask, 0, 8);
 }
 

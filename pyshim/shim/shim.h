@@ -362,7 +362,8 @@ SHIM_HIDDEN void shim_check_pidns(int32_t owner, uint32_t exec_flags);
  * mapped. */
 SHIM_HIDDEN int shim_pidns_other(void);
 /* Makes the calling process die with the supervisor even when its parent
- * is not the supervisor (see shim_foreign_sigsys). */
+ * is not the supervisor (see shim_foreign_sigsys).  Contract: a
+ * conversation follows (it notices a supervisor already gone). */
 SHIM_HIDDEN void shim_follow_supervisor(void);
 /* rt_sigreturn that trapped (the program's restorer): performs it. */
 SHIM_HIDDEN __attribute__((noreturn)) void shim_sigreturn(struct shim_thread *t, ucontext_t *uc);

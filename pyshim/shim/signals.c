@@ -458,6 +458,9 @@ void shim_follow_supervisor(void)
     shim_proc.shim_pdeathsig =
         shim_proc.parent == shim_proc.supervisor_pid ? SIGKILL : SIGSYS;
     RAW2(SYS_prctl, PR_SET_PDEATHSIG, shim_proc.shim_pdeathsig);
-    if (shim_supervisor_gone())
-        shim_die("the supervisor is gone; stopping the program");
+    /* A supervisor (or parent) gone before the prctl sends nothing: the
+     * conversation that follows every call of this one (Start, or the
+     * failed exec's next call) waits for a reply and looks at the
+     * liveness lock when none comes (shim_wait_while).  Looking here too
+     * cost every new process and image an open, a fcntl and a close. */
 }
