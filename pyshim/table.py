@@ -59,6 +59,10 @@ class Table:
     def __init__(self, root: int):
         self.root = root
         self.processes: dict[int, Process] = {}
+        # The ones not known to be gone: what every event's questions (is
+        # a process ending? which died?) look at, so that their cost does
+        # not grow with the processes a long run has seen end.
+        self._alive: dict[int, Process] = {}
         self.retired: list[Process] = []  # dead processes whose pid came back
         self.thread_count = 0  # threads ever seen in the run
         # Processes that exec'd a static program are the tracer's
@@ -68,8 +72,8 @@ class Table:
         self.handed: set[int] = set()
 
     def add_process(self, pid: int, parent: int | None) -> Process:
-        proc = self.processes[pid] = Process(pid, parent, None if pid == self.root
-                                             else _pidfd(pid))
+        proc = self.processes[pid] = self._alive[pid] = Process(
+            pid, parent, None if pid == self.root else _pidfd(pid))
         return proc
 
     def ensure_process(self, pid: int, parent: int | None) -> Process:
@@ -101,9 +105,10 @@ class Table:
         return thread
 
     def _pid_of(self, tid: int | None) -> int | None:
-        for proc in self.processes.values():
-            if tid in proc.threads:
-                return proc.pid
+        for procs in (self._alive, self.processes):  # a creator is alive, almost always
+            for proc in procs.values():
+                if tid in proc.threads:
+                    return proc.pid
         return None
 
     def thread(self, pid: int, tid: int) -> Thread | None:
@@ -152,9 +157,7 @@ class Table:
         if self.side is not None:
             return False
         fds = []
-        for proc in self.processes.values():
-            if not proc.alive:
-                continue
+        for proc in self._alive.values():
             if not _ending(proc):
                 return False
             if proc.pidfd is None:
@@ -169,11 +172,11 @@ class Table:
     def any_ending(self) -> bool:
         """Whether a live process has announced its end (none of its threads
         runs any more), so its death is near."""
-        return any(p.alive and _ending(p) for p in self.processes.values())
+        return any(_ending(p) for p in self._alive.values())
 
     def live(self) -> list[Process]:
         """The processes not known to be gone, the tracer's included."""
-        own = [p for p in self.processes.values() if p.alive]
+        own = list(self._alive.values())
         side = self.side
         if side is None:
             return own
@@ -183,15 +186,16 @@ class Table:
     def poll(self) -> list[Process]:
         """Marks and returns the processes that died since the last poll."""
         dead = []
-        for proc in [p for p in self.processes.values() if p.alive]:
+        for proc in list(self._alive.values()):
             if self._dead(proc):
                 self._mark_dead(proc)
                 dead.append(proc)
         return dead
 
-    @staticmethod
-    def _mark_dead(proc: Process) -> None:
+    def _mark_dead(self, proc: Process) -> None:
         proc.alive = False
+        if self._alive.get(proc.pid) is proc:
+            del self._alive[proc.pid]
         for thread in proc.threads.values():
             thread.state = "exited"
         if proc.pidfd is not None:
