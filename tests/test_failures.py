@@ -187,6 +187,28 @@ def test_a_signal_after_the_program_ended_stops_what_it_left(no_leaks, sig):
         proc.wait()
 
 
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_after_a_static_program_ended_stops_what_it_left(prog, sig):
+    """The same for a static program, which pyshim traces from a thread of
+    its own: the signal wakes that thread's wait, and the run stops."""
+    proc = subprocess.Popen([sys.executable, "-m", "pyshim", "run", "--",
+                             prog("leave", static=True)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        parent, child = (int(p) for p in proc.stdout.readline().split())
+        # The program is gone and reaped; the child it left is traced still.
+        wait_for(lambda: not os.path.exists(f"/proc/{parent}"), what="the program's end")
+        proc.send_signal(sig)
+        assert proc.wait(timeout=10) == 128 + sig
+        assert proc.stderr.read() == (
+            f"pyshim: {signal.Signals(sig).name} after the program ended: the processes it "
+            "left were stopped\n")
+        assert not os.path.exists(f"/proc/{child}")
+    finally:
+        proc.kill()
+        proc.wait()
+
+
 def test_supervisor_killed_takes_program_down_and_gc_cleans_up(no_leaks):
     proc = subprocess.Popen([sys.executable, "-m", "pyshim", "run", "--", "sleep", "30"])
     try:

@@ -383,15 +383,11 @@ cdef class Dispatcher:
         """A signal pyshim was to pass on came after the program ended (the
         run waits for processes it left behind): it stops the run, as it
         would have stopped the program, instead of being lost."""
-        cdef int sig = take_stop_signal()
-        if sig and self.error is None:
-            from pyshim.decode.xlat import SIGNALS
-            from pyshim.errors import PyshimError
-
-            name = SIGNALS[sig] if 0 < sig < len(SIGNALS) else f"signal {sig}"
-            self.error = PyshimError(
-                f"{name} after the program ended: the processes it left were stopped")
-            self.error.exit_status = 128 + sig
+        if not _stop_signal:
+            return
+        error = stop_signal_error()
+        if self.error is None:
+            self.error = error
 
     cdef _raise_error(self):
         if self.error is not None:

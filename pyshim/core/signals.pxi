@@ -4,6 +4,10 @@ from libc.errno cimport ESRCH
 
 cdef int _forward_pid = 0  # -1: the program ended (forwarding_program_gone)
 cdef int _stop_signal = 0  # a forwarded signal with no program to take it
+# The waker of a static program's tracer (pyshim/ptrace/waker.py), 0 if
+# none: its stop ends the serving thread's wait, which no signal to this
+# process would.
+cdef int _stop_waker = 0
 cdef sigaction_t _saved[65]
 
 
@@ -19,6 +23,8 @@ cdef void _forward(int sig, siginfo_t *info, void *ctx) noexcept nogil:
             _stop_signal = sig
     elif _forward_pid < 0:
         _stop_signal = sig
+    if _stop_signal and _stop_waker > 0:
+        kill(_stop_waker, SIGSTOP)
     pyshim_set_errno(saved)
 
 
@@ -31,12 +37,36 @@ cdef void forwarding_program_gone(int pid) noexcept:
         _forward_pid = -1
 
 
-cdef int take_stop_signal() noexcept:
-    """The forwarded signal that found no program (0: none), once."""
+def program_gone(int pid):
+    """forwarding_program_gone, for the tracer of a static program."""
+    forwarding_program_gone(pid)
+
+
+def set_stop_waker(int pid):
+    """The tracer's waker to stop when a forwarded signal finds no program
+    (0: none; set before the waker is reaped, so the pid is never another
+    process's)."""
+    global _stop_waker
+    _stop_waker = pid
+
+
+def stop_signal_error():
+    """A signal pyshim was to pass on came after the program ended (the run
+    waits for processes it left behind): the error that stops the run, as
+    the signal would have stopped the program, instead of being lost; None
+    if none came.  Taken once."""
     global _stop_signal
     cdef int sig = _stop_signal
     _stop_signal = 0
-    return sig
+    if not sig:
+        return None
+    from pyshim.decode.xlat import SIGNALS
+    from pyshim.errors import PyshimError
+
+    name = SIGNALS[sig] if 0 < sig < len(SIGNALS) else f"signal {sig}"
+    error = PyshimError(f"{name} after the program ended: the processes it left were stopped")
+    error.exit_status = 128 + sig
+    return error
 
 
 def forward_signals(int pid, signals):

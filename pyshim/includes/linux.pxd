@@ -39,6 +39,7 @@ cdef extern from "<signal.h>" nogil:
     int sigemptyset(sigset_t *set)
     int kill(pid_t pid, int sig)
     int SA_SIGINFO
+    int SIGSTOP
     int SA_RESTART
     int SI_KERNEL
 

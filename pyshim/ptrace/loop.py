@@ -163,6 +163,7 @@ class Loop:
         self.root = 0
         self.started = False             # the root's first exec happened
         self.waker: Waker | None = None
+        self._stops = False
         self._thread = 0
         self._errfd = -1
         # Adopting (run_adopting): processes of a dynamic run that exec a
@@ -287,7 +288,10 @@ class Loop:
         on_start(pid, table), serves the run and returns the root's wait
         status once every traced thread is gone."""
         self._thread = get_ident()
-        self.waker = Waker()
+        # The run's own: a signal pyshim passes on that finds its program
+        # gone stops it (the waker's stop ends the wait; _serve raises).
+        self._stops = True
+        self._set_waker(Waker())
         previous = _core.set_child_subreaper(True)
         try:
             self.root, self._errfd = spawn()
@@ -342,6 +346,12 @@ class Loop:
             if self.error is not None:
                 error, self.error = self.error, None
                 raise error
+            if self._stops:
+                if root is not None and not root.alive:
+                    _core.program_gone(root.pid)  # reaped: its pid may be another's now
+                stop = _core.stop_signal_error()
+                if stop is not None:
+                    raise stop
             if not self.tasks and not self._early:
                 if root is None and self.closing:
                     return 0
@@ -357,13 +367,20 @@ class Loop:
             else:
                 self._event(tid, status)
 
+    def _set_waker(self, waker: Waker) -> None:
+        self.waker = waker
+        if self._stops:
+            _core.set_stop_waker(waker.pid)
+
     def _waker_event(self, status: int) -> None:
         if os.WIFSTOPPED(status):
             self.waker.stopped()
         else:  # killed by someone: a new one, so timers still fire
+            if self._stops:
+                _core.set_stop_waker(0)  # reaped: its pid is free
             self.waker.exited()
             self.waker.close()
-            self.waker = Waker()
+            self._set_waker(Waker())
 
     def _end(self) -> None:
         """The run is over (or failed): every tracee is killed and reaped,
@@ -377,6 +394,8 @@ class Loop:
         self.posted.clear()
         self.timers.clear()
         if self.waker is not None:
+            if self._stops:
+                _core.set_stop_waker(0)
             self.waker.close()
         alive = {*self.tasks, *self._early}
         for tid in alive:
