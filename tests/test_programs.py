@@ -50,12 +50,15 @@ def test_exec_with_a_minimal_environment_stays_supervised(prog):
     assert any(l.startswith('write(1, "ONLY=this') for l in lines), out.stderr
 
 
-@pytest.mark.parametrize("mode", ["bigenv", "edgeenv", "badenv"])
+@pytest.mark.parametrize("mode", ["bigenv", "edgeenv", "holeenv", "badenv"])
 def test_exec_reads_the_environment_as_the_kernel_does(prog, mode):
     """3000 variables (more than the shim reads at once, and than it keeps
     on its stack); a short one that ends a page with nothing mapped after;
-    an unreadable one (EFAULT, as natively).  The new image sees the
-    program's variables, and pyshim's two on top."""
+    strings close together with an unmapped page between them (the shim
+    reads such a span in one piece, up to the hole), the program's own
+    LD_PRELOAD ending the page before it; an unreadable one (EFAULT, as
+    natively).  The new image sees the program's variables, and pyshim's
+    two on top."""
     native = subprocess.run([prog("execs"), mode], capture_output=True, text=True, timeout=60)
     out = pyshim_cli("run", "--", prog("execs"), mode)
     assert out.returncode == native.returncode == 0, out.stderr
@@ -66,6 +69,10 @@ def test_exec_reads_the_environment_as_the_kernel_does(prog, mode):
     assert seen == [line for line in native.stdout.splitlines() if not line.startswith(ours)]
     if mode != "badenv":
         assert sum(line.startswith(ours) for line in out.stdout.splitlines()) == 2
+    if mode == "holeenv":  # the program's own preload is kept, after the shim
+        from pyshim.supervisor import preload_path
+
+        assert f"LD_PRELOAD={preload_path()}:libc.so.6" in out.stdout.splitlines()
 
 
 def test_env_i_keeps_the_shell_supervised():

@@ -13,6 +13,8 @@
 #define ENV_ON_STACK 2048  /* entries; more go into a temporary mapping */
 #define PRELOAD_MAX 4096   /* bytes of the program's own LD_PRELOAD kept */
 #define CHUNK 64           /* envp pointers read at a time */
+#define SPAN_MAX 16384     /* bytes of the strings read in one piece */
+#define HEAD 16            /* bytes of a string that tell what it is */
 
 static const char CHANNEL_KEY[] = PYSHIM_ENV_CHANNEL "=";
 static const char PRELOAD_KEY[] = "LD_PRELOAD=";
@@ -61,15 +63,72 @@ static void channel_entry(char *out, const struct pyshim_block_desc *d)
     out[n] = 0;
 }
 
+/* The program's environment strings read in one piece: they usually lie
+ * together (on the stack an exec made, or in a shell's heap), and a
+ * gather of one piece per string costs the kernel a page walk for each
+ * (~0.4 us: 20 us of a shell's exec).  bytes[0, got) are the program's
+ * [lo, lo + got). */
+struct span {
+    uintptr_t lo;
+    size_t got;
+    char bytes[SPAN_MAX];
+};
+
+/* Reads the span of the strings env[0, count) point to, with what follows
+ * the last one, up to SPAN_MAX bytes (less where the program's memory
+ * ends); got = 0 if they lie too far apart. */
+static void read_span(struct span *sp, const char *const *env, long count)
+{
+    uintptr_t lo = UINTPTR_MAX, hi = 0;
+    for (long i = 0; i < count; i++) {
+        uintptr_t p = (uintptr_t)env[i];
+        if (p && p < lo)
+            lo = p;
+        if (p > hi)
+            hi = p;
+    }
+    sp->lo = lo;
+    sp->got = 0;
+    if (hi < lo || hi - lo > SPAN_MAX - HEAD)
+        return;
+    size_t want = hi - lo + HEAD + PRELOAD_MAX; /* the last string's value too */
+    sp->got = shim_copy_in_partial(sp->bytes, (const void *)lo, want < SPAN_MAX ? want : SPAN_MAX);
+}
+
+/* How many of the program's bytes from `p` on the span holds, up to `max`. */
+static size_t span_tail(const struct span *sp, const char *p, size_t max)
+{
+    uintptr_t at = (uintptr_t)p;
+    if (at < sp->lo || at - sp->lo >= sp->got)
+        return 0;
+    size_t n = sp->got - (at - sp->lo);
+    return n < max ? n : max;
+}
+
+/* The program's `n` bytes at `p`, from the span; NULL if it lacks them. */
+static const char *span_at(const struct span *sp, const char *p, size_t n)
+{
+    uintptr_t at = (uintptr_t)p;
+    if (at < sp->lo || at - sp->lo > sp->got || sp->got - (at - sp->lo) < n)
+        return 0;
+    return sp->bytes + (at - sp->lo);
+}
+
 /* Whether `entry` (a "PYSHIM_CHANNEL=..." string of the program's envp)
  * names a channel of another run than `ours`: the program being exec'd was
  * started by another pyshim supervisor (a run inside this run), which
  * supervises it from now on.  Runs are told apart by the segment name's
  * run id: "/pyshim-<run id>-<n>". */
-static int names_another_run(const char *entry, const struct pyshim_block_desc *ours)
+static int names_another_run(const char *entry, const struct pyshim_block_desc *ours,
+                             const struct span *sp)
 {
-    char value[PYSHIM_SEGMENT_NAME_MAX];
-    size_t got = shim_copy_in_partial(value, entry + shim_strlen(CHANNEL_KEY), sizeof value);
+    char copy[PYSHIM_SEGMENT_NAME_MAX];
+    const char *value = span_at(sp, entry + shim_strlen(CHANNEL_KEY), sizeof copy);
+    size_t got = sizeof copy;
+    if (!value) {
+        got = shim_copy_in_partial(copy, entry + shim_strlen(CHANNEL_KEY), sizeof copy);
+        value = copy;
+    }
     size_t run = 0; /* length of our "/pyshim-<run id>-" */
     for (size_t i = 0; i < PYSHIM_SEGMENT_NAME_MAX && ours->segment[i]; i++)
         if (ours->segment[i] == '-')
@@ -82,23 +141,26 @@ static int names_another_run(const char *entry, const struct pyshim_block_desc *
     return 0;
 }
 
-/* Counts the program's envp entries; -EFAULT if the array is unreadable. */
-static long count_env(const char *const *uenv)
+/* Counts the program's envp entries, reading them into `out` (room for
+ * `cap`) while they fit: when count + CHUNK <= cap, out[0, count) holds
+ * them all.  -EFAULT if the array is unreadable. */
+static long count_env(const char *const *uenv, const char **out, size_t cap)
 {
     long count = 0;
     for (;;) {
         const char *chunk[CHUNK];
-        if (shim_copy_in(chunk, uenv + count, sizeof chunk)) {
+        const char **dst = (size_t)count + CHUNK <= cap ? out + count : chunk;
+        if (shim_copy_in(dst, uenv + count, CHUNK * sizeof *dst)) {
             /* The array may end close to an unmapped page: go one by one. */
-            if (shim_copy_in(chunk, uenv + count, sizeof chunk[0]))
+            if (shim_copy_in(dst, uenv + count, sizeof *dst))
                 return -EFAULT;
-            if (!chunk[0])
+            if (!dst[0])
                 return count;
             count++;
             continue;
         }
         for (int i = 0; i < CHUNK; i++, count++)
-            if (!chunk[i])
+            if (!dst[i])
                 return count;
     }
 }
@@ -130,12 +192,13 @@ static void install_filter(void)
 long shim_execve(struct shim_thread *t, long nr, const long a[6])
 {
     const char *const *uenv = (const char *const *)(nr == SYS_execve ? a[2] : a[3]);
-    long count = uenv ? count_env(uenv) : 0;
+    const char *stack_env[ENV_ON_STACK];
+    long count = uenv ? count_env(uenv, stack_env, ENV_ON_STACK) : 0;
     if (count < 0)
         return count;
 
-    const char *stack_env[ENV_ON_STACK];
     const char **env = stack_env;
+    int read = (size_t)count + CHUNK <= ENV_ON_STACK; /* the pointers are in stack_env */
     size_t bytes = ((size_t)count + 5) * sizeof *env;
     if ((size_t)count + 5 > ENV_ON_STACK) {
         long m = RAW6(SYS_mmap, 0, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -162,40 +225,59 @@ long shim_execve(struct shim_thread *t, long nr, const long a[6])
      * point to SHIM_GATHER_MAX at a time: a copy per string and per
      * pointer cost a bash loop ~100 syscalls per exec.  Kept entries are
      * compacted in place (kept <= i). */
-    if (count && shim_copy_in(env, uenv, (size_t)count * sizeof *env)) {
+    if (count && !read && shim_copy_in(env, uenv, (size_t)count * sizeof *env)) {
         if (env != stack_env)
             RAW2(SYS_munmap, env, bytes);
         return -EFAULT; /* unmapped since it was counted */
     }
+    struct span sp;
+    read_span(&sp, env, count);
     size_t kept = 0, whole = 0;
+    long gathered = -1; /* heads[k] is entry gathered + k's */
     int nested = 0;
-    char heads[SHIM_GATHER_MAX][16];
+    char heads[SHIM_GATHER_MAX][HEAD];
     for (long i = 0; i < count; i++) {
         const char *entry = env[i];
-        long slot = i % SHIM_GATHER_MAX;
-        if (slot == 0) {
-            size_t batch = (size_t)(count - i) < SHIM_GATHER_MAX ? (size_t)(count - i)
-                                                                   : SHIM_GATHER_MAX;
-            whole = shim_gather_in(heads, (const void *const *)(env + i), batch,
-                                   sizeof heads[0], t->pid);
+        const char *head = entry ? span_at(&sp, entry, HEAD) : 0;
+        size_t n = HEAD;
+        if (!head) {
+            /* Outside the span: the first bytes of SHIM_GATHER_MAX strings
+             * at a time, and past a string the kernel could not read
+             * whole, one at a time. */
+            if (gathered < 0 || i >= gathered + (long)SHIM_GATHER_MAX) {
+                /* From i on: entries before it may be compacted over. */
+                size_t batch = (size_t)(count - i) < SHIM_GATHER_MAX ? (size_t)(count - i)
+                                                                       : SHIM_GATHER_MAX;
+                whole = shim_gather_in(heads, (const void *const *)(env + i), batch,
+                                       sizeof heads[0], t->pid);
+                gathered = i;
+            }
+            long slot = i - gathered;
+            head = heads[slot];
+            n = (size_t)slot < whole ? HEAD
+                : entry ? shim_copy_in_partial(heads[slot], entry, HEAD) : 0;
         }
-        char *head = heads[slot];
-        /* Past a string the kernel could not read whole: one at a time. */
-        size_t n = (size_t)slot < whole ? sizeof heads[0]
-                   : entry ? shim_copy_in_partial(head, entry, sizeof heads[0]) : 0;
         if (starts_with(head, n, CHANNEL_KEY)) {
-            nested |= names_another_run(entry, &t->desc);
+            nested |= names_another_run(entry, &t->desc, &sp);
             continue;
         }
         if (starts_with(head, n, FDS_KEY) ||
             starts_with(head, n, PYSHIM_ENV_SIGSYSFD "="))
             continue;
         if (starts_with(head, n, PRELOAD_KEY)) {
-            char value[PRELOAD_MAX];
-            size_t got = shim_copy_in_partial(value, entry + shim_strlen(PRELOAD_KEY), sizeof value);
+            const char *at = entry + shim_strlen(PRELOAD_KEY);
+            char copy[PRELOAD_MAX];
+            size_t got = span_tail(&sp, at, PRELOAD_MAX);
+            const char *value = got ? span_at(&sp, at, got) : 0;
             size_t len = 0;
             while (len < got && value[len])
                 len++;
+            if (len == got && got < PRELOAD_MAX) { /* its end is past the span */
+                got = shim_copy_in_partial(copy, at, sizeof copy);
+                value = copy;
+                for (len = 0; len < got && value[len];)
+                    len++;
+            }
             plen = add_other_preloads(preload, plen, sizeof preload - 1, value, len);
             continue;
         }

@@ -67,6 +67,20 @@ int main(int argc, char **argv)
         execve(args[0], args, env);
         return 1;
     }
+    if (!strcmp(mode, "holeenv")) { /* strings on two pages with a hole between */
+        char *pages = mmap(0, 3 * 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (pages == MAP_FAILED || munmap(pages + 4096, 4096))
+            return 1;
+        static const char preload[] = "LD_PRELOAD=libc.so.6";
+        char *first = pages + 4096 - sizeof preload; /* ends the page before the hole */
+        memcpy(first, preload, sizeof preload);
+        memcpy(pages, "A=1", 4);
+        memcpy(pages + 2 * 4096, "B=2", 4);
+        char *args[] = {"/usr/bin/env", 0};
+        char *env[] = {pages, first, pages + 2 * 4096, 0};
+        execve(args[0], args, env);
+        return 1;
+    }
     if (!strcmp(mode, "badenv")) { /* an unreadable variable: EFAULT, and still here */
         char *args[] = {"/usr/bin/env", 0};
         char *env[] = {"A=b", (char *)0xdead0000, 0};
