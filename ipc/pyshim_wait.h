@@ -36,9 +36,10 @@
  * on a busy machine one yield can last a whole time slice of someone else. */
 #define PYSHIM_SHIM_POLL_TICKS 200000
 #define PYSHIM_DISPATCHER_POLL_TICKS 1000000
-/* Until a run's program says Start, the dispatcher polls longer (~2 ms):
- * the loader and the shim's start take ~0.5 ms here, and a dispatcher
- * asleep by then adds a futex wake-up to every run. */
+/* Until a run's program says Start, and from an exec until the new
+ * image's Start, the dispatcher polls longer (~2 ms): the loader and the
+ * shim's start take ~0.5 ms here, and a dispatcher asleep by then adds a
+ * futex wake-up (~20 us) to every run and every exec. */
 #define PYSHIM_DISPATCHER_START_POLL_TICKS 4000000
 /* A yield that took longer than this many time-stamp counter ticks (several
  * microseconds at any clock rate) gave the CPU to someone: the machine is

@@ -30,6 +30,8 @@ _NR_EXIT = _syscalls.NUMBERS["exit"]
 _NR_EXIT_GROUP = _syscalls.NUMBERS["exit_group"]
 _CLONE_FAMILY = frozenset((_NR_CLONE, _NR_FORK, _NR_VFORK))
 _EXEC_FAMILY = frozenset((_syscalls.NUMBERS["execve"], _syscalls.NUMBERS["execveat"]))
+cdef int64_t _NR_EXECVE = _syscalls.NUMBERS["execve"]
+cdef int64_t _NR_EXECVEAT = _syscalls.NUMBERS["execveat"]
 
 
 def clone_request(nr, args):
@@ -733,6 +735,11 @@ cdef class Dispatcher:
         if ev.nr < 0 or ev.nr >= PYSHIM_NR_MAX:
             return self._fail(c, ChannelError(
                 f"garbage in the channel of pid {c.pid}: syscall number {ev.nr}"))
+        if ev.nr == _NR_EXECVE or ev.nr == _NR_EXECVEAT:
+            # A new image's Start comes ~0.5 ms after the exec, about when a
+            # wait would go to sleep, and waking the dispatcher costs it
+            # ~20 us: poll as long as for the run's first program.
+            self.poll_ticks = PYSHIM_DISPATCHER_START_POLL_TICKS
         cdef Call call = _make_call(ev, c.pid, c.tid)
         handler = self.before[call.nr]
         rep = None
