@@ -161,6 +161,7 @@ class Segment:
         # run's liveness lock) or until the segment is mapped, else closed:
         # the mapping is enough.
         self.fd = shm.fd
+        self._keep_fd = keep_fd
         self.name = name
         self.size = size
         self.map: memoryview | None = None
@@ -175,14 +176,15 @@ class Segment:
                 shm.unlink()
                 os.close(self.fd)
                 raise
-            if not keep_fd:
-                os.close(self.fd)
-                self.fd = -1
 
     def map_now(self) -> None:
         """Maps the segment, guarded: a program of the run may truncate it,
-        and the supervisor's accesses must not die of SIGBUS (core/guard.h)."""
+        and the supervisor's accesses must not die of SIGBUS (core/guard.h).
+        The descriptor is closed then, unless kept."""
         self.map = memoryview(_core.Mapping(self.fd, self.size))
+        if not self._keep_fd:
+            os.close(self.fd)
+            self.fd = -1
 
     def grant(self, uids) -> None:
         """Lets the users `uids` open the segment too (a process of the run
@@ -207,13 +209,17 @@ class Segment:
             self.fd = -1
         if self.map is not None:
             _retired.append(self.map)
+            if len(_retired) > RETIRED_MAX:  # runs made without a supervised spawn
+                release_retired()
 
 
 # Mappings of segments already unlinked.  Giving a segment's pages back
 # costs its last unmap ~30 us; the supervisor does it at a moment it would
 # wait anyway (the next run's program loading), not on a run's way out.
-# Nothing else is held meanwhile: no name, no descriptor.
+# Nothing else is held meanwhile: no name, no descriptor.  Bounded: each
+# holds memory and one of the SIGBUS guard's 1024 slots.
 _retired: list = []
+RETIRED_MAX = 64
 
 
 def release_retired() -> None:
@@ -243,28 +249,35 @@ class Run:
         (known before the control segment is mapped)."""
         return f"{self.control.name}:{_core.FIRST_SLAB_OFFSET}:{_core.BLOCK_SIZE}"
 
-    def map_control(self, program_pidns: int = 0) -> None:
-        """Maps and initializes the control segment (with the pid namespace
-        the program starts in, if known; else its shim reads /proc)."""
+    def map_control(self) -> None:
+        """Maps and initializes the control segment."""
         try:
             self.control.map_now()
         except BaseException:
             self.close()
             raise
         _core.init_control(self.control.map, *_own_identity())
-        if program_pidns:
-            _core.set_program_pidns(self.control.map, program_pidns)
         self._add_slab(self.control)
 
     def start_program_channel(self) -> Block:
         """Late set-up (ipc/PROTOCOL.md): maps segment 0 after the run's
         program was spawned with first_channel_text in its environment,
-        while it loads, and gives it its channel, waking its shim if it is
-        already waiting for it.  The pid namespace's stat (5-12 us) is
-        hidden there too."""
-        self.map_control(_children_pidns())
-        block = self.alloc_channel(wake=True)
+        while it loads, and gives it its channel; the control block's magic
+        goes last, and wakes the program's shim if it already waits for it
+        (then a channel found unset is a freed one, never waited for).  The
+        pid namespace's stat (5-12 us) is hidden there too."""
+        try:
+            self.control.map_now()
+        except BaseException:
+            self.close()
+            raise
+        self._add_slab(self.control)
+        block = self.alloc_channel()
         assert block.text == self.first_channel_text
+        pidns = _children_pidns()
+        if pidns:
+            _core.set_program_pidns(self.control.map, pidns)
+        _core.init_control(self.control.map, *_own_identity(), wake=True)
         return block
 
     @property
@@ -279,7 +292,7 @@ class Run:
         self._free = [(seg, seg.first_block + i * _core.BLOCK_SIZE)
                       for i in reversed(range(BLOCKS_PER_SEGMENT))]
 
-    def alloc_channel(self, wake: bool = False) -> Block:
+    def alloc_channel(self) -> Block:
         """A block holding an idle channel that points at this run's doorbell."""
         if not self._free:
             seg = Segment(segment_name(self.run_id, len(self._slabs)), SLAB_SIZE)
@@ -288,7 +301,7 @@ class Run:
             self._add_slab(seg)
         seg, offset = self._free.pop()
         index = seg.first_index + (offset - seg.first_block) // _core.BLOCK_SIZE
-        _core.init_channel(seg.map, offset, self.control_desc, index, wake)
+        _core.init_channel(seg.map, offset, self.control_desc, index)
         return Block(seg.name, offset, _core.BLOCK_SIZE, seg.map, index)
 
     def grant(self, uid: int) -> None:
@@ -380,13 +393,16 @@ def list_runs(tag: str | None = None) -> list[RunInfo]:
         try:
             with open(control, "rb") as f:
                 data = f.read(_core.CONTROL_HEADER_SIZE)
+                # A supervisor takes the run's liveness lock before it
+                # spawns the program, and writes the control block after.
+                locked = _core.liveness_held(f.fileno())
             age = time.time() - os.stat(control).st_mtime
         except OSError:
             runs.append(RunInfo(run_id, names, None, False, "no control segment"))
             continue
         ready, _version, pid, start = _core.read_control(bytearray(data))
         if not ready:
-            young = age < CREATION_GRACE_S
+            young = age < CREATION_GRACE_S or locked
             runs.append(RunInfo(run_id, names, None, young,
                                 "being created" if young else "control segment never initialized"))
         elif _supervisor_alive(pid, start):

@@ -240,25 +240,25 @@ class Supervisor:
             theirs = env.get(b"LD_PRELOAD")
             env[b"LD_PRELOAD"] = _PRELOAD_BYTES + b":" + theirs if theirs else _PRELOAD_BYTES
             pid = _spawn(path, argv, env, stdin, stdout, stderr)
-            # While the program's loader works (~0.4 ms to its shim): the
-            # segment is mapped and filled in, its shim woken if it waits,
-            # and earlier runs' memory given back.
             try:
+                # While the program's loader works (~0.4 ms to its shim): the
+                # segment is mapped and filled in, its shim woken if it
+                # waits, and earlier runs' memory given back.
                 block = run.start_program_channel()
+                shm.release_retired()
+                forwarding.start(pid)
+                self._table = table = Table(pid)
+                table.add_process(pid, None)
+                handover = _Handover(self, run, table, task_loop)
+                before = _own_handlers(run, table, self._before, handover)
+                subscribed = self.subscribed | set(before)
+                dispatcher = _core.Dispatcher(run.control.map, subscribed, before, self._after,
+                                              run.alloc_channel, run.free_block, table,
+                                              task_loop=task_loop)
+                dispatcher.add_channel(_core.Channel(block.view, block.desc, pid, block))
             except BaseException:
-                _kill_and_reap(pid)
+                _kill_and_reap(pid)  # never served: nothing else ends it
                 raise
-            shm.release_retired()
-            forwarding.start(pid)
-            self._table = table = Table(pid)
-            table.add_process(pid, None)
-            handover = _Handover(self, run, table, task_loop)
-            before = _own_handlers(run, table, self._before, handover)
-            subscribed = self.subscribed | set(before)
-            dispatcher = _core.Dispatcher(run.control.map, subscribed, before,
-                                          self._after, run.alloc_channel, run.free_block, table,
-                                          task_loop=task_loop)
-            dispatcher.add_channel(_core.Channel(block.view, block.desc, pid, block))
             with self._lock:
                 self._dispatcher = dispatcher
                 timers, self._timers = self._timers, []

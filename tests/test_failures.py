@@ -10,7 +10,7 @@ import time
 import pytest
 
 from conftest import pyshim_cli, tagged_processes, tagged_segments
-from pyshim import program
+from pyshim import program, shm
 from pyshim.errors import StaticProgram, UnsupportedKernel
 
 
@@ -207,6 +207,60 @@ def test_a_signal_after_a_static_program_ended_stops_what_it_left(prog, sig):
     finally:
         proc.kill()
         proc.wait()
+
+
+def _userfaultfd_allowed() -> bool:
+    try:
+        with open("/proc/sys/vm/unprivileged_userfaultfd") as f:
+            return os.geteuid() == 0 or f.read().strip() == "1"
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not _userfaultfd_allowed(),
+                    reason="the test's program needs userfaultfd (root or "
+                           "vm.unprivileged_userfaultfd)")
+def test_a_failed_exec_notices_a_supervisor_that_died_during_it(prog, tmp_path, no_leaks):
+    """The supervisor dies while an exec is in the kernel (held there by a
+    page of its argv that userfaultfd serves late), and the exec fails: no
+    conversation follows a failed exec, so the shim looks at the liveness
+    lock itself and stops the program instead of letting it run on
+    unsupervised."""
+    script = tmp_path / "script"
+    script.write_text("#!/nonexistent/interpreter\n")
+    script.chmod(0o755)
+    sup = subprocess.Popen(
+        [sys.executable, "-c", "import sys; from pyshim import Supervisor; "
+         "sys.exit(Supervisor().run(sys.argv[1:]))", prog("failexec"), str(script)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        assert sup.stdout.readline() == b"fault\n"  # the exec is in the kernel
+        os.kill(sup.pid, signal.SIGKILL)
+        sup.wait()
+        sup.stdin.write(b"x")  # the exec goes on, and fails
+        sup.stdin.flush()
+        out = sup.stdout.read()
+        err = sup.stderr.read().decode()
+    finally:
+        sup.kill()
+        sup.wait()
+        shm.gc(no_leaks)  # the killed supervisor's segment
+    assert out == b""
+    assert err == "pyshim: the supervisor is gone; stopping the program\n"
+
+
+def test_a_stale_channel_in_the_environment_is_a_clear_error(prog):
+    """A process that stopped trapping (PTRACE_TRACEME) execs with its
+    parent's environment after that parent ended: the channel it names is
+    freed.  Its new image says so and stops, instead of waiting for the
+    channel to be set up (which hung the run)."""
+    out = pyshim_cli("run", "--", prog("orphanexec"), timeout=30)
+    assert out.returncode == 0, out.stderr
+    lines = out.stderr.splitlines()
+    assert lines[0].startswith("pyshim: warning: pid ") and "leaves the run" in lines[0]
+    assert lines[1:] == [
+        "A: exec", "pyshim: the channel named in PYSHIM_CHANNEL is not in use (its thread has "
+        "ended)", "B: done"]
 
 
 def test_supervisor_killed_takes_program_down_and_gc_cleans_up(no_leaks):

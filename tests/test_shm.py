@@ -3,6 +3,7 @@ import os
 import stat
 import subprocess
 import sys
+import time
 
 import posix_ipc
 import pytest
@@ -133,3 +134,68 @@ def test_gc_removes_slabs_without_control(no_leaks):
 def test_run_tag_must_be_plain():
     with pytest.raises(ValueError, match="run tag"):
         shm.new_run_id("bad-tag")
+
+
+def test_retired_mappings_are_bounded(no_leaks):
+    """A finished run's mapping waits for the next supervised spawn to be
+    given back; a process that makes runs without one (shm.Run directly)
+    still keeps only a few: each holds memory and one of the SIGBUS
+    guard's slots, and with the slots gone a truncated segment would kill
+    the process."""
+    code = (
+        "import os\n"
+        "from pyshim import shm\n"
+        "for _ in range(1100):\n"
+        "    with shm.Run():\n"
+        "        pass\n"
+        "print(len(shm._retired) <= shm.RETIRED_MAX)\n"
+        "run = shm.Run()\n"
+        "os.truncate('/dev/shm' + run.control.name, 0)\n"
+        "run.control.map[100] = 1  # repaired by the guard: reads zeros\n"
+        "run.close()\n"
+        "print('survived')\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120)
+    assert (out.stdout, out.returncode) == ("True\nsurvived\n", 0), out.stderr
+
+
+def test_a_mapping_is_a_plain_byte_buffer():
+    """memoryview(Mapping): bytes, writable, one dimension, castable; and
+    making views leaks nothing (a reference to None, once)."""
+    fd = os.memfd_create("pyshim-test")
+    try:
+        os.ftruncate(fd, 8192)
+        m = _core.Mapping(fd, 8192)
+    finally:
+        os.close(fd)
+    view = memoryview(m)
+    assert (view.format, view.shape, view.strides, view.readonly) == ("B", (8192,), (1,), False)
+    view[4:8] = b"\x01\x00\x00\x00"
+    assert view.cast("I")[1] == 1
+    before = sys.getrefcount(None)
+    views = [memoryview(m) for _ in range(1000)]
+    del views
+    assert sys.getrefcount(None) - before < 100
+
+
+def test_gc_leaves_a_run_whose_supervisor_holds_its_lock(no_leaks):
+    """A run whose control block is not written yet (its supervisor writes
+    it after the spawn) is left alone while its liveness lock is held,
+    however old its segment looks."""
+    run = shm.Run(map_later=True)
+    try:
+        _core.hold_liveness(run.control.fd)
+        old = time.time() - 2 * shm.CREATION_GRACE_S
+        os.utime(shm_path(run.control.name), (old, old))
+        runs = {r.run_id: r for r in shm.list_runs()}
+        assert runs[run.run_id].reason == "being created"
+        assert run.run_id not in {r.run_id for r in shm.gc()}
+        assert os.path.exists(shm_path(run.control.name))
+    finally:
+        run.close()
+    # Without the lock, the same old segment is garbage.
+    seg = shm.Segment(f"/pyshim-{no_leaks}old-0", _core.CONTROL_SIZE)
+    os.utime(shm_path(seg.name), (old, old))
+    assert {r.run_id: r for r in shm.gc()}[f"{no_leaks}old"].reason == \
+        "control segment never initialized"

@@ -135,16 +135,21 @@ def unpack_desc(bytes data):
     return name.decode(errors="replace"), d.offset, d.size
 
 
-def init_control(view, int pid, uint64_t start, uint64_t pidns=0):
+def init_control(view, int pid, uint64_t start, uint64_t pidns=0, bint wake=False):
     """Initializes a run's control block at offset 0 of `view`, a segment
     just created (all zeros: the rest is never written here, so its pages
-    are not touched), `pidns`: the inode of the supervisor's pid namespace."""
+    are not touched), `pidns`: the inode of the supervisor's pid namespace.
+    The magic goes last; wake: a shim may wait for it (the run's first
+    program, whose run is set up while it loads: ipc/PROTOCOL.md, "Late
+    set-up")."""
     cdef pyshim_control *c = <pyshim_control *>_at(view, 0, sizeof(pyshim_control))
     c.version = PYSHIM_PROTOCOL_VERSION
     c.supervisor_pid = pid
     c.supervisor_start = start
     c.supervisor_pidns = pidns
     pyshim_store_seq(&c.magic, PYSHIM_CONTROL_MAGIC)
+    if wake:
+        syscall(SYS_futex, &c.magic, FUTEX_WAKE, 0x7fffffff, NULL, NULL, 0)
 
 
 def set_program_pidns(view, uint64_t ino):
@@ -153,6 +158,21 @@ def set_program_pidns(view, uint64_t ino):
     then it read /proc instead)."""
     cdef pyshim_control *c = <pyshim_control *>_at(view, 0, sizeof(pyshim_control))
     pyshim_store64(&c.program_pidns, ino)
+
+
+def liveness_held(int fd):
+    """Whether someone holds the liveness lock of the control segment open
+    as `fd` (its supervisor, even before the control block is written);
+    None if the kernel cannot say."""
+    cdef flock lock
+    memset(&lock, 0, sizeof(lock))
+    lock.l_type = F_WRLCK
+    lock.l_whence = 0  # SEEK_SET
+    lock.l_start = PYSHIM_LIVENESS_BYTE
+    lock.l_len = 1
+    if fcntl(fd, F_OFD_GETLK, &lock) != 0:
+        return None
+    return lock.l_type != F_UNLCK
 
 
 def hold_liveness(int fd):
@@ -204,11 +224,9 @@ def read_control(data):
     return c.magic == PYSHIM_CONTROL_MAGIC, c.version, c.supervisor_pid, c.supervisor_start
 
 
-def init_channel(view, size_t offset, control_desc, uint32_t index, bint wake=False):
+def init_channel(view, size_t offset, control_desc, uint32_t index):
     """Initializes an idle channel in the block at `offset` of `view`, with
-    bit `index` of the run's ready set.  wake: a shim may already wait for
-    it (the run's first program, whose segment is filled in while it loads:
-    ipc/PROTOCOL.md, "Late set-up")."""
+    bit `index` of the run's ready set."""
     if index >= PYSHIM_READY_CAPACITY:
         raise ValueError(f"a run has at most {PYSHIM_READY_CAPACITY} channels")
     cdef pyshim_channel *ch = <pyshim_channel *>_at(view, offset, sizeof(pyshim_channel))
@@ -218,8 +236,6 @@ def init_channel(view, size_t offset, control_desc, uint32_t index, bint wake=Fa
     _fill_desc(&ch.control, control_desc)
     ch.version = PYSHIM_PROTOCOL_VERSION
     pyshim_store_seq(&ch.magic, PYSHIM_CHANNEL_MAGIC)
-    if wake:
-        syscall(SYS_futex, &ch.magic, FUTEX_WAKE, 0x7fffffff, NULL, NULL, 0)
 
 
 def retire_channel(view, size_t offset):

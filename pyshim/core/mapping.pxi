@@ -1,6 +1,6 @@
 # A run's segment mapped in the supervisor (included by _core.pyx).
 
-from cpython.buffer cimport PyBuffer_FillInfo
+from cpython.buffer cimport PyBUF_FORMAT, PyBUF_ND, PyBUF_STRIDES
 
 
 cdef class Mapping:
@@ -40,7 +40,19 @@ cdef class Mapping:
         return self.size
 
     def __getbuffer__(self, Py_buffer *view, int flags):
-        PyBuffer_FillInfo(view, self, self.addr, self.size, 0, flags)
+        # PyBuffer_FillInfo's work, by hand: it would overwrite the
+        # view.obj Cython set (None, with a reference) without releasing it.
+        view.obj = self
+        view.buf = self.addr
+        view.len = self.size
+        view.readonly = 0
+        view.itemsize = 1
+        view.format = <char *>"B" if (flags & PyBUF_FORMAT) == PyBUF_FORMAT else NULL
+        view.ndim = 1
+        view.shape = &view.len if (flags & PyBUF_ND) == PyBUF_ND else NULL
+        view.strides = &view.itemsize if (flags & PyBUF_STRIDES) == PyBUF_STRIDES else NULL
+        view.suboffsets = NULL
+        view.internal = NULL
 
     def __releasebuffer__(self, Py_buffer *view):
         pass

@@ -51,7 +51,9 @@ cdef extern from "<fcntl.h>" nogil:
         long l_len
         int l_pid
     int F_OFD_SETLK
+    int F_OFD_GETLK
     int F_WRLCK
+    int F_UNLCK
     int fcntl(int fd, int cmd, ...)
 
 cdef extern from "<errno.h>" nogil:

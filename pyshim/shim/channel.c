@@ -182,15 +182,28 @@ int shim_supervisor_gone(void)
     return free >= 0 ? free : gone_by_pid();
 }
 
-void shim_await_channel(struct pyshim_channel *ch, const struct pyshim_block_desc *desc)
+int shim_await_channel(struct pyshim_channel *ch, const struct pyshim_block_desc *desc)
 {
-    /* The supervisor takes the lock of segment 0, which holds the first
-     * program's channel, before it spawns the program. */
-    while (pyshim_load_acquire(&ch->magic) == 0) {
-        if (liveness_free(desc->segment) != 0)
-            return;
-        struct timespec ts = {0, SHIM_LIVENESS_NS};
-        RAW6(SYS_futex, &ch->magic, FUTEX_WAIT, 0, &ts, 0, 0);
+    /* Only the run's first channel (slab 0's first block, in segment 0)
+     * is named before it is set up.  The supervisor takes segment 0's
+     * liveness lock before it spawns the program, and writes that channel,
+     * then the control block (offset 0 of the segment), whose magic goes
+     * last: a channel unset in a run already set up is a freed one, named
+     * by a stale environment.  (The channel's magic alone says nothing:
+     * it is set before the control block is.) */
+    if (desc->offset == PYSHIM_FIRST_SLAB_OFFSET) {
+        struct pyshim_block_desc cd;
+        shim_memcpy(&cd, desc, sizeof cd);
+        cd.offset = 0;
+        cd.size = sizeof(struct pyshim_control);
+        struct pyshim_control *ctl = shim_map_block(&cd); /* NULL: not a segment 0 */
+        while (ctl && pyshim_load_acquire(&ctl->magic) == 0) {
+            if (liveness_free(desc->segment) != 0)
+                return -1;
+            struct timespec ts = {0, SHIM_LIVENESS_NS};
+            RAW6(SYS_futex, &ctl->magic, FUTEX_WAIT, 0, &ts, 0, 0);
+        }
     }
+    return pyshim_load_acquire(&ch->magic) ? 1 : 0;
 }
 

@@ -330,10 +330,16 @@ run:
                               : RAW6(SYS_execveat, a[0], a[1], a[2], env, a[4], 0);
     shim_sigsys_after_failed_exec(t);
     /* Still this image: the shim's tie again. */
-    if (t->vfork_child)
+    if (t->vfork_child) {
         RAW2(SYS_prctl, PR_SET_PDEATHSIG, SIGSYS);
-    else
+    } else {
         shim_follow_supervisor();
+        /* No conversation need follow a failed exec (without an after-hook
+         * there is no SyscallDone): a supervisor that died during it,
+         * before the prctl, is noticed here or not at all. */
+        if (shim_supervisor_gone())
+            shim_die("the supervisor is gone; stopping the program");
+    }
     if (env != stack_env && !nested)
         RAW2(SYS_munmap, env, bytes);
     return r;

@@ -45,10 +45,13 @@ __attribute__((constructor)) static void shim_init(void)
     if (!ch || desc.size < sizeof *ch)
         shim_die("cannot map the channel named in " PYSHIM_ENV_CHANNEL
                  " (is its supervisor gone?)");
-    shim_await_channel(ch, &desc);
-    if (pyshim_load_acquire(&ch->magic) == 0)
+    int set_up = shim_await_channel(ch, &desc);
+    if (set_up < 0)
         shim_die("the channel named in " PYSHIM_ENV_CHANNEL
                  " was never set up (is its supervisor gone?)");
+    if (set_up == 0)
+        shim_die("the channel named in " PYSHIM_ENV_CHANNEL
+                 " is not in use (its thread has ended)");
     if (ch->magic != PYSHIM_CHANNEL_MAGIC || ch->version != PYSHIM_PROTOCOL_VERSION)
         shim_die("the channel's protocol version does not match this shim");
     /* The channel is this image's when this process posted on it last (its

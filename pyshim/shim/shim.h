@@ -186,13 +186,15 @@ static inline uint64_t shim_ticks(void)
 /* Whether the supervisor is gone: its liveness lock has no owner. */
 SHIM_HIDDEN int shim_supervisor_gone(void);
 /* The run's first program may map its channel before the supervisor has
- * filled it in (ipc/PROTOCOL.md, "Late set-up"): waits until the channel's
- * magic is set, or returns with it unset once the segment's liveness lock
- * has no owner (no supervisor will).  Contract: `ch` lies in the mapping
- * of the segment `desc` names; called from the constructor, before
- * dispatch is armed (it sleeps). */
-SHIM_HIDDEN void shim_await_channel(struct pyshim_channel *ch,
-                                    const struct pyshim_block_desc *desc);
+ * set the run up (ipc/PROTOCOL.md, "Late set-up"): waits until the
+ * control block's magic is set.  Returns 1 when the channel is set up, 0
+ * when it is not and will not be (the run is set up: a freed channel), -1
+ * when no supervisor will set the run up (the segment's liveness lock has
+ * no owner).  Contract: `ch` lies in the mapping of the segment `desc`
+ * names; called from the constructor, before dispatch is armed (it
+ * sleeps). */
+SHIM_HIDDEN int shim_await_channel(struct pyshim_channel *ch,
+                                   const struct pyshim_block_desc *desc);
 
 /* ---- maps.c ------------------------------------------------------------ */
 /* Maps the block named by `desc` (cached per process); NULL on failure. */
@@ -362,8 +364,9 @@ SHIM_HIDDEN void shim_check_pidns(int32_t owner, uint32_t exec_flags);
  * mapped. */
 SHIM_HIDDEN int shim_pidns_other(void);
 /* Makes the calling process die with the supervisor even when its parent
- * is not the supervisor (see shim_foreign_sigsys).  Contract: a
- * conversation follows (it notices a supervisor already gone). */
+ * is not the supervisor (see shim_foreign_sigsys).  Contract: the caller
+ * notices a supervisor already gone (a Start follows, or it asks
+ * shim_supervisor_gone). */
 SHIM_HIDDEN void shim_follow_supervisor(void);
 /* rt_sigreturn that trapped (the program's restorer): performs it. */
 SHIM_HIDDEN __attribute__((noreturn)) void shim_sigreturn(struct shim_thread *t, ucontext_t *uc);

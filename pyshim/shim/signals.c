@@ -459,8 +459,8 @@ void shim_follow_supervisor(void)
         shim_proc.parent == shim_proc.supervisor_pid ? SIGKILL : SIGSYS;
     RAW2(SYS_prctl, PR_SET_PDEATHSIG, shim_proc.shim_pdeathsig);
     /* A supervisor (or parent) gone before the prctl sends nothing: the
-     * conversation that follows every call of this one (Start, or the
-     * failed exec's next call) waits for a reply and looks at the
-     * liveness lock when none comes (shim_wait_while).  Looking here too
-     * cost every new process and image an open, a fcntl and a close. */
+     * Start that follows in a new process or image waits for a reply and
+     * looks at the liveness lock when none comes (shim_wait_while); a
+     * failed exec looks itself.  Looking here too cost every new process
+     * and image an open, a fcntl and a close. */
 }
