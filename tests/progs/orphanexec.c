@@ -4,7 +4,7 @@
  * the block, it watches in /dev/shm), execs a shell with the environment
  * it inherited, which names that channel; and B, which keeps the run going
  * until A's new image has ended (the end of a pipe that image holds),
- * then says so.  The first process exits at once. */
+ * then says so.  The first process exits once A is traced. */
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -37,12 +37,16 @@ static uint32_t channel_magic(void)
 int main(void)
 {
     pid_t parent = getpid();
-    int p[2];
-    if (pipe(p))
+    int p[2], traced[2];
+    if (pipe(p) || pipe(traced))
         return 1;
     if (fork() == 0) {
         close(p[0]);
+        /* Traced by its parent, which must still be there (else its
+         * adopter, pyshim, would be its tracer). */
         ptrace(PTRACE_TRACEME, 0, 0, 0);
+        if (write(traced[1], "t", 1) != 1)
+            _exit(126);
         while (getppid() == parent || channel_magic())
             usleep(10000);
         dprintf(2, "A: exec\n");
@@ -58,5 +62,6 @@ int main(void)
         dprintf(2, "B: done\n");
         _exit(0);
     }
-    return 0;
+    char t;
+    return read(traced[0], &t, 1) == 1 ? 0 : 1;
 }
