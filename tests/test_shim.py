@@ -61,6 +61,16 @@ def test_python_program_runs_supervised():
     assert native.stdout == supervised.stdout == "45\n", supervised.stderr
 
 
+@pytest.mark.parametrize("trap", TRAPS, ids=TRAP_IDS)
+def test_a_parent_s_death_does_not_interrupt_a_blocked_call(prog, trap):
+    """The shim learns that a process's parent died from a SIGSYS of its
+    own; the read that signal cuts short goes on, as natively, instead of
+    failing with EINTR."""
+    native, supervised = native_and_supervised([prog("orphanread")], trap)
+    assert native.stdout == "read: 0\n"
+    assert (supervised.stdout, supervised.returncode) == ("read: 0\n", 0), supervised.stderr
+
+
 def test_not_supervised_without_channel(prog):
     """The preload library stays out of the way of a program started without
     a supervisor (e.g. a leaked LD_PRELOAD)."""

@@ -65,6 +65,48 @@ static long masked_wait(struct shim_thread *t, long nr, const long a[6], ucontex
     return shim_masked_wait(nr, a);
 }
 
+int shim_resumable(long nr, long args[6])
+{
+    switch (nr) {
+    case SYS_close:
+        return 0;
+    case SYS_nanosleep: /* (req, rem) */
+        if (!args[1])
+            return 0;
+        args[0] = args[1];
+        return 1;
+    case SYS_clock_nanosleep: /* (clock, flags, req, rem) */
+        if (args[1] & TIMER_ABSTIME)
+            return 1;
+        if (!args[3])
+            return 0;
+        args[2] = args[3];
+        return 1;
+    }
+    return 1;
+}
+
+/* Issues the program's syscall natively, and again (shim_resumable) when
+ * the shim's own parent-death signal is what cut it short: natively
+ * nothing would have.  A relative sleep without `rem` gets one of ours,
+ * to go on with the time it has left.  Contract: as execute(). */
+static long native(struct shim_thread *t, long nr, const long a[6])
+{
+    long args[6] = {a[0], a[1], a[2], a[3], a[4], a[5]};
+    struct timespec left;
+    if (nr == SYS_nanosleep && !args[1])
+        args[1] = (long)&left;
+    else if (nr == SYS_clock_nanosleep && !(args[1] & TIMER_ABSTIME) && !args[3])
+        args[3] = (long)&left;
+    for (;;) {
+        uint32_t own = t->own_signals, returns = t->handler_returns;
+        long r = pyshim_raw_syscall(nr, args[0], args[1], args[2], args[3], args[4], args[5]);
+        if (r != -EINTR || t->own_signals == own || t->handler_returns != returns ||
+            !shim_resumable(nr, args))
+            return r;
+    }
+}
+
 /* Runs a syscall the way the program would see it natively; the calls the
  * shim must emulate are emulated here.  Contract: `t` is the calling
  * thread's state, `uc` the trapped context (emulations write into it). */
@@ -130,9 +172,14 @@ static long execute(struct shim_thread *t, long nr, const long a[6], ucontext_t 
     case SYS_pselect6:
     case SYS_epoll_pwait:
     case SYS_epoll_pwait2:
-        return masked_wait(t, nr, a, uc);
+        for (;;) { /* again after the shim's own signal, as native() */
+            uint32_t own = t->own_signals, returns = t->handler_returns;
+            long r = masked_wait(t, nr, a, uc);
+            if (r != -EINTR || t->own_signals == own || t->handler_returns != returns)
+                return r;
+        }
     }
-    return pyshim_raw_syscall(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
+    return native(t, nr, a);
 }
 
 /* Sends one event the supervisor answers at once (SyscallDone,

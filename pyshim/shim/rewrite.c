@@ -58,6 +58,7 @@
  * $PYSHIM_TEST_LINGER=1, for tests only, makes every two-store rewrite wait
  * in its intermediate state until another thread trapped there (or for
  * LINGER_NS), so that they can see that path taken. */
+#include <errno.h>
 #include <link.h>
 #include <linux/membarrier.h>
 #include <stdlib.h>
@@ -470,4 +471,25 @@ void shim_rewrite_after_fork(void)
     if (rw.serialize > 0)
         rw.serialize = 0;
     __atomic_store_n(&rw.lock, 0, __ATOMIC_RELEASE);
+}
+
+void shim_rewrite_resume(ucontext_t *uc)
+{
+    greg_t *g = uc->uc_mcontext.gregs;
+    uintptr_t ip = (uintptr_t)g[REG_RIP], arena = (uintptr_t)pyshim_arena;
+    if (g[REG_RAX] != -EINTR || ip < arena + SITE_LEN || ip > (uintptr_t)pyshim_arena_end)
+        return;
+    const unsigned char *slot = (const unsigned char *)(ip - SITE_LEN);
+    /* Right after a stub's syscall: `mov $nr, %eax; syscall` behind it. */
+    if (((uintptr_t)slot - arena) % SLOT || slot[0] != 0xb8 || slot[MOV_LEN] != 0x0f ||
+        slot[MOV_LEN + 1] != 0x05)
+        return;
+    uint32_t nr;
+    shim_memcpy(&nr, slot + 1, sizeof nr);
+    long args[6] = {g[REG_RDI], g[REG_RSI], g[REG_RDX], g[REG_R10], g[REG_R8], g[REG_R9]};
+    if (!shim_resumable((long)nr, args))
+        return;
+    g[REG_RDI] = args[0];
+    g[REG_RDX] = args[2];
+    g[REG_RIP] = (greg_t)(uintptr_t)slot; /* the stub sets eax again */
 }

@@ -95,6 +95,12 @@ struct shim_thread {
     uint32_t sigsys_pending;
     uint32_t sigsys_kept;
     siginfo_t sigsys_info;
+    /* How many of the shim's own parent-death SIGSYS reached this thread
+     * (signals.c), and how many of the program's handlers returned on it
+     * (shim_sigreturn): a syscall one of the former cut short, when none
+     * of the latter ran meanwhile, goes on (dispatch.c). */
+    uint32_t own_signals;
+    uint32_t handler_returns;
     /* Waits on a signalfd that may report SIGSYS (sigsysfd.c): how many
      * of this thread's are under way (nested in handlers), its slot in the
      * process's table of waiters (-1: none), and whether it queued itself
@@ -353,7 +359,7 @@ SHIM_HIDDEN void shim_foreign_sigsys(siginfo_t *info, ucontext_t *uc);
 /* What to do with a SIGSYS that is not a dispatched syscall: 1 if it was
  * the shim's own (a token of sigsysfd.c, or the parent-death signal, acted
  * on here), 0 if it is the program's.  Contract: `info` is the signal's. */
-SHIM_HIDDEN int shim_sigsys_own(const siginfo_t *info);
+SHIM_HIDDEN int shim_sigsys_own(const siginfo_t *info, ucontext_t *uc);
 /* Sets shim_proc.other_pidns and shim_proc.pidns_moved in a new image:
  * from `exec_flags`, the flags of its process's exec event, when `owner`
  * (the pid that posted that event) is set, else (the run's first program)
@@ -496,6 +502,13 @@ static inline void shim_sigsys_note_blocked(struct shim_thread *t)
         __atomic_store_n(&shim_proc.sigsys_blocks, 1, __ATOMIC_RELAXED);
 }
 
+/* Whether syscall `nr`, cut short (EINTR) by the shim's own signal where
+ * nothing would have interrupted it natively, may be issued again with
+ * `args` (a relative sleep's request becomes the time it has left, which
+ * the kernel wrote to its `rem`; close never: its descriptor is gone
+ * either way).  Contract: `args` are the call's, as it was issued. */
+SHIM_HIDDEN int shim_resumable(long nr, long args[6]);
+
 /* ---- rewrite.c --------------------------------------------------------- */
 /* Finds libc's code, unless $PYSHIM_NO_REWRITE says no.  Contract: runs in
  * the constructor, before dispatch is armed (it calls libc). */
@@ -514,6 +527,12 @@ SHIM_HIDDEN void shim_rewrite_undo(void);
  * intermediate state natively.  Contract: signals may be open; waits for
  * the rewriters' lock with every signal blocked. */
 SHIM_HIDDEN void shim_rewrite_untrapped(void);
+/* The shim's own signal interrupted `uc` (signals.c): if that was a
+ * rewritten site's stub cut short in its syscall (EINTR), the context goes
+ * back to the stub's start, to issue the call again when
+ * shim_resumable allows.  Contract: called from the SIGSYS handler with
+ * its context. */
+SHIM_HIDDEN void shim_rewrite_resume(ucontext_t *uc);
 /* Sites rewritten with two stores (rewrite.c's table); 0 in most processes. */
 extern uint32_t shim_straddles SHIM_HIDDEN;
 /* The number a trap at `ip` with number `nr` stands for: the site's own

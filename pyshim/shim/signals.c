@@ -349,20 +349,32 @@ long shim_sigaltstack(struct shim_thread *t, const long a[6], const ucontext_t *
     return 0;
 }
 
-int shim_sigsys_own(const siginfo_t *info)
+int shim_sigsys_own(const siginfo_t *info, ucontext_t *uc)
 {
     if (shim_sigsys_fd_token(info))
         return 1; /* it stood for a pending SIGSYS in a wait that is over */
     /* Our parent-death signal: the parent (or a subreaper that adopted us)
      * died.  If the supervisor is gone too, so is the run; otherwise we are
-     * an ordinary orphan and the program need not know. */
+     * an ordinary orphan and the program need not know: a syscall the
+     * signal cut short goes on, as natively, where nothing interrupts it
+     * (a stub's is rewound here; one this thread's SIGSYS handler issued
+     * sees own_signals move: dispatch.c). */
     if (info->si_code == SI_USER &&
         (info->si_pid == shim_proc.parent || info->si_pid == shim_proc.supervisor_pid)) {
         if (shim_supervisor_gone())
             shim_die("the supervisor is gone; stopping the program");
         shim_proc.parent = (int32_t)RAW0(SYS_getppid);
+        struct shim_thread *t = shim_thread_self();
+        int ours = t->magic == SHIM_THREAD_MAGIC;
+        uint32_t returns = ours ? t->handler_returns : 0;
         if (shim_proc.pdeathsig) /* the program asked for one too */
             RAW2(SYS_kill, RAW0(SYS_getpid), shim_proc.pdeathsig);
+        /* Natively that signal alone, if its handler ran here, cut the
+         * syscall short. */
+        if (ours && t->handler_returns == returns) {
+            t->own_signals++;
+            shim_rewrite_resume(uc);
+        }
         return 1;
     }
     return 0;
@@ -374,7 +386,7 @@ int shim_sigsys_own(const siginfo_t *info)
  * own arguments. */
 void shim_foreign_sigsys(siginfo_t *info, ucontext_t *uc)
 {
-    if (shim_sigsys_own(info))
+    if (shim_sigsys_own(info, uc))
         return;
     struct shim_thread *t = shim_thread_self();
     if (t->magic != SHIM_THREAD_MAGIC || shim_sigsys_keep(t, info))
@@ -392,6 +404,7 @@ void shim_foreign_sigsys(siginfo_t *info, ucontext_t *uc)
 void shim_sigreturn(struct shim_thread *t, ucontext_t *uc)
 {
     char *frame_uc = (char *)uc->uc_mcontext.gregs[REG_RSP];
+    t->handler_returns++;
     shim_hold_note_signal(t, frame_uc);
     if (shim_sigsys_fd_resume(t, frame_uc))
         pyshim_sigreturn_at(frame_uc); /* into a wait that blocks SIGSYS for real */
