@@ -62,13 +62,21 @@ def test_python_program_runs_supervised():
 
 
 @pytest.mark.parametrize("trap", TRAPS, ids=TRAP_IDS)
-def test_a_parent_s_death_does_not_interrupt_a_blocked_call(prog, trap):
+@pytest.mark.parametrize("mode,expected", [
+    ("read", "read: 0\n"),
+    ("sarestart", "read: 0 (after a handler)\n"),
+    ("usleep", "usleep: 0\n"),
+    ("poll", "poll: 0\n"),
+])
+def test_a_parent_s_death_does_not_interrupt_a_blocked_call(prog, trap, mode, expected):
     """The shim learns that a process's parent died from a SIGSYS of its
-    own; the read that signal cuts short goes on, as natively, instead of
-    failing with EINTR."""
-    native, supervised = native_and_supervised([prog("orphanread")], trap)
-    assert native.stdout == "read: 0\n"
-    assert (supervised.stdout, supervised.returncode) == ("read: 0\n", 0), supervised.stderr
+    own; the call that signal cuts short goes on, as natively, instead of
+    failing with EINTR: a read (also after a handler the kernel restarted
+    it for), a sleep and a poll with a timeout, with the time they have
+    left."""
+    native, supervised = native_and_supervised([prog("orphanwait"), mode], trap)
+    assert native.stdout == expected
+    assert (supervised.stdout, supervised.returncode) == (expected, 0), supervised.stderr
 
 
 def test_not_supervised_without_channel(prog):

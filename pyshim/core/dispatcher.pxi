@@ -64,6 +64,7 @@ cdef class Dispatcher:
     cdef uint32_t idle_words       # looked at in vain since the last trim
     cdef pyshim_waiter waiter      # how busy its waits found the machine (pyshim_wait.h)
     cdef uint64_t poll_ticks       # how long a wait polls before it sleeps
+    cdef uint64_t long_poll_until  # after an exec: when poll_ticks goes back (0: no limit)
     cdef int cap                   # length of the arrays above
     cdef int nchan
     cdef list by_index
@@ -296,6 +297,9 @@ cdef class Dispatcher:
         ipc/pyshim_wait.h (yielding the CPU every few polls)."""
         cdef unsigned i
         cdef uint64_t before, start = pyshim_ticks()
+        if self.long_poll_until and start > self.long_poll_until:
+            self.poll_ticks = PYSHIM_DISPATCHER_POLL_TICKS
+            self.long_poll_until = 0
         while not pyshim_wait_should_sleep(start, pyshim_ticks(), self.poll_ticks):
             for i in range(pyshim_wait_stride(&self.waiter)):
                 if pyshim_ready_any(self.ctl) or pyshim_load_acquire(&self.poked):
@@ -688,6 +692,7 @@ cdef class Dispatcher:
         elif c.pid == 0:
             self._set_pid(c, ev.pid)
         self.poll_ticks = PYSHIM_DISPATCHER_POLL_TICKS
+        self.long_poll_until = 0
         if not c.started:
             c.started = True
             c.tid = tid
@@ -738,8 +743,10 @@ cdef class Dispatcher:
         if ev.nr == _NR_EXECVE or ev.nr == _NR_EXECVEAT:
             # A new image's Start comes ~0.5 ms after the exec, about when a
             # wait would go to sleep, and waking the dispatcher costs it
-            # ~20 us: poll as long as for the run's first program.
+            # ~20 us: poll as long as for the run's first program, for that
+            # long (an exec that fails, or leaves the run, sends no Start).
             self.poll_ticks = PYSHIM_DISPATCHER_START_POLL_TICKS
+            self.long_poll_until = pyshim_ticks() + PYSHIM_DISPATCHER_START_POLL_TICKS
         cdef Call call = _make_call(ev, c.pid, c.tid)
         handler = self.before[call.nr]
         rep = None

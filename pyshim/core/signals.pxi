@@ -44,8 +44,8 @@ def program_gone(int pid):
 
 def set_stop_waker(int pid):
     """The tracer's waker to stop when a forwarded signal finds no program
-    (0: none; set before the waker is reaped, so the pid is never another
-    process's)."""
+    (0: none; set before the run reaps the waker, or at once after a wait
+    reaped a waker someone killed)."""
     global _stop_waker
     _stop_waker = pid
 

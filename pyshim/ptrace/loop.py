@@ -163,7 +163,10 @@ class Loop:
         self.root = 0
         self.started = False             # the root's first exec happened
         self.waker: Waker | None = None
-        self._stops = False
+        # A run that passes signals on (run(forward_signals=True)): one that
+        # finds its program gone stops it (the waker's stop ends the wait;
+        # _serve raises).
+        self.stops_on_signal = False
         self._thread = 0
         self._errfd = -1
         # Adopting (run_adopting): processes of a dynamic run that exec a
@@ -288,9 +291,6 @@ class Loop:
         on_start(pid, table), serves the run and returns the root's wait
         status once every traced thread is gone."""
         self._thread = get_ident()
-        # The run's own: a signal pyshim passes on that finds its program
-        # gone stops it (the waker's stop ends the wait; _serve raises).
-        self._stops = True
         self._set_waker(Waker())
         previous = _core.set_child_subreaper(True)
         try:
@@ -346,7 +346,7 @@ class Loop:
             if self.error is not None:
                 error, self.error = self.error, None
                 raise error
-            if self._stops:
+            if self.stops_on_signal:
                 if root is not None and not root.alive:
                     _core.program_gone(root.pid)  # reaped: its pid may be another's now
                 stop = _core.stop_signal_error()
@@ -369,15 +369,15 @@ class Loop:
 
     def _set_waker(self, waker: Waker) -> None:
         self.waker = waker
-        if self._stops:
+        if self.stops_on_signal:
             _core.set_stop_waker(waker.pid)
 
     def _waker_event(self, status: int) -> None:
         if os.WIFSTOPPED(status):
             self.waker.stopped()
         else:  # killed by someone: a new one, so timers still fire
-            if self._stops:
-                _core.set_stop_waker(0)  # reaped: its pid is free
+            if self.stops_on_signal:
+                _core.set_stop_waker(0)  # reaped already: as soon as can be
             self.waker.exited()
             self.waker.close()
             self._set_waker(Waker())
@@ -394,7 +394,7 @@ class Loop:
         self.posted.clear()
         self.timers.clear()
         if self.waker is not None:
-            if self._stops:
+            if self.stops_on_signal:
                 _core.set_stop_waker(0)
             self.waker.close()
         alive = {*self.tasks, *self._early}

@@ -41,6 +41,7 @@ def supervise(sup, path: str, argv, env: dict, stdin, stdout, stderr, forward_si
     raw_argv = [os.fsencode(a) for a in argv]
     raw_env = [os.fsencode(k) + b"=" + os.fsencode(v) for k, v in env.items()]
     loop = Loop(sup._before, sup._after, subscribed, path, task_loop)
+    loop.stops_on_signal = forward_signals
     control.check()
 
     def spawn():

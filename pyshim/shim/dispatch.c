@@ -65,8 +65,52 @@ static long masked_wait(struct shim_thread *t, long nr, const long a[6], ucontex
     return shim_masked_wait(nr, a);
 }
 
-int shim_resumable(long nr, long args[6])
+/* Milliseconds left before `deadline_ns` (CLOCK_MONOTONIC), at least 0. */
+static long ms_left(uint64_t deadline_ns)
 {
+    struct timespec now;
+    RAW2(SYS_clock_gettime, CLOCK_MONOTONIC, &now);
+    uint64_t t = (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
+    return t >= deadline_ns ? 0 : (long)((deadline_ns - t + 999999) / 1000000);
+}
+
+/* The index of a call's timeout in milliseconds (poll, epoll_wait,
+ * epoll_pwait), or -1. */
+static int ms_timeout(long nr)
+{
+    return nr == SYS_poll ? 2 : nr == SYS_epoll_wait || nr == SYS_epoll_pwait ? 3 : -1;
+}
+
+/* A relative timeout the kernel does not write back: issued again, such a
+ * call would wait its whole time anew (poll and the epoll waits in
+ * milliseconds are issued again with what is left by the callers that know
+ * when they began). */
+static int relative_timeout(long nr, const long a[6])
+{
+    switch (nr) {
+    case SYS_epoll_pwait2:
+    case SYS_semtimedop:
+        return a[3] != 0;
+    case SYS_io_getevents:
+    case SYS_recvmmsg:
+        return a[4] != 0;
+    case SYS_rt_sigtimedwait:
+        return a[2] != 0;
+    case SYS_futex: /* FUTEX_WAIT's timeout is relative; the others' absolute */
+        return (a[1] & 127) == 0 /* FUTEX_WAIT */ && a[3] != 0;
+    }
+    return 0;
+}
+
+int shim_resumable(long nr, long args[6], uint64_t deadline_ns)
+{
+    int ms = ms_timeout(nr);
+    if (ms >= 0 && (int)args[ms] >= 0) {
+        if (!deadline_ns)
+            return 0;
+        args[ms] = ms_left(deadline_ns);
+        return 1;
+    }
     switch (nr) {
     case SYS_close:
         return 0;
@@ -83,7 +127,20 @@ int shim_resumable(long nr, long args[6])
         args[2] = args[3];
         return 1;
     }
-    return 1;
+    return !relative_timeout(nr, args);
+}
+
+/* When a call with a timeout in milliseconds must end (0: none or not such
+ * a call), for shim_resumable. */
+static uint64_t deadline_of(long nr, const long a[6])
+{
+    int ms = ms_timeout(nr);
+    if (ms < 0 || (int)a[ms] < 0)
+        return 0;
+    struct timespec now;
+    RAW2(SYS_clock_gettime, CLOCK_MONOTONIC, &now);
+    return (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec +
+           (uint64_t)(int)a[ms] * 1000000u;
 }
 
 /* Issues the program's syscall natively, and again (shim_resumable) when
@@ -98,11 +155,12 @@ static long native(struct shim_thread *t, long nr, const long a[6])
         args[1] = (long)&left;
     else if (nr == SYS_clock_nanosleep && !(args[1] & TIMER_ABSTIME) && !args[3])
         args[3] = (long)&left;
+    uint64_t deadline = deadline_of(nr, a);
     for (;;) {
         uint32_t own = t->own_signals, returns = t->handler_returns;
         long r = pyshim_raw_syscall(nr, args[0], args[1], args[2], args[3], args[4], args[5]);
         if (r != -EINTR || t->own_signals == own || t->handler_returns != returns ||
-            !shim_resumable(nr, args))
+            !shim_resumable(nr, args, deadline))
             return r;
     }
 }
@@ -172,11 +230,18 @@ static long execute(struct shim_thread *t, long nr, const long a[6], ucontext_t 
     case SYS_pselect6:
     case SYS_epoll_pwait:
     case SYS_epoll_pwait2:
-        for (;;) { /* again after the shim's own signal, as native() */
-            uint32_t own = t->own_signals, returns = t->handler_returns;
-            long r = masked_wait(t, nr, a, uc);
-            if (r != -EINTR || t->own_signals == own || t->handler_returns != returns)
-                return r;
+        {
+            /* Again after the shim's own signal, as native(): ppoll and
+             * pselect6 have the time left written back by the kernel. */
+            long args[6] = {a[0], a[1], a[2], a[3], a[4], a[5]};
+            uint64_t deadline = deadline_of(nr, a);
+            for (;;) {
+                uint32_t own = t->own_signals, returns = t->handler_returns;
+                long r = masked_wait(t, nr, args, uc);
+                if (r != -EINTR || t->own_signals == own || t->handler_returns != returns ||
+                    !shim_resumable(nr, args, deadline))
+                    return r;
+            }
         }
     }
     return native(t, nr, a);

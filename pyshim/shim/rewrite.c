@@ -113,6 +113,8 @@ static int rewritable(long nr)
     case SYS_rt_sigpending: case SYS_rt_sigtimedwait: case SYS_ptrace:
     case SYS_unshare: case SYS_setns: case SYS_signalfd: case SYS_signalfd4:
     case SYS_pause: /* a wait for SIGSYS, in the mode (sigsysfd.c) */
+    case SYS_nanosleep: case SYS_clock_nanosleep: /* resumed with the time left:
+                                                   * native() gives them a rem */
         return 0;
     case SYS_read: case SYS_readv: case SYS_preadv2: case SYS_poll: case SYS_select:
     case SYS_epoll_wait:
@@ -487,7 +489,7 @@ void shim_rewrite_resume(ucontext_t *uc)
     uint32_t nr;
     shim_memcpy(&nr, slot + 1, sizeof nr);
     long args[6] = {g[REG_RDI], g[REG_RSI], g[REG_RDX], g[REG_R10], g[REG_R8], g[REG_R9]};
-    if (!shim_resumable((long)nr, args))
+    if (!shim_resumable((long)nr, args, 0)) /* when it began is not known */
         return;
     g[REG_RDI] = args[0];
     g[REG_RDX] = args[2];

@@ -97,9 +97,11 @@ struct shim_thread {
     siginfo_t sigsys_info;
     /* How many of the shim's own parent-death SIGSYS reached this thread
      * (signals.c), and how many of the program's handlers returned on it
-     * (shim_sigreturn): a syscall one of the former cut short, when none
-     * of the latter ran meanwhile, goes on (dispatch.c). */
+     * (shim_sigreturn): all of them, and those that returned to a syscall
+     * they made fail with EINTR.  A syscall one of the former cut short,
+     * when none of the latter ran meanwhile, goes on (dispatch.c). */
     uint32_t own_signals;
+    uint32_t handlers_run;
     uint32_t handler_returns;
     /* Waits on a signalfd that may report SIGSYS (sigsysfd.c): how many
      * of this thread's are under way (nested in handlers), its slot in the
@@ -504,10 +506,13 @@ static inline void shim_sigsys_note_blocked(struct shim_thread *t)
 
 /* Whether syscall `nr`, cut short (EINTR) by the shim's own signal where
  * nothing would have interrupted it natively, may be issued again with
- * `args` (a relative sleep's request becomes the time it has left, which
- * the kernel wrote to its `rem`; close never: its descriptor is gone
- * either way).  Contract: `args` are the call's, as it was issued. */
-SHIM_HIDDEN int shim_resumable(long nr, long args[6]);
+ * `args`: a relative sleep's request becomes the time it has left, which
+ * the kernel wrote to its `rem`; poll's and the epoll waits' milliseconds
+ * what is left before `deadline_ns` (CLOCK_MONOTONIC; 0: unknown, then
+ * not again); not close (its descriptor is gone either way), nor a call
+ * whose relative timeout the kernel does not write back (it would wait
+ * anew).  Contract: `args` are the call's, as it was issued. */
+SHIM_HIDDEN int shim_resumable(long nr, long args[6], uint64_t deadline_ns);
 
 /* ---- rewrite.c --------------------------------------------------------- */
 /* Finds libc's code, unless $PYSHIM_NO_REWRITE says no.  Contract: runs in

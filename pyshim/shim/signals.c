@@ -366,12 +366,12 @@ int shim_sigsys_own(const siginfo_t *info, ucontext_t *uc)
         shim_proc.parent = (int32_t)RAW0(SYS_getppid);
         struct shim_thread *t = shim_thread_self();
         int ours = t->magic == SHIM_THREAD_MAGIC;
-        uint32_t returns = ours ? t->handler_returns : 0;
+        uint32_t run = ours ? t->handlers_run : 0;
         if (shim_proc.pdeathsig) /* the program asked for one too */
             RAW2(SYS_kill, RAW0(SYS_getpid), shim_proc.pdeathsig);
-        /* Natively that signal alone, if its handler ran here, cut the
-         * syscall short. */
-        if (ours && t->handler_returns == returns) {
+        /* Natively that signal alone, if its handler ran here (during the
+         * kill), cut the syscall short. */
+        if (ours && t->handlers_run == run) {
             t->own_signals++;
             shim_rewrite_resume(uc);
         }
@@ -404,17 +404,30 @@ void shim_foreign_sigsys(siginfo_t *info, ucontext_t *uc)
 void shim_sigreturn(struct shim_thread *t, ucontext_t *uc)
 {
     char *frame_uc = (char *)uc->uc_mcontext.gregs[REG_RSP];
-    t->handler_returns++;
+    t->handlers_run++;
     shim_hold_note_signal(t, frame_uc);
     if (shim_sigsys_fd_resume(t, frame_uc))
         pyshim_sigreturn_at(frame_uc); /* into a wait that blocks SIGSYS for real */
-    char *at = frame_uc + offsetof(ucontext_t, uc_sigmask); /* the kernel's layout */
-    uint64_t mask;
-    if (shim_copy_in(&mask, at, sizeof mask) == 0) {
+    /* The frame (the kernel's layout) from its rax to its mask, in one copy. */
+    enum {
+        RAX = offsetof(ucontext_t, uc_mcontext.gregs) + REG_RAX * sizeof(greg_t),
+        MASK = offsetof(ucontext_t, uc_sigmask),
+    };
+    _Static_assert(RAX < MASK, "rax comes before the mask in a signal frame");
+    char part[MASK + sizeof(uint64_t) - RAX];
+    if (shim_copy_in(part, frame_uc + RAX, sizeof part) == 0) {
+        greg_t rax;
+        uint64_t mask;
+        shim_memcpy(&rax, part, sizeof rax);
+        shim_memcpy(&mask, part + (MASK - RAX), sizeof mask);
+        /* The handler made the syscall it interrupted fail (no restart):
+         * not a call to issue again after the shim's own signal. */
+        if (rax == -EINTR)
+            t->handler_returns++;
         if (mask & SIGBIT(SIGSYS)) /* the frame says so: the program blocks it */
             shim_sigsys_note_blocked(t);
         mask &= ~SIGBIT(SIGSYS);
-        shim_copy_out(at, &mask, sizeof mask);
+        shim_copy_out(frame_uc + MASK, &mask, sizeof mask);
     }
     pyshim_sigreturn_at(frame_uc);
 }

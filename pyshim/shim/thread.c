@@ -105,6 +105,7 @@ struct shim_thread *shim_thread_init_at(struct shim_thread *t, struct pyshim_cha
     t->sigsys_pending = 0;
     t->sigsys_kept = 0;
     t->own_signals = 0;
+    t->handlers_run = 0;
     t->handler_returns = 0;
     t->sfd_depth = 0;
     t->sfd_slot = -1;
