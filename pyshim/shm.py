@@ -240,7 +240,9 @@ class Run:
         self._free: list[tuple[Segment, int]] = []
         self._granted: set[int] = set()  # users the run's processes became
         self._closed = False
-        if not map_later:
+        if map_later:  # who its supervisor is, for gc, before anything maps it
+            os.pwrite(self.control.fd, _core.control_identity(*_own_identity()), 0)
+        else:
             self.map_control()
 
     @property
@@ -249,15 +251,20 @@ class Run:
         (known before the control segment is mapped)."""
         return f"{self.control.name}:{_core.FIRST_SLAB_OFFSET}:{_core.BLOCK_SIZE}"
 
-    def map_control(self) -> None:
-        """Maps and initializes the control segment."""
+    def _map_segment0(self) -> None:
+        """Maps segment 0 and makes its slab the run's first (the run is
+        closed if it cannot be mapped)."""
         try:
             self.control.map_now()
         except BaseException:
             self.close()
             raise
-        _core.init_control(self.control.map, *_own_identity())
         self._add_slab(self.control)
+
+    def map_control(self) -> None:
+        """Maps and initializes the control segment."""
+        self._map_segment0()
+        _core.init_control(self.control.map, *_own_identity())
 
     def start_program_channel(self) -> Block:
         """Late set-up (ipc/PROTOCOL.md): maps segment 0 after the run's
@@ -266,12 +273,7 @@ class Run:
         goes last, and wakes the program's shim if it already waits for it
         (then a channel found unset is a freed one, never waited for).  The
         pid namespace's stat (5-12 us) is hidden there too."""
-        try:
-            self.control.map_now()
-        except BaseException:
-            self.close()
-            raise
-        self._add_slab(self.control)
+        self._map_segment0()
         block = self.alloc_channel()
         assert block.text == self.first_channel_text
         pidns = _children_pidns()
@@ -401,9 +403,13 @@ def list_runs(tag: str | None = None) -> list[RunInfo]:
             runs.append(RunInfo(run_id, names, None, False, "no control segment"))
             continue
         ready, _version, pid, start = _core.read_control(bytearray(data))
-        if not ready:
+        if not ready and pid and not _supervisor_alive(pid, start):
+            # Its supervisor named itself before the spawn and died before
+            # setting the run up.
+            runs.append(RunInfo(run_id, names, pid, False, f"supervisor {pid} is gone"))
+        elif not ready:
             young = age < CREATION_GRACE_S or locked
-            runs.append(RunInfo(run_id, names, None, young,
+            runs.append(RunInfo(run_id, names, pid or None, young,
                                 "being created" if young else "control segment never initialized"))
         elif _supervisor_alive(pid, start):
             runs.append(RunInfo(run_id, names, pid, True, "supervisor alive"))

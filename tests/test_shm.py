@@ -199,3 +199,18 @@ def test_gc_leaves_a_run_whose_supervisor_holds_its_lock(no_leaks):
     os.utime(shm_path(seg.name), (old, old))
     assert {r.run_id: r for r in shm.gc()}[f"{no_leaks}old"].reason == \
         "control segment never initialized"
+
+
+def test_gc_removes_a_run_whose_supervisor_died_before_setting_it_up(no_leaks):
+    """A supervisor names itself in segment 0 before it spawns the program
+    and sets the run up after: one killed in between leaves a segment that
+    gc removes at once, by that name, however young it is."""
+    run = shm.Run(map_later=True)  # names this process; its lock is not taken
+    try:
+        assert {r.run_id: r for r in shm.list_runs()}[run.run_id].reason == "being created"
+        os.pwrite(run.control.fd, _core.control_identity(_dead_pid(), 12345), 0)
+        removed = {r.run_id: r for r in shm.gc()}
+        assert removed[run.run_id].reason == f"supervisor {removed[run.run_id].supervisor_pid} is gone"
+        assert not os.path.exists(shm_path(run.control.name))
+    finally:
+        run.close()

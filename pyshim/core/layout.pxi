@@ -152,6 +152,20 @@ def init_control(view, int pid, uint64_t start, uint64_t pidns=0, bint wake=Fals
         syscall(SYS_futex, &c.magic, FUTEX_WAKE, 0x7fffffff, NULL, NULL, 0)
 
 
+def control_identity(int pid, uint64_t start, uint64_t pidns=0):
+    """The first CONTROL_HEADER_SIZE bytes of a control block that names
+    its supervisor but is not initialized (magic 0): written into a run's
+    segment 0 before its program is spawned, so that gc can tell a run
+    whose supervisor died before setting it up."""
+    cdef pyshim_control c
+    memset(&c, 0, sizeof(c))
+    c.version = PYSHIM_PROTOCOL_VERSION
+    c.supervisor_pid = pid
+    c.supervisor_start = start
+    c.supervisor_pidns = pidns
+    return (<char *>&c)[:CONTROL_HEADER_SIZE]
+
+
 def set_program_pidns(view, uint64_t ino):
     """Names, in the control block at offset 0 of `view`, the pid namespace
     the run's program was started in (its shim may already have looked:

@@ -6,6 +6,7 @@
 #include <poll.h>
 #include <linux/futex.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <time.h>
 
@@ -197,6 +198,15 @@ int shim_await_channel(struct pyshim_channel *ch, const struct pyshim_block_desc
         cd.offset = 0;
         cd.size = sizeof(struct pyshim_control);
         struct pyshim_control *ctl = shim_map_block(&cd); /* NULL: not a segment 0 */
+        if (ctl && pyshim_load_acquire(&ctl->magic) == 0) {
+            /* The run's first program, just spawned (it has no
+             * parent-death signal of its own yet): it dies with its
+             * supervisor at once, not at the next look at the lock. */
+            long parent = RAW0(SYS_getppid);
+            RAW2(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL);
+            if (RAW0(SYS_getppid) != parent)
+                return -1;
+        }
         while (ctl && pyshim_load_acquire(&ctl->magic) == 0) {
             if (liveness_free(desc->segment) != 0)
                 return -1;

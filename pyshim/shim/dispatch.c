@@ -143,6 +143,17 @@ static uint64_t deadline_of(long nr, const long a[6])
            (uint64_t)(int)a[ms] * 1000000u;
 }
 
+/* Whether a call that returned `r` goes again: the shim's own signal cut
+ * it short (own_signals moved from `own`), no program handler made it fail
+ * (handler_returns still `returns`), and shim_resumable agrees (it may
+ * change `args`).  Contract: `t` is the calling thread's state. */
+static int again(const struct shim_thread *t, long r, uint32_t own, uint32_t returns, long nr,
+                 long args[6], uint64_t deadline_ns)
+{
+    return r == -EINTR && t->own_signals != own && t->handler_returns == returns &&
+           shim_resumable(nr, args, deadline_ns);
+}
+
 /* Issues the program's syscall natively, and again (shim_resumable) when
  * the shim's own parent-death signal is what cut it short: natively
  * nothing would have.  A relative sleep without `rem` gets one of ours,
@@ -159,8 +170,7 @@ static long native(struct shim_thread *t, long nr, const long a[6])
     for (;;) {
         uint32_t own = t->own_signals, returns = t->handler_returns;
         long r = pyshim_raw_syscall(nr, args[0], args[1], args[2], args[3], args[4], args[5]);
-        if (r != -EINTR || t->own_signals == own || t->handler_returns != returns ||
-            !shim_resumable(nr, args, deadline))
+        if (!again(t, r, own, returns, nr, args, deadline))
             return r;
     }
 }
@@ -238,8 +248,7 @@ static long execute(struct shim_thread *t, long nr, const long a[6], ucontext_t 
             for (;;) {
                 uint32_t own = t->own_signals, returns = t->handler_returns;
                 long r = masked_wait(t, nr, args, uc);
-                if (r != -EINTR || t->own_signals == own || t->handler_returns != returns ||
-                    !shim_resumable(nr, args, deadline))
+                if (!again(t, r, own, returns, nr, args, deadline))
                     return r;
             }
         }

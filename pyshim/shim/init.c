@@ -45,6 +45,10 @@ __attribute__((constructor)) static void shim_init(void)
     if (!ch || desc.size < sizeof *ch)
         shim_die("cannot map the channel named in " PYSHIM_ENV_CHANNEL
                  " (is its supervisor gone?)");
+    /* The program's own parent-death signal, before anything sets the
+     * shim's (shim_await_channel may). */
+    int pdeathsig = 0;
+    RAW2(SYS_prctl, PR_GET_PDEATHSIG, &pdeathsig);
     int set_up = shim_await_channel(ch, &desc);
     if (set_up < 0)
         shim_die("the channel named in " PYSHIM_ENV_CHANNEL
@@ -79,8 +83,6 @@ __attribute__((constructor)) static void shim_init(void)
      * direct child dies with it at once (SIGKILL), other processes learn
      * from SIGSYS that their parent died and look whether the supervisor
      * did (signals.c). */
-    int pdeathsig = 0;
-    RAW2(SYS_prctl, PR_GET_PDEATHSIG, &pdeathsig);
     shim_proc.pdeathsig = pdeathsig;
     shim_check_pidns(owner, exec_flags);
     shim_follow_supervisor();

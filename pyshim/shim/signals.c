@@ -484,9 +484,12 @@ void shim_follow_supervisor(void)
     shim_proc.shim_pdeathsig =
         shim_proc.parent == shim_proc.supervisor_pid ? SIGKILL : SIGSYS;
     RAW2(SYS_prctl, PR_SET_PDEATHSIG, shim_proc.shim_pdeathsig);
-    /* A supervisor (or parent) gone before the prctl sends nothing: the
-     * Start that follows in a new process or image waits for a reply and
-     * looks at the liveness lock when none comes (shim_wait_while); a
-     * failed exec looks itself.  Looking here too cost every new process
-     * and image an open, a fcntl and a close. */
+    /* A parent gone before the prctl sends nothing.  The supervisor's own
+     * child sees it at once: it was adopted by someone else.  Any other
+     * process's Start waits for a reply and looks at the liveness lock
+     * when none comes (shim_wait_while), and a failed exec looks itself:
+     * looking here too cost every new process and image an open, a fcntl
+     * and a close. */
+    if (shim_proc.shim_pdeathsig == SIGKILL && RAW0(SYS_getppid) != shim_proc.parent)
+        shim_die("the supervisor is gone; stopping the program");
 }
