@@ -240,10 +240,15 @@ class Run:
         self._free: list[tuple[Segment, int]] = []
         self._granted: set[int] = set()  # users the run's processes became
         self._closed = False
-        if map_later:  # who its supervisor is, for gc, before anything maps it
-            os.pwrite(self.control.fd, _core.control_identity(*_own_identity()), 0)
-        else:
+        if not map_later:
             self.map_control()
+
+    def name_supervisor(self) -> None:
+        """Writes who the run's supervisor is into segment 0, before the
+        program is spawned and the run set up (then its magic is still 0):
+        gc removes a run whose supervisor died in between.  Call it once
+        the run's liveness lock is held."""
+        os.pwrite(self.control.fd, _core.control_identity(*_own_identity()), 0)
 
     @property
     def first_channel_text(self) -> str:
@@ -403,9 +408,10 @@ def list_runs(tag: str | None = None) -> list[RunInfo]:
             runs.append(RunInfo(run_id, names, None, False, "no control segment"))
             continue
         ready, _version, pid, start = _core.read_control(bytearray(data))
-        if not ready and pid and not _supervisor_alive(pid, start):
+        if not ready and not locked and pid and not _supervisor_alive(pid, start):
             # Its supervisor named itself before the spawn and died before
-            # setting the run up.
+            # setting the run up (its lock went with it; a held lock says it
+            # lives, whatever its pid means here: another pid namespace).
             runs.append(RunInfo(run_id, names, pid, False, f"supervisor {pid} is gone"))
         elif not ready:
             young = age < CREATION_GRACE_S or locked

@@ -234,6 +234,7 @@ class Supervisor:
             # from before the program exists until the run closes the
             # segment's descriptor; the kernel drops it if this process dies.
             _core.hold_liveness(run.control.fd)
+            run.name_supervisor()
             self._run = run
             env[_ENV_CHANNEL] = os.fsencode(run.first_channel_text)
             preload_path()  # still there

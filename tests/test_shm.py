@@ -205,12 +205,27 @@ def test_gc_removes_a_run_whose_supervisor_died_before_setting_it_up(no_leaks):
     """A supervisor names itself in segment 0 before it spawns the program
     and sets the run up after: one killed in between leaves a segment that
     gc removes at once, by that name, however young it is."""
-    run = shm.Run(map_later=True)  # names this process; its lock is not taken
+    run = shm.Run(map_later=True)  # its lock is not taken
     try:
+        run.name_supervisor()
         assert {r.run_id: r for r in shm.list_runs()}[run.run_id].reason == "being created"
         os.pwrite(run.control.fd, _core.control_identity(_dead_pid(), 12345), 0)
         removed = {r.run_id: r for r in shm.gc()}
         assert removed[run.run_id].reason == f"supervisor {removed[run.run_id].supervisor_pid} is gone"
         assert not os.path.exists(shm_path(run.control.name))
+    finally:
+        run.close()
+
+
+def test_gc_trusts_a_held_lock_over_the_pid_a_run_names(no_leaks):
+    """A supervisor in another pid namespace (or without /proc) names a pid
+    that means nothing here: while its lock is held, its run is being
+    created, not garbage."""
+    run = shm.Run(map_later=True)
+    try:
+        _core.hold_liveness(run.control.fd)
+        os.pwrite(run.control.fd, _core.control_identity(_dead_pid(), 12345), 0)
+        assert run.run_id not in {r.run_id for r in shm.gc()}
+        assert {r.run_id: r for r in shm.list_runs()}[run.run_id].reason == "being created"
     finally:
         run.close()

@@ -153,8 +153,9 @@ def init_control(view, int pid, uint64_t start, uint64_t pidns=0, bint wake=Fals
 
 
 def control_identity(int pid, uint64_t start, uint64_t pidns=0):
-    """The first CONTROL_HEADER_SIZE bytes of a control block that names
-    its supervisor but is not initialized (magic 0): written into a run's
+    """The first CONTROL_HEADER_SIZE bytes (pid and start time, not the pid
+    namespace, which lies past them) of a control block that names its
+    supervisor but is not initialized (magic 0): written into a run's
     segment 0 before its program is spawned, so that gc can tell a run
     whose supervisor died before setting it up."""
     cdef pyshim_control c
