@@ -135,6 +135,15 @@ def unpack_desc(bytes data):
     return name.decode(errors="replace"), d.offset, d.size
 
 
+cdef void _name_supervisor(pyshim_control *c, int pid, uint64_t start,
+                           uint64_t pidns) noexcept:
+    """The control block's fields that name its supervisor (magic aside)."""
+    c.version = PYSHIM_PROTOCOL_VERSION
+    c.supervisor_pid = pid
+    c.supervisor_start = start
+    c.supervisor_pidns = pidns
+
+
 def init_control(view, int pid, uint64_t start, uint64_t pidns=0, bint wake=False):
     """Initializes a run's control block at offset 0 of `view`, a segment
     just created (all zeros: the rest is never written here, so its pages
@@ -143,10 +152,7 @@ def init_control(view, int pid, uint64_t start, uint64_t pidns=0, bint wake=Fals
     program, whose run is set up while it loads: ipc/PROTOCOL.md, "Late
     set-up")."""
     cdef pyshim_control *c = <pyshim_control *>_at(view, 0, sizeof(pyshim_control))
-    c.version = PYSHIM_PROTOCOL_VERSION
-    c.supervisor_pid = pid
-    c.supervisor_start = start
-    c.supervisor_pidns = pidns
+    _name_supervisor(c, pid, start, pidns)
     pyshim_store_seq(&c.magic, PYSHIM_CONTROL_MAGIC)
     if wake:
         syscall(SYS_futex, &c.magic, FUTEX_WAKE, 0x7fffffff, NULL, NULL, 0)
@@ -160,10 +166,7 @@ def control_identity(int pid, uint64_t start, uint64_t pidns=0):
     whose supervisor died before setting it up."""
     cdef pyshim_control c
     memset(&c, 0, sizeof(c))
-    c.version = PYSHIM_PROTOCOL_VERSION
-    c.supervisor_pid = pid
-    c.supervisor_start = start
-    c.supervisor_pidns = pidns
+    _name_supervisor(&c, pid, start, pidns)
     return (<char *>&c)[:CONTROL_HEADER_SIZE]
 
 
@@ -175,16 +178,23 @@ def set_program_pidns(view, uint64_t ino):
     pyshim_store64(&c.program_pidns, ino)
 
 
-def liveness_held(int fd):
-    """Whether someone holds the liveness lock of the control segment open
-    as `fd` (its supervisor, even before the control block is written);
-    None if the kernel cannot say."""
+cdef flock _liveness_lock() noexcept:
+    """The run's liveness lock (ipc/pyshim_ipc.h): a write lock on byte
+    PYSHIM_LIVENESS_BYTE."""
     cdef flock lock
     memset(&lock, 0, sizeof(lock))
     lock.l_type = F_WRLCK
     lock.l_whence = 0  # SEEK_SET
     lock.l_start = PYSHIM_LIVENESS_BYTE
     lock.l_len = 1
+    return lock
+
+
+def liveness_held(int fd):
+    """Whether someone holds the liveness lock of the control segment open
+    as `fd` (its supervisor, even before the control block is written);
+    None if the kernel cannot say."""
+    cdef flock lock = _liveness_lock()
     if fcntl(fd, F_OFD_GETLK, &lock) != 0:
         return None
     return lock.l_type != F_UNLCK
@@ -196,12 +206,7 @@ def hold_liveness(int fd):
     segment open as `fd`, held until the descriptor is closed.  Raises
     OSError if the kernel refuses it.  (Here rather than through Python's
     fcntl and struct, whose imports cost start-up.)"""
-    cdef flock lock
-    memset(&lock, 0, sizeof(lock))
-    lock.l_type = F_WRLCK
-    lock.l_whence = 0  # SEEK_SET
-    lock.l_start = PYSHIM_LIVENESS_BYTE
-    lock.l_len = 1
+    cdef flock lock = _liveness_lock()
     if fcntl(fd, F_OFD_SETLK, &lock) != 0:
         e = pyshim_errno()
         raise OSError(e, os.strerror(e))
