@@ -219,5 +219,8 @@ int shim_parse_desc(const char *text, struct pyshim_block_desc *out)
 
 void shim_maps_after_fork(void)
 {
-    __atomic_store_n(&maps_lock, 0, __ATOMIC_RELEASE);
+    /* Stored only when set (a thread of the parent held it): a write would
+     * copy the page for nothing in every fork child (copy-on-write). */
+    if (__atomic_load_n(&maps_lock, __ATOMIC_RELAXED))
+        __atomic_store_n(&maps_lock, 0, __ATOMIC_RELEASE);
 }

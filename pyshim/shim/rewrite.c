@@ -472,7 +472,8 @@ void shim_rewrite_after_fork(void)
 {
     if (rw.serialize > 0)
         rw.serialize = 0;
-    __atomic_store_n(&rw.lock, 0, __ATOMIC_RELEASE);
+    if (__atomic_load_n(&rw.lock, __ATOMIC_RELAXED)) /* no copy-on-write for nothing */
+        __atomic_store_n(&rw.lock, 0, __ATOMIC_RELEASE);
 }
 
 void shim_rewrite_resume(ucontext_t *uc)

@@ -210,7 +210,8 @@ void shim_wrap_handlers(void)
 
 void shim_handlers_after_fork(void)
 {
-    __atomic_store_n(&handlers_lock, 0, __ATOMIC_RELEASE);
+    if (__atomic_load_n(&handlers_lock, __ATOMIC_RELAXED)) /* no copy-on-write for nothing */
+        __atomic_store_n(&handlers_lock, 0, __ATOMIC_RELEASE);
 }
 
 /* rt_sigaction(sig, act, oact, sigsetsize).  Contract: `a` holds the

@@ -135,7 +135,8 @@ void shim_sigsys_after_fork(struct shim_thread *t)
 {
     /* A child's pending signals are empty; its mask is its parent's. */
     t->sigsys_pending = 0;
-    __atomic_store_n(&process.pending, 0, __ATOMIC_RELEASE);
+    if (__atomic_load_n(&process.pending, __ATOMIC_RELAXED)) /* no copy-on-write for nothing */
+        __atomic_store_n(&process.pending, 0, __ATOMIC_RELEASE);
 }
 
 /* Across exec the kernel keeps the mask and pending signals, and so do we:

@@ -317,7 +317,8 @@ void shim_sigsys_fd_poke(struct shim_thread *t)
 void shim_sigsys_fd_after_fork(struct shim_thread *t)
 {
     for (int i = 0; i < WAITERS; i++)
-        sfd.waiter[i] = 0;
+        if (sfd.waiter[i]) /* no copy-on-write for nothing */
+            sfd.waiter[i] = 0;
     t->sfd_slot = -1;
     t->sfd_token = 0;
     /* The thread turning either on is not here: do it again. */
