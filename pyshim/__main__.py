@@ -1,5 +1,3 @@
-import sys
+from pyshim.cli import leave, main
 
-from pyshim.cli import main
-
-sys.exit(main())
+leave(main())

@@ -73,3 +73,50 @@ def test_run_imports_no_parser_and_no_regex(options):
     out = subprocess.run([sys.executable, "-S", "-c", code], capture_output=True, text=True,
                          timeout=60, env=dict(os.environ, PYTHONPATH=str(ROOT)))
     assert (out.stdout, out.stderr) == ("False\n[] 0\n", "")
+
+
+COMMANDS = [pytest.param([str(Path(sys.executable).parent / "pyshim")], id="script"),
+            pytest.param([sys.executable, "-m", "pyshim"], id="python-m")]
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_command_exits_with_the_programs_status(command):
+    """The command skips the interpreter's teardown (cli.leave); the status
+    is still the program's, as a shell gives it."""
+    for script, status in (("exit 3", 3), ("kill -TERM $$", 128 + 15)):
+        out = subprocess.run([*command, "run", "--", "sh", "-c", script], capture_output=True,
+                             timeout=60)
+        assert out.returncode == status, out.stderr
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_command_output_to_a_pipe_is_complete(command, tmp_path):
+    """stdout to a pipe is block-buffered: what `pyshim inspect` prints
+    reaches the reader although the command ends without the teardown
+    that would flush it."""
+    record = tmp_path / "true.rec"
+    subprocess.run([*command, "trace", "-qq", "--record", str(record), "--", "/bin/true"],
+                   check=True, capture_output=True, timeout=60)
+    buffered = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+    out = subprocess.run([*command, "inspect", str(record)], capture_output=True, text=True,
+                         timeout=60, env=buffered)
+    assert out.returncode == 0, out.stderr
+    assert "slowest calls" in out.stdout and "exit_group() = ?" in out.stdout.splitlines()[-1]
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_command_output_to_a_closed_pipe_is_one_line_and_status_1(command, tmp_path):
+    """A reader gone before the command writes: one line naming the
+    problem and status 1, as before the command skipped the teardown (no
+    traceback from a second flush at the end)."""
+    record = tmp_path / "true.rec"
+    subprocess.run([*command, "trace", "-qq", "--record", str(record), "--", "/bin/true"],
+                   check=True, capture_output=True, timeout=60)
+    r, w = os.pipe()
+    os.close(r)
+    try:
+        out = subprocess.run([*command, "inspect", str(record)], stdout=w, stderr=subprocess.PIPE,
+                             text=True, timeout=60)
+    finally:
+        os.close(w)
+    assert (out.returncode, out.stderr) == (1, "pyshim: Broken pipe\n")
