@@ -501,14 +501,16 @@ def _reported(command) -> int:
 def leave(status) -> None:
     """Ends the `pyshim` command with main()'s status without the
     interpreter's teardown: freeing every module and object took ~1.5 ms
-    here, a tenth of `pyshim run`'s start-up.  Nothing is lost by it: what
-    the commands open they close themselves, pyshim registers no atexit
-    hook and starts daemon threads only, and stdout and stderr are flushed
-    first.  If that flush fails (a closed pipe), Python's own exit reports
-    it as it always did.  After a handlers file (--handlers), whose atexit
-    hooks, threads and unclosed files expect the ordinary exit, the
-    command takes it."""
-    if isinstance(status, int) and not _user_code:
+    here, a tenth of `pyshim run`'s start-up.  What the commands open they
+    close themselves, and pyshim starts daemon threads only; the atexit
+    hooks others registered (a sitecustomize, coverage) run, and stdout
+    and stderr are flushed, before the process ends.  If that flush fails
+    (a closed pipe), Python's own exit reports it as it always did.  The
+    ordinary exit stays where something else may need it (_teardown_wanted)."""
+    if isinstance(status, int) and not _teardown_wanted():
+        import atexit
+
+        atexit._run_exitfuncs()  # each hook once, then the list is empty
         try:
             sys.stdout.flush()
             sys.stderr.flush()
@@ -517,6 +519,19 @@ def leave(status) -> None:
         else:
             os._exit(status & 0xFF)
     sys.exit(status)
+
+
+def _teardown_wanted() -> bool:
+    """Whether something besides pyshim may need the ordinary exit: a
+    handlers file (its threads, its unclosed files), a profiler or tracer
+    (cProfile, trace and coverage write their results after SystemExit),
+    `python -i`, or a thread that is not a daemon (the exit would wait
+    for it)."""
+    if _user_code or sys.getprofile() or sys.gettrace() or sys.flags.inspect:
+        return True
+    threading = sys.modules.get("threading")
+    return threading is not None and any(
+        not t.daemon and t is not threading.main_thread() for t in threading.enumerate())
 
 
 if __name__ == "__main__":

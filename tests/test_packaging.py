@@ -120,3 +120,30 @@ def test_command_output_to_a_closed_pipe_is_one_line_and_status_1(command, tmp_p
     finally:
         os.close(w)
     assert (out.returncode, out.stderr) == (1, "pyshim: Broken pipe\n")
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_command_runs_the_sites_atexit_hooks(command, tmp_path):
+    """A hook a sitecustomize registered (as coverage does for
+    subprocesses) still runs when the command skips the teardown."""
+    site = tmp_path / "site"
+    site.mkdir()
+    mark = tmp_path / "hook-ran"
+    (site / "sitecustomize.py").write_text(
+        f"import atexit\natexit.register(lambda: open({str(mark)!r}, 'w').write('ran'))\n")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+        [str(site), *filter(None, [os.environ.get("PYTHONPATH")])]))
+    out = subprocess.run([*command, "run", "--", "/bin/true"], capture_output=True, text=True,
+                         timeout=60, env=env)
+    assert out.returncode == 0, out.stderr
+    assert mark.read_text() == "ran"
+
+
+def test_command_under_a_profiler_writes_its_profile(tmp_path):
+    """`python -m cProfile -o F -m pyshim ...` gets its F: the profiler
+    writes it after the ordinary exit, which the command then takes."""
+    prof = tmp_path / "run.prof"
+    out = subprocess.run([sys.executable, "-m", "cProfile", "-o", str(prof), "-m", "pyshim",
+                          "run", "--", "/bin/true"], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert prof.stat().st_size > 0
