@@ -15,6 +15,7 @@ SHIM_SOURCES = [
     "pyshim/shim/channel.c",
     "pyshim/shim/clone.c",
     "pyshim/shim/create.c",
+    "pyshim/shim/direct.c",
     "pyshim/shim/dispatch.c",
     "pyshim/shim/exec.c",
     "pyshim/shim/hold.c",
@@ -31,6 +32,7 @@ SHIM_SOURCES = [
     "pyshim/asm/clone.S",
     "pyshim/asm/arena.S",
     "pyshim/asm/sigsysfd.S",
+    "pyshim/asm/direct.S",
 ]
 
 # Code that runs inside the SIGSYS handler must not call into libc behind
@@ -40,6 +42,10 @@ SHIM_CFLAGS = [
     "-D_GNU_SOURCE", "-std=gnu11", "-O2", "-Wall", "-Wextra", "-Werror",
     "-fno-builtin", "-fno-tree-loop-distribute-patterns", "-fno-stack-protector",
     "-fvisibility=hidden", "-Wa,--noexecstack",
+    # No vector or x87 register either: the direct entry (asm/direct.S)
+    # runs this code between a program's registers and its return, and
+    # saves only the general ones.
+    "-mgeneral-regs-only",
 ]
 # The loader maps the preload library in every new image, so its layout is
 # paid on every exec: two LOAD segments (noseparate-code: the headers and

@@ -43,6 +43,17 @@ def test_preload_library_exports_nothing_of_its_own():
     assert defined == []
 
 
+def test_preload_library_uses_no_vector_or_x87_register():
+    """The direct entry (asm/direct.S) runs the shim's code between a
+    program's registers and its return and saves only the general ones:
+    the library is built -mgeneral-regs-only, so nothing else can change."""
+    code = subprocess.run(["objdump", "-d", "--no-show-raw-insn", preload_path()],
+                          capture_output=True, text=True, check=True).stdout
+    used = [line for line in code.splitlines()
+            if any(r in line for r in ("%xmm", "%ymm", "%zmm", "%st", "%mm", "%k"))]
+    assert used == []
+
+
 def test_core_extension_is_compiled():
     assert Path(_core.__file__).suffix == ".so"
     assert _core.PROTOCOL_VERSION >= 1

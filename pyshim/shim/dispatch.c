@@ -339,6 +339,27 @@ static long create(struct shim_thread *t, long nr, const long a[6], ucontext_t *
     return tag == PYSHIM_RE_COMPLETE ? retval : result;
 }
 
+/* A subscribed call: the supervisor answers it, or says to run it (and
+ * perhaps to report the result).  Contract: as execute(); `ip` is the
+ * address after the trapped syscall. */
+static long supervised(struct shim_thread *t, long nr, const long a[6], ucontext_t *uc,
+                       uint64_t ip)
+{
+    uint32_t flags;
+    long retval;
+    uint32_t tag = ask_syscall(t, nr, a, ip, &flags, &retval);
+    if (tag == PYSHIM_RE_COMPLETE)
+        return retval;
+    if (tag != PYSHIM_RE_NATIVE)
+        shim_die("the supervisor sent a reply this shim does not understand");
+
+    long result = execute(t, nr, a, uc);
+    if (!(flags & PYSHIM_RF_REPORT))
+        return result;
+    tag = ask(t, PYSHIM_EV_SYSCALL_DONE, nr, a, result, ip, &flags, &retval);
+    return tag == PYSHIM_RE_COMPLETE ? retval : result;
+}
+
 long shim_syscall(struct shim_thread *t, long nr, const long a[6], ucontext_t *uc, uint64_t ip)
 {
     if (nr == SYS_rt_sigreturn)
@@ -353,19 +374,10 @@ long shim_syscall(struct shim_thread *t, long nr, const long a[6], ucontext_t *u
         return result;
     }
 
-    uint32_t flags;
-    long retval;
-    uint32_t tag = ask_syscall(t, nr, a, ip, &flags, &retval);
-    if (tag == PYSHIM_RE_COMPLETE)
-        return retval;
-    if (tag != PYSHIM_RE_NATIVE)
-        shim_die("the supervisor sent a reply this shim does not understand");
-
-    long result = execute(t, nr, a, uc);
-    if (!(flags & PYSHIM_RF_REPORT))
-        return result;
-    tag = ask(t, PYSHIM_EV_SYSCALL_DONE, nr, a, result, ip, &flags, &retval);
-    return tag == PYSHIM_RE_COMPLETE ? retval : result;
+    long result = supervised(t, nr, a, uc, ip);
+    if (shim_direct_call(nr)) /* its site may enter the shim directly (direct.c) */
+        shim_rewrite(nr, ip);
+    return result;
 }
 
 /* Contract: installed by shim_install_sigsys_handler with SA_ONSTACK on the

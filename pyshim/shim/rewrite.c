@@ -70,6 +70,7 @@
 
 extern char pyshim_arena[] SHIM_HIDDEN;
 extern char pyshim_arena_end[] SHIM_HIDDEN;
+extern char pyshim_direct[] SHIM_HIDDEN;
 
 #define SLOT PYSHIM_ARENA_SLOT
 #define PAGE 4096UL
@@ -86,6 +87,7 @@ static struct {
     int serialize;     /* two-store rewrites: 0 not tried yet, 1 on (membarrier
                         * registered), -1 off for good */
     int linger;        /* $PYSHIM_TEST_LINGER */
+    int direct;        /* sites of shim_direct_call's calls too (not $PYSHIM_NO_DIRECT) */
     uint32_t corrected; /* traps in an intermediate state, corrected */
 } rw;
 
@@ -99,9 +101,10 @@ static struct {
 } straddle[STRADDLES];
 uint32_t shim_straddles;
 
-/* Calls the shim emulates or must see at every call: never rewritten; in
- * the SIGSYS signalfd mode, nor the calls that may read or poll such a
- * signalfd (sigsysfd.c). */
+/* Calls the shim emulates or must see at every call: never rewritten to run
+ * natively (those of shim_direct_call get a stub to the direct entry
+ * instead); in the SIGSYS signalfd mode, nor the calls that may read or
+ * poll such a signalfd (sigsysfd.c). */
 static int rewritable(long nr)
 {
     switch (nr) {
@@ -161,6 +164,7 @@ void shim_rewrite_init(void)
     if (env_on("PYSHIM_NO_REWRITE"))
         return;
     rw.linger = env_on("PYSHIM_TEST_LINGER");
+    rw.direct = !env_on("PYSHIM_NO_DIRECT");
     unsigned long features = 0;
     if (RAW2(SYS_arch_prctl, ARCH_SHSTK_STATUS, &features) == 0 && (features & ARCH_SHSTK_SHSTK))
         return;
@@ -189,6 +193,26 @@ static uintptr_t next_slot(void)
     return (uintptr_t)pyshim_arena + (uintptr_t)rw.used * SLOT;
 }
 
+/* Whether the site of a call `nr` may be rewritten: to run it natively, or
+ * to enter the shim directly (direct.c). */
+static int rewrite_kind(long nr)
+{
+    return rewritable(nr) || (rw.direct && shim_direct_call(nr));
+}
+
+/* Writes `mov $nr, %eax; jmp pyshim_direct` (asm/direct.S) into `slot`. */
+static void write_direct(char *slot, long nr)
+{
+    uint32_t imm = (uint32_t)nr;
+    int32_t rel = (int32_t)((long)pyshim_direct - (long)(slot + MOV_LEN + 5));
+    _Static_assert(MOV_LEN + 5 <= SLOT, "a direct stub fits its slot");
+    _Static_assert(MOV_LEN < PYSHIM_ARENA_POPPED, "its jmp is under the slot's first unwind rule");
+    slot[0] = (char)0xb8;         /* mov $nr, %eax */
+    shim_memcpy(slot + 1, &imm, 4);
+    slot[MOV_LEN] = (char)0xe9;   /* jmp rel32 */
+    shim_memcpy(slot + MOV_LEN + 1, &rel, 4);
+}
+
 /* Writes the stub for `nr` into a fresh arena slot; NULL if full or
  * the arena cannot be made writable.  Contract: rw.lock is held. */
 static char *write_stub(long nr)
@@ -196,6 +220,12 @@ static char *write_stub(long nr)
     char *slot = (char *)next_slot();
     if (slot + SLOT > pyshim_arena_end || !unlock_text((uintptr_t)slot, SLOT, 1))
         return NULL;
+    if (!rewritable(nr)) {
+        write_direct(slot, nr);
+        unlock_text((uintptr_t)slot, SLOT, 0);
+        rw.used++;
+        return slot;
+    }
     uint32_t imm = (uint32_t)nr;
     static const unsigned char tail[] = {
         0x0f, 0x05,             /* syscall */
@@ -330,12 +360,13 @@ static void store_twice(const struct plan *p, long nr)
 }
 
 /* Contract: `ip` is the address after a syscall that trapped with number
- * `nr`, which nobody subscribed and which execute() ran natively; signals
- * are blocked and rw.lock is held. */
+ * `nr`, which nobody subscribed and which execute() ran natively, or one
+ * of shim_direct_call's, which shim_syscall ran; signals are blocked and
+ * rw.lock is held. */
 static void rewrite_locked(long nr, uintptr_t ip)
 {
     struct plan p;
-    if (!rewritable(nr) || !plan(nr, ip, &p))
+    if (!rewrite_kind(nr) || !plan(nr, ip, &p))
         return; /* (the mode may have turned on since the first look) */
     if (p.stores == 2 && !may_store_twice())
         return;
@@ -391,7 +422,7 @@ void shim_rewrite(long nr, uint64_t ip)
     /* Most traps come from sites already judged: decide before paying for
      * the signal mask and the lock. */
     struct plan p;
-    if (!rw.lo || !rewritable(nr) || !plan(nr, (uintptr_t)ip, &p) ||
+    if (!rw.lo || !rewrite_kind(nr) || !plan(nr, (uintptr_t)ip, &p) ||
         (p.stores == 2 && rw.serialize < 0) || !trapped_before((uintptr_t)ip))
         return;
     /* Another thread rewriting (often this very site, when many threads
@@ -460,6 +491,7 @@ void shim_rewrite_untrapped(void)
     RAW4(SYS_rt_sigprocmask, SIG_SETMASK, &all, &old, 8);
     lock_waiting();
     rw.serialize = -1;
+    __atomic_store_n(&shim_proc.direct_off, 1, __ATOMIC_RELEASE);
     __atomic_store_n(&rw.lock, 0, __ATOMIC_RELEASE);
     shim_unblock(&old);
 }

@@ -176,6 +176,9 @@ struct shim_process {
      * next threads: a new thread then makes no mmap, munmap or mprotect
      * and takes no page fault for its shim state (shim_map_altstack). */
     uintptr_t spare_altstacks[SHIM_SPARE_ALTSTACKS];
+    /* A thread of the process stopped trapping (PTRACE_TRACEME): rewritten
+     * sites of the direct entry send their calls to the site's syscall. */
+    int32_t direct_off;
 };
 extern struct shim_process shim_proc SHIM_HIDDEN;
 
@@ -513,6 +516,11 @@ static inline void shim_sigsys_note_blocked(struct shim_thread *t)
  * whose relative timeout the kernel does not write back (it would wait
  * anew).  Contract: `args` are the call's, as it was issued. */
 SHIM_HIDDEN int shim_resumable(long nr, long args[6], uint64_t deadline_ns);
+
+/* ---- direct.c ---------------------------------------------------------- */
+/* Whether `nr` is a call whose rewritten sites take the direct entry
+ * (direct.c) rather than run natively. */
+SHIM_HIDDEN int shim_direct_call(long nr);
 
 /* ---- rewrite.c --------------------------------------------------------- */
 /* Finds libc's code, unless $PYSHIM_NO_REWRITE says no.  Contract: runs in

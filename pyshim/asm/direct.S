@@ -1,0 +1,148 @@
+/*
+ * pyshim_direct: the direct entry of a rewritten site of a call the shim
+ * must see (shim/direct.c), jumped to by its arena stub (asm/arena.S):
+ *
+ *    0: b8 imm32       mov $nr, %eax
+ *    5: e9 rel32       jmp pyshim_direct
+ *
+ * so rsp points at the return address the site's `call` pushed: the
+ * site's own 2-byte syscall.  The program's registers are saved on its
+ * stack below that (libc's syscall functions keep nothing below rsp, as
+ * for every stub), the thread's shim altstack is found with sigaltstack
+ * (the kernel's rule: below the current rsp when already on it, else from
+ * its top), and shim_direct runs there, with the program's signal mask in
+ * force as the SIGSYS handler does (SA_NODEFER, empty sa_mask).  Taken,
+ * the call returns past the site's syscall with rax the result, rcx and
+ * r11 as a syscall leaves them and every other register, the flags (DF
+ * too) and, since the shim is built -mgeneral-regs-only, the vector state
+ * as they were.  Not taken (DIRECT_BAIL, or no shim altstack here), every
+ * register is restored, eax holds the number again, and the return goes to
+ * the site's syscall, which traps: the trap stays the catch-all.
+ *
+ * Contract: entered only from an arena stub written by shim/rewrite.c for
+ * a site of libc (the frame layout is shim/direct.h's).
+ */
+#include <asm/unistd.h>
+#include "../shim/direct.h"
+
+#define SS_ONSTACK 1
+#define SS_DISABLE 2
+#define SHIM_STACK_START 8192           /* shim/shim.h */
+#define SHIM_ALTSTACK_SIZE (128 * 1024) /* shim/shim.h */
+
+    .section pyshim_text, "ax", @progbits
+    .globl pyshim_direct
+    .hidden pyshim_direct
+    .type pyshim_direct, @function
+pyshim_direct:
+    .cfi_startproc
+    pushfq
+    .cfi_adjust_cfa_offset 8
+    pushq %rax
+    .cfi_adjust_cfa_offset 8
+    pushq %rdi
+    .cfi_adjust_cfa_offset 8
+    pushq %rsi
+    .cfi_adjust_cfa_offset 8
+    pushq %rdx
+    .cfi_adjust_cfa_offset 8
+    pushq %r10
+    .cfi_adjust_cfa_offset 8
+    pushq %r8
+    .cfi_adjust_cfa_offset 8
+    pushq %r9
+    .cfi_adjust_cfa_offset 8
+    pushq %rbx
+    .cfi_adjust_cfa_offset 8
+    .cfi_rel_offset rbx, 0
+    movq %rsp, %rbx
+    .cfi_def_cfa rbx, DIRECT_SIZE
+    cld
+    /* sigaltstack(NULL, &ss), ss below the frame */
+    subq $32, %rsp
+    movl $__NR_sigaltstack, %eax
+    xorl %edi, %edi
+    movq %rsp, %rsi
+    syscall
+    testq %rax, %rax
+    jnz .Lbail
+    movl 8(%rsp), %eax                  /* ss_flags */
+    testl $SS_DISABLE, %eax
+    jnz .Lbail
+    /* Only the shim's own altstack: its geometry (shim_thread_init_at). */
+    movq 0(%rsp), %rdi                  /* ss_sp */
+    cmpq $(SHIM_ALTSTACK_SIZE - SHIM_STACK_START), 16(%rsp)
+    jne .Lbail
+    leaq -SHIM_STACK_START(%rdi), %rsi
+    testq $(SHIM_ALTSTACK_SIZE - 1), %rsi
+    jnz .Lbail
+    testl $SS_ONSTACK, %eax
+    jnz 1f                              /* on it already: go on below */
+    leaq (SHIM_ALTSTACK_SIZE - SHIM_STACK_START)(%rdi), %rsp
+1:  andq $-16, %rsp
+    movq %rbx, %rdi
+    call shim_direct
+    movq %rbx, %rsp
+    cmpl $DIRECT_TAKEN, %eax
+    jne .Lrestore
+    /* Taken: as the syscall would leave them, rcx the address after it
+     * and r11 the flags. */
+    popq %rbx
+    .cfi_def_cfa rsp, DIRECT_SIZE - 8
+    .cfi_restore rbx
+    popq %r9
+    .cfi_adjust_cfa_offset -8
+    popq %r8
+    .cfi_adjust_cfa_offset -8
+    popq %r10
+    .cfi_adjust_cfa_offset -8
+    popq %rdx
+    .cfi_adjust_cfa_offset -8
+    popq %rsi
+    .cfi_adjust_cfa_offset -8
+    popq %rdi
+    .cfi_adjust_cfa_offset -8
+    popq %rax
+    .cfi_adjust_cfa_offset -8
+    movq (%rsp), %r11
+    popfq
+    .cfi_adjust_cfa_offset -8
+    popq %rcx
+    .cfi_adjust_cfa_offset -8
+    .cfi_register rip, rcx
+    leaq 2(%rcx), %rcx
+    jmp *%rcx
+    .cfi_endproc
+
+    /* Not taken: everything as it was, eax the number, back to the site's
+     * syscall. */
+    .cfi_startproc
+    .cfi_def_cfa rbx, DIRECT_SIZE
+    .cfi_rel_offset rbx, 0
+.Lbail:
+    movq %rbx, %rsp
+.Lrestore:
+    popq %rbx
+    .cfi_def_cfa rsp, DIRECT_SIZE - 8
+    .cfi_restore rbx
+    popq %r9
+    .cfi_adjust_cfa_offset -8
+    popq %r8
+    .cfi_adjust_cfa_offset -8
+    popq %r10
+    .cfi_adjust_cfa_offset -8
+    popq %rdx
+    .cfi_adjust_cfa_offset -8
+    popq %rsi
+    .cfi_adjust_cfa_offset -8
+    popq %rdi
+    .cfi_adjust_cfa_offset -8
+    popq %rax
+    .cfi_adjust_cfa_offset -8
+    popfq
+    .cfi_adjust_cfa_offset -8
+    ret
+    .cfi_endproc
+    .size pyshim_direct, . - pyshim_direct
+
+    .section .note.GNU-stack, "", @progbits

@@ -1,0 +1,91 @@
+/* The direct entry: calls at rewritten sites that the shim must see
+ * (emulate, or send to the supervisor) without the SIGSYS delivery.
+ *
+ * A trap costs the kernel a signal frame: ~1.8 us here for a call that
+ * natively takes 0.1.  A site of libc whose call the shim emulates
+ * (rt_sigprocmask, rt_sigaction: about twenty in each iteration of a shell
+ * loop, and Python's start makes a thousand) is rewritten like an
+ * unsubscribed one (rewrite.c), but its stub jumps to asm/direct.S, which
+ * saves the program's registers, moves to the thread's shim altstack and
+ * calls shim_direct: the same shim_syscall the SIGSYS handler calls, with
+ * the same signal mask in force (the program's), on the same stack, so
+ * that what happens there (a conversation, a hold, a program handler
+ * interrupting it) happens as after a trap.
+ *
+ * What the handler gets that this entry does not is a context made by the
+ * kernel.  So the entry is taken only where nothing would use one: the
+ * two calls above, whose emulations write only uc_sigmask (which equals the
+ * mask then in force) and, when SIGSYS is unblocked, deliver a pending
+ * SIGSYS; the program's SIGSYS disposition must then not be a handler of
+ * its own, which would be called with this context.  Anything unusual in
+ * the thread (a held call or a signalfd wait going on, a vfork child, the
+ * SIGSYS signalfd mode, SIGSYS blocked by the program, a traced thread in
+ * the process) sends the call back to the site's syscall, which traps. */
+#include "direct.h"
+#include "shim.h"
+
+struct shim_direct_frame {
+    uint64_t rbx, r9, r8, r10, rdx, rsi, rdi, rax, rflags, ret;
+};
+_Static_assert(offsetof(struct shim_direct_frame, rbx) == DIRECT_RBX, "direct.h");
+_Static_assert(offsetof(struct shim_direct_frame, r9) == DIRECT_R9, "direct.h");
+_Static_assert(offsetof(struct shim_direct_frame, r8) == DIRECT_R8, "direct.h");
+_Static_assert(offsetof(struct shim_direct_frame, r10) == DIRECT_R10, "direct.h");
+_Static_assert(offsetof(struct shim_direct_frame, rdx) == DIRECT_RDX, "direct.h");
+_Static_assert(offsetof(struct shim_direct_frame, rsi) == DIRECT_RSI, "direct.h");
+_Static_assert(offsetof(struct shim_direct_frame, rdi) == DIRECT_RDI, "direct.h");
+_Static_assert(offsetof(struct shim_direct_frame, rax) == DIRECT_RAX, "direct.h");
+_Static_assert(offsetof(struct shim_direct_frame, rflags) == DIRECT_RFLAGS, "direct.h");
+_Static_assert(offsetof(struct shim_direct_frame, ret) == DIRECT_RET, "direct.h");
+_Static_assert(sizeof(struct shim_direct_frame) == DIRECT_SIZE, "direct.h");
+
+int shim_direct_call(long nr)
+{
+    return nr == SYS_rt_sigprocmask || nr == SYS_rt_sigaction;
+}
+
+/* Whether this thread may take the direct entry now.  Contract: `t` is the
+ * calling thread's state (its altstack holds the caller's frame). */
+static int direct_ok(const struct shim_thread *t)
+{
+    if (t->magic != SHIM_THREAD_MAGIC || t->vfork_child || t->held_seq || t->nsettled ||
+        t->sfd_depth || t->sigsys_blocked)
+        return 0;
+    if (__atomic_load_n(&shim_proc.direct_off, __ATOMIC_ACQUIRE) ||
+        __atomic_load_n(&shim_proc.sigsys_fd, __ATOMIC_ACQUIRE) ||
+        __atomic_load_n(&shim_proc.wrap_handlers, __ATOMIC_ACQUIRE))
+        return 0;
+    uintptr_t h = __atomic_load_n(&shim_proc.sigsys_action.handler, __ATOMIC_ACQUIRE);
+    return h == (uintptr_t)SIG_DFL || h == (uintptr_t)SIG_IGN;
+}
+
+/* Contract: called only by asm/direct.S, on the calling thread's shim
+ * altstack, with `f` the program's registers it saved (f->rax the stub's
+ * number, f->ret the site's syscall instruction). */
+int shim_direct(struct shim_direct_frame *f)
+{
+    struct shim_thread *t = shim_thread_self();
+    long nr = (long)(uint32_t)f->rax;
+    if (!shim_direct_call(nr) || !direct_ok(t))
+        return DIRECT_BAIL;
+    /* What an emulation may read of the context: the program's registers
+     * at the call (rsp and rip as after the trap); it writes uc_sigmask. */
+    ucontext_t uc;
+    shim_memset(&uc, 0, sizeof uc);
+    greg_t *g = uc.uc_mcontext.gregs;
+    g[REG_RDI] = (greg_t)f->rdi;
+    g[REG_RSI] = (greg_t)f->rsi;
+    g[REG_RDX] = (greg_t)f->rdx;
+    g[REG_R10] = (greg_t)f->r10;
+    g[REG_R8] = (greg_t)f->r8;
+    g[REG_R9] = (greg_t)f->r9;
+    g[REG_RBX] = (greg_t)f->rbx;
+    g[REG_RAX] = (greg_t)nr;
+    g[REG_EFL] = (greg_t)f->rflags;
+    g[REG_RSP] = (greg_t)((uintptr_t)f + DIRECT_SIZE);
+    g[REG_RIP] = (greg_t)(f->ret + 2);
+    long args[6] = {(long)f->rdi, (long)f->rsi, (long)f->rdx, (long)f->r10, (long)f->r8,
+                    (long)f->r9};
+    f->rax = (uint64_t)shim_syscall(t, nr, args, &uc, f->ret + 2);
+    return DIRECT_TAKEN;
+}

@@ -1,0 +1,170 @@
+/* Signal masks and handlers at libc sites the shim rewrote to its direct
+ * entry (shim/direct.c), checked call by call.  Each loop runs the same
+ * sites many times: the first two calls at a site trap, the rest enter the
+ * shim directly.
+ *
+ *   direct masks N     N x: block SIGUSR1, raise it (pending), unblock:
+ *                      its handler must run at the unblock, once; the mask
+ *                      read back after each step must be the one set
+ *   direct actions N   N x: sigaction(SIGUSR2) alternating two handlers,
+ *                      flags and masks; the old action read back must be
+ *                      the one set before, and raising SIGUSR2 must run
+ *                      the handler just set
+ *   direct faults N    N x: a bad pointer (EFAULT) and bad arguments (EINVAL)
+ *   direct denied N    N x sigaction(SIGUSR2, ...): prints how many failed
+ *                      with EPERM (a supervisor's handler may deny them)
+ *   direct fork N      masks N, then fork: the child (the rewritten code
+ *                      inherited) runs masks N and exits with its failures
+ *   direct traceme N   a child runs masks N, PTRACE_TRACEME, masks N (this
+ *                      process its tracer): it stops trapping, and the
+ *                      rewritten sites run its calls natively */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ptrace.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static volatile sig_atomic_t usr1, handler_a, handler_b;
+
+static void on_usr1(int sig) { (void)sig; usr1++; }
+static void on_a(int sig) { (void)sig; handler_a++; }
+static void on_b(int sig, siginfo_t *si, void *uc) { (void)sig; (void)si; (void)uc; handler_b++; }
+
+static int has(const sigset_t *s, int sig) { return sigismember(s, sig) == 1; }
+
+/* One round of masks; 0 if everything was right. */
+static int mask_round(void)
+{
+    sigset_t one, old, now;
+    sigemptyset(&one);
+    sigaddset(&one, SIGUSR1);
+    int bad = 0;
+    if (sigprocmask(SIG_BLOCK, &one, &old) != 0 || has(&old, SIGUSR1))
+        bad = 1;
+    if (sigprocmask(SIG_BLOCK, NULL, &now) != 0 || !has(&now, SIGUSR1))
+        bad = 1;
+    sig_atomic_t before = usr1;
+    raise(SIGUSR1);
+    if (usr1 != before)
+        bad = 1; /* delivered while blocked */
+    if (sigprocmask(SIG_SETMASK, &old, NULL) != 0 || usr1 != before + 1)
+        bad = 1; /* not delivered at the unblock, or twice */
+    if (sigprocmask(SIG_BLOCK, NULL, &now) != 0 || has(&now, SIGUSR1))
+        bad = 1;
+    return bad;
+}
+
+static long masks(long n)
+{
+    long bad = 0;
+    for (long i = 0; i < n; i++)
+        bad += mask_round();
+    return bad;
+}
+
+int main(int argc, char **argv)
+{
+    const char *mode = argc > 1 ? argv[1] : "";
+    long n = argc > 2 ? atol(argv[2]) : 100;
+    signal(SIGUSR1, on_usr1);
+    if (strcmp(mode, "masks") == 0) {
+        printf("masks: %ld/%ld wrong\n", masks(n), n);
+        return 0;
+    }
+    if (strcmp(mode, "actions") == 0) {
+        long wrong_old = 0, wrong_handler = 0;
+        struct sigaction set = {0}, old;
+        for (long i = 0; i < n; i++) {
+            struct sigaction next = {0};
+            if (i % 2) {
+                next.sa_sigaction = on_b;
+                next.sa_flags = SA_SIGINFO | SA_RESTART;
+                sigaddset(&next.sa_mask, SIGINT);
+            } else {
+                next.sa_handler = on_a;
+                next.sa_flags = SA_NODEFER;
+                sigaddset(&next.sa_mask, SIGTERM);
+            }
+            if (sigaction(SIGUSR2, &next, &old) != 0)
+                return 1;
+            if (i > 0 && (old.sa_handler != set.sa_handler ||
+                          (old.sa_flags & (SA_SIGINFO | SA_RESTART | SA_NODEFER)) != set.sa_flags ||
+                          has(&old.sa_mask, SIGINT) != has(&set.sa_mask, SIGINT) ||
+                          has(&old.sa_mask, SIGTERM) != has(&set.sa_mask, SIGTERM)))
+                wrong_old++;
+            set = next;
+            sig_atomic_t a = handler_a, b = handler_b;
+            raise(SIGUSR2);
+            if (i % 2 ? handler_b != b + 1 || handler_a != a : handler_a != a + 1 || handler_b != b)
+                wrong_handler++;
+        }
+        printf("actions: %ld/%ld old wrong, %ld/%ld handlers wrong\n", wrong_old, n,
+               wrong_handler, n);
+        return 0;
+    }
+    if (strcmp(mode, "faults") == 0) {
+        long right = 0;
+        struct sigaction sa = {0};
+        sa.sa_handler = on_a;
+        sigset_t s;
+        sigemptyset(&s);
+        for (long i = 0; i < n; i++) {
+            /* (libc copies the new set and both actions itself, and
+             * passes the old set's pointer on) */
+            errno = 0;
+            right += sigprocmask(SIG_BLOCK, &s, (sigset_t *)8) == -1 && errno == EFAULT;
+            errno = 0;
+            right += sigaction(SIGSTOP, &sa, NULL) == -1 && errno == EINVAL;
+            errno = 0;
+            right += sigaction(SIGKILL, &sa, NULL) == -1 && errno == EINVAL;
+            errno = 0;
+            right += sigprocmask(99, &s, NULL) == -1 && errno == EINVAL;
+        }
+        printf("faults: %ld/%ld right\n", right, 4 * n);
+        return 0;
+    }
+    if (strcmp(mode, "denied") == 0) {
+        long denied = 0;
+        struct sigaction sa = {0};
+        sa.sa_handler = on_a;
+        for (long i = 0; i < n; i++) {
+            errno = 0;
+            denied += sigaction(SIGUSR2, &sa, NULL) == -1 && errno == EPERM;
+        }
+        printf("denied: %ld/%ld\n", denied, n);
+        return 0;
+    }
+    if (strcmp(mode, "fork") == 0) {
+        long bad = masks(n);
+        pid_t child = fork();
+        if (child == 0)
+            _exit(masks(n) != 0);
+        int status;
+        waitpid(child, &status, 0);
+        printf("fork: parent %ld wrong, child %s\n", bad,
+               WIFEXITED(status) && WEXITSTATUS(status) == 0 ? "right" : "wrong");
+        return 0;
+    }
+    if (strcmp(mode, "traceme") == 0) {
+        pid_t child = fork();
+        if (child == 0) {
+            long before = masks(n);
+            if (ptrace(PTRACE_TRACEME, 0, 0, 0) != 0)
+                _exit(1);
+            long after = masks(n); /* each raise stops it for its tracer, below */
+            _exit(before != 0 || after != 0);
+        }
+        int status;
+        while (waitpid(child, &status, 0) == child && WIFSTOPPED(status))
+            ptrace(PTRACE_CONT, child, 0, (void *)(long)WSTOPSIG(status));
+        printf("traceme: child %s\n",
+               WIFEXITED(status) && WEXITSTATUS(status) == 0 ? "right" : "wrong");
+        return 0;
+    }
+    fprintf(stderr, "direct: unknown mode %s\n", mode);
+    return 2;
+}

@@ -1,0 +1,67 @@
+"""The direct entry (shim/direct.c): libc sites of the calls the shim
+emulates (signal masks and handlers) enter the shim without a SIGSYS once
+their traps proved them, with the same results, subscribed or not."""
+import os
+import subprocess
+
+import pytest
+
+from conftest import ROOT, pyshim_cli
+from pyshim import Fail, Supervisor
+from test_rewrite import sigsys_count
+
+N = 200
+EXPECTED = {
+    "masks": f"masks: 0/{N} wrong\n",
+    "actions": f"actions: 0/{N} old wrong, 0/{N} handlers wrong\n",
+    "faults": f"faults: {4 * N}/{4 * N} right\n",
+    "fork": "fork: parent 0 wrong, child right\n",
+    "traceme": "traceme: child right\n",
+}
+TRACED = "is traced by a debugger or tracer and leaves the run"
+
+
+@pytest.mark.parametrize("mode", sorted(EXPECTED))
+@pytest.mark.parametrize("options,env", [
+    ([], {}),
+    (["--trap", "all"], {}),
+    ([], {"PYSHIM_NO_DIRECT": "1"}),
+], ids=["unsubscribed", "trap-all", "no-direct"])
+def test_masks_and_handlers_as_natively(prog, mode, options, env):
+    argv = [prog("direct"), mode, str(N)]
+    native = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+    assert (native.stdout, native.returncode) == (EXPECTED[mode], 0)
+    out = pyshim_cli("run", *options, "--", *argv, env=dict(os.environ, **env))
+    assert (out.stdout, out.returncode) == (EXPECTED[mode], 0), out.stderr
+    assert all(TRACED in line for line in out.stderr.splitlines()), out.stderr
+
+
+def test_a_site_traps_twice_then_enters_directly(prog):
+    """Strace counts the SIGSYS deliveries: a few per site with the direct
+    entry (masks makes its calls at a handful of libc sites), every call
+    without it."""
+    argv = [prog("direct"), "masks", str(N)]
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    out, direct = sigsys_count(argv, env, "rt_sigprocmask")
+    assert out == EXPECTED["masks"]
+    out, trapped = sigsys_count(argv, dict(env, PYSHIM_NO_DIRECT="1"), "rt_sigprocmask")
+    assert out == EXPECTED["masks"]
+    assert trapped >= 4 * N and direct <= 20, (direct, trapped)
+
+
+def test_every_subscribed_call_reaches_its_handler(prog, tmp_path):
+    """A handler of rt_sigaction sees every call and its answer reaches the
+    program, though the site enters the shim directly after two calls."""
+    sup, seen = Supervisor(), []
+
+    @sup.on("rt_sigaction")
+    def deny(call):
+        if call.args[0] == 12:  # SIGUSR2
+            seen.append(call.args[0])
+            return Fail(1)  # EPERM
+
+    out = tmp_path / "out"
+    with open(out, "w") as f:
+        status = sup.run([prog("direct"), "denied", str(N)], stdout=f)
+    assert (status, out.read_text()) == (0, f"denied: {N}/{N}\n")
+    assert len(seen) == N
