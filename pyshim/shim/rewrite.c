@@ -12,13 +12,16 @@
  * the trap stays the catch-all.
  *
  * What makes it safe:
- * - Subscriptions are fixed for a run, so a rewritten site never carries a
- *   call someone subscribed; a new image starts with pristine code.  Calls
- *   the shim emulates or must see (clone, exec, exit, signal masks and
- *   handlers, masked waits, prctl, signalfd) are never rewritten.  Reads
- *   and polls become such calls when the process makes a signalfd holding
- *   SIGSYS (sigsysfd.c): their stubs then return to the site's syscall,
- *   which traps (shim_rewrite_undo).
+ * - Subscriptions are fixed for a run, so a site rewritten to run its call
+ *   natively never carries a call someone subscribed; a new image starts
+ *   with pristine code.  Calls the shim emulates or must see (clone, exec,
+ *   exit, masked waits, prctl, signalfd) are never rewritten.  Signal masks
+ *   and handlers (shim_direct_call), subscribed or not, get a stub of
+ *   another kind, `mov $nr, %eax; jmp pyshim_direct`: the direct entry
+ *   (direct.c) runs the SIGSYS handler's path without the signal.  Reads
+ *   and polls become calls that must trap when the process makes a
+ *   signalfd holding SIGSYS (sigsysfd.c): their stubs then return to the
+ *   site's syscall, which traps (shim_rewrite_undo).
  * - When the bytes that change lie inside one aligned 8-byte word (the mov
  *   does, or it straddles two words and the second keeps its bytes because
  *   rel32's high bytes equal imm32's), one atomic store replaces them: a
