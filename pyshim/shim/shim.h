@@ -526,9 +526,10 @@ SHIM_HIDDEN int shim_direct_call(long nr);
 /* Finds libc's code, unless $PYSHIM_NO_REWRITE says no.  Contract: runs in
  * the constructor, before dispatch is armed (it calls libc). */
 SHIM_HIDDEN void shim_rewrite_init(void);
-/* After an unsubscribed call ran natively: rewrites the libc site that
- * made it (`ip`: the address after its syscall) to skip the trap from now
- * on, when the call and the site allow it (see rewrite.c). */
+/* After an unsubscribed call ran natively, or a call of shim_direct_call
+ * ran: rewrites the libc site that made it (`ip`: the address after its
+ * syscall) to skip the trap from now on, when the call and the site allow
+ * it (see rewrite.c). */
 SHIM_HIDDEN void shim_rewrite(long nr, uint64_t ip);
 /* In a forked child, before it runs program code. */
 SHIM_HIDDEN void shim_rewrite_after_fork(void);
