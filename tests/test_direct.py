@@ -17,6 +17,7 @@ EXPECTED = {
     "faults": f"faults: {4 * N}/{4 * N} right\n",
     "fork": "fork: parent 0 wrong, child right\n",
     "traceme": "traceme: child right\n",
+    "sysnested": "sysnested: 0 wrong, SIGSYS handler ran 1, 1 with a kernel frame\n",
 }
 TRACED = "is traced by a debugger or tracer and leaves the run"
 

@@ -25,7 +25,6 @@
 #include <asm/unistd.h>
 #include "../shim/direct.h"
 
-#define SS_ONSTACK 1
 #define SS_DISABLE 2
 #define SHIM_STACK_START 8192           /* shim/shim.h */
 #define SHIM_ALTSTACK_SIZE (128 * 1024) /* shim/shim.h */
@@ -66,8 +65,7 @@ pyshim_direct:
     syscall
     testq %rax, %rax
     jnz .Lbail
-    movl 8(%rsp), %eax                  /* ss_flags */
-    testl $SS_DISABLE, %eax
+    testl $SS_DISABLE, 8(%rsp)          /* ss_flags */
     jnz .Lbail
     /* Only the shim's own altstack: its geometry (shim_thread_init_at). */
     movq 0(%rsp), %rdi                  /* ss_sp */
@@ -76,8 +74,12 @@ pyshim_direct:
     leaq -SHIM_STACK_START(%rdi), %rsi
     testq $(SHIM_ALTSTACK_SIZE - 1), %rsi
     jnz .Lbail
-    testl $SS_ONSTACK, %eax
-    jnz 1f                              /* on it already: go on below */
+    /* The program on it already (a handler of its own there): go on below;
+     * judged by the program's rsp, as the kernel judges. */
+    leaq (DIRECT_SIZE - 1)(%rbx), %rcx  /* on_sig_stack: ss_sp < rsp <= ss_sp + size */
+    subq %rdi, %rcx
+    cmpq $(SHIM_ALTSTACK_SIZE - SHIM_STACK_START), %rcx
+    jb 1f
     leaq (SHIM_ALTSTACK_SIZE - SHIM_STACK_START)(%rdi), %rsp
 1:  andq $-16, %rsp
     movq %rbx, %rdi

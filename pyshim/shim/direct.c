@@ -16,8 +16,11 @@
  * kernel.  So the entry is taken only where nothing would use one: the
  * two calls above, whose emulations write only uc_sigmask (which equals the
  * mask then in force) and, when SIGSYS is unblocked, deliver a pending
- * SIGSYS; the program's SIGSYS disposition must then not be a handler of
- * its own, which would be called with this context.  Anything unusual in
+ * SIGSYS.  The program's SIGSYS disposition must not be a handler of its
+ * own when the call enters; should one be installed meanwhile (by a
+ * handler that interrupted the call) and a SIGSYS be delivered, it is
+ * queued again for the kernel to deliver with a frame of its own
+ * (SHIM_UC_DIRECT, sigsys.c).  Anything unusual in
  * the thread (a held call or a signalfd wait going on, a vfork child, the
  * SIGSYS signalfd mode, SIGSYS blocked by the program, a traced thread in
  * the process) sends the call back to the site's syscall, which traps. */
@@ -72,6 +75,7 @@ int shim_direct(struct shim_direct_frame *f)
      * at the call (rsp and rip as after the trap); it writes uc_sigmask. */
     ucontext_t uc;
     shim_memset(&uc, 0, sizeof uc);
+    uc.uc_flags = SHIM_UC_DIRECT;
     greg_t *g = uc.uc_mcontext.gregs;
     g[REG_RDI] = (greg_t)f->rdi;
     g[REG_RSI] = (greg_t)f->rsi;

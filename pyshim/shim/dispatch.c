@@ -213,7 +213,7 @@ static long execute(struct shim_thread *t, long nr, const long a[6], ucontext_t 
     case SYS_prctl:
         return shim_prctl(a);
     case SYS_ptrace:
-        return shim_ptrace(a);
+        return shim_ptrace(t, a);
     case SYS_unshare:
     case SYS_setns:
         if (nr == SYS_setns || (a[0] & CLONE_NEWPID)) { /* its children may start in another */

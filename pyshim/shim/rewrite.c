@@ -48,9 +48,11 @@
  *   sites keep their trap.  So do they from the moment a thread of the
  *   process stops trapping (PTRACE_TRACEME, after any two-store rewrite in
  *   progress): that thread would run MIXED natively.
- * - The `call` pushes below the stack pointer: libc's syscall functions
- *   keep nothing there (checked for glibc 2.36: only __longjmp_chk, whose
- *   sigaltstack is never rewritten, uses the red zone).  A signal during
+ * - The `call` pushes below the stack pointer, and the direct entry saves
+ *   the registers there (112 bytes in all): libc's syscall functions keep
+ *   nothing there (checked for glibc 2.36: only __longjmp_chk, whose
+ *   sigaltstack is never rewritten, uses the red zone; none of the 16 sites
+ *   of rt_sigprocmask and rt_sigaction reads or writes below rsp).  A signal during
  *   the syscall restarts it or returns EINTR inside the stub as anywhere,
  *   and each slot's unwind entry leads unwinders back into the site's
  *   function (cancellation, backtraces).
@@ -200,7 +202,8 @@ static uintptr_t next_slot(void)
  * to enter the shim directly (direct.c). */
 static int rewrite_kind(long nr)
 {
-    return rewritable(nr) || (rw.direct && shim_direct_call(nr));
+    return rewritable(nr) || (rw.direct && shim_direct_call(nr) &&
+                              !__atomic_load_n(&shim_proc.direct_off, __ATOMIC_ACQUIRE));
 }
 
 /* Writes `mov $nr, %eax; jmp pyshim_direct` (asm/direct.S) into `slot`. */
@@ -223,7 +226,7 @@ static char *write_stub(long nr)
     char *slot = (char *)next_slot();
     if (slot + SLOT > pyshim_arena_end || !unlock_text((uintptr_t)slot, SLOT, 1))
         return NULL;
-    if (!rewritable(nr)) {
+    if (shim_direct_call(nr)) {
         write_direct(slot, nr);
         unlock_text((uintptr_t)slot, SLOT, 0);
         rw.used++;
@@ -488,13 +491,16 @@ void shim_rewrite_undo(void)
 
 /* Contract (shim.h): waits for a rewrite in progress, every signal
  * blocked meanwhile. */
-void shim_rewrite_untrapped(void)
+void shim_rewrite_untrapped(int vfork_child)
 {
     uint64_t all = ~0ull, old;
     RAW4(SYS_rt_sigprocmask, SIG_SETMASK, &all, &old, 8);
     lock_waiting();
     rw.serialize = -1;
-    __atomic_store_n(&shim_proc.direct_off, 1, __ATOMIC_RELEASE);
+    /* Not for a vfork child (gdb starts its program so): this memory is its
+     * parent's, and its own direct sites bail anyway (direct.c). */
+    if (!vfork_child)
+        __atomic_store_n(&shim_proc.direct_off, 1, __ATOMIC_RELEASE);
     __atomic_store_n(&rw.lock, 0, __ATOMIC_RELEASE);
     shim_unblock(&old);
 }

@@ -518,6 +518,9 @@ static inline void shim_sigsys_note_blocked(struct shim_thread *t)
 SHIM_HIDDEN int shim_resumable(long nr, long args[6], uint64_t deadline_ns);
 
 /* ---- direct.c ---------------------------------------------------------- */
+/* In uc_flags of the context the direct entry makes (no kernel frame, no
+ * fpregs): a program handler must never be given it (sigsys.c). */
+#define SHIM_UC_DIRECT (1ul << 63)
 /* Whether `nr` is a call whose rewritten sites take the direct entry
  * (direct.c) rather than run natively. */
 SHIM_HIDDEN int shim_direct_call(long nr);
@@ -540,7 +543,7 @@ SHIM_HIDDEN void shim_rewrite_undo(void);
  * on (after the one in progress, if any), since it could run a site's
  * intermediate state natively.  Contract: signals may be open; waits for
  * the rewriters' lock with every signal blocked. */
-SHIM_HIDDEN void shim_rewrite_untrapped(void);
+SHIM_HIDDEN void shim_rewrite_untrapped(int vfork_child);
 /* The shim's own signal interrupted `uc` (signals.c): if that was a
  * rewritten site's stub cut short in its syscall (EINTR), the context goes
  * back to the stub's start, to issue the call again when
@@ -565,7 +568,7 @@ static inline long shim_trapped_nr(long nr, uint64_t ip)
  * time-stamp counter (PR_SET_TSC), for shim_ticks. */
 SHIM_HIDDEN long shim_prctl(const long a[6]);
 /* ptrace, run natively; after PTRACE_TRACEME the thread stops trapping. */
-SHIM_HIDDEN long shim_ptrace(const long a[6]);
+SHIM_HIDDEN long shim_ptrace(const struct shim_thread *t, const long a[6]);
 /* Reads, at start-up, whether rdtsc faults in this image (PR_GET_TSC). */
 SHIM_HIDDEN void shim_check_tsc(void);
 

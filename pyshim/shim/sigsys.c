@@ -69,6 +69,12 @@ void shim_sigsys_deliver(struct shim_thread *t, siginfo_t *info, ucontext_t *uc)
         RAW3(SYS_tgkill, RAW0(SYS_getpid), RAW0(SYS_gettid), SIGSYS);
         return;
     }
+    if (uc->uc_flags & SHIM_UC_DIRECT) {
+        /* No kernel frame to give the handler (direct.c): the kernel
+         * delivers it again at once, SIGSYS being open, with one. */
+        RAW4(SYS_rt_tgsigqueueinfo, RAW0(SYS_getpid), RAW0(SYS_gettid), SIGSYS, info);
+        return;
+    }
     /* As the kernel would: SIGSYS blocked while its handler runs, unless
      * SA_NODEFER, and the mask as it was afterwards. */
     uint32_t blocked = t->sigsys_blocked;

@@ -163,11 +163,11 @@ long shim_prctl(const long a[6])
  * (init.c), and two-store rewrites stop (rewrite.c: it would run their
  * intermediate state natively).  The supervisor said so in one line when
  * the call reached it. */
-long shim_ptrace(const long a[6])
+long shim_ptrace(const struct shim_thread *t, const long a[6])
 {
     long r = pyshim_raw_syscall(SYS_ptrace, a[0], a[1], a[2], a[3], a[4], a[5]);
     if (r == 0 && a[0] == PTRACE_TRACEME) {
-        shim_rewrite_untrapped();
+        shim_rewrite_untrapped(t->vfork_child);
         RAW6(SYS_prctl, PR_SET_SYSCALL_USER_DISPATCH, PR_SYS_DISPATCH_OFF, 0, 0, 0, 0);
     }
     return r;

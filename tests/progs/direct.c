@@ -15,6 +15,11 @@
  *                      with EPERM (a supervisor's handler may deny them)
  *   direct fork N      masks N, then fork: the child (the rewritten code
  *                      inherited) runs masks N and exits with its failures
+ *   direct sysnested N masks N, then a SIGUSR1 unblocked by sigprocmask
+ *                      installs a SIGSYS handler of the program's, blocks
+ *                      SIGSYS and raises it; the outer sigprocmask's
+ *                      unblock must run that handler once, with a context
+ *                      of the kernel's (its fpregs there)
  *   direct traceme N   a child runs masks N, PTRACE_TRACEME, masks N (this
  *                      process its tracer): it stops trapping, and the
  *                      rewritten sites run its calls natively */
@@ -25,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ptrace.h>
+#include <ucontext.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -35,6 +41,32 @@ static void on_a(int sig) { (void)sig; handler_a++; }
 static void on_b(int sig, siginfo_t *si, void *uc) { (void)sig; (void)si; (void)uc; handler_b++; }
 
 static int has(const sigset_t *s, int sig) { return sigismember(s, sig) == 1; }
+
+static volatile sig_atomic_t sys_ran, sys_framed;
+
+static void on_sys(int sig, siginfo_t *si, void *ctx)
+{
+    (void)sig;
+    (void)si;
+    ucontext_t *uc = ctx;
+    sys_ran++;
+    sys_framed += uc->uc_mcontext.fpregs != NULL;
+}
+
+/* SIGUSR1's handler in sysnested mode. */
+static void install_sys_and_raise(int sig)
+{
+    (void)sig;
+    struct sigaction sa = {0};
+    sa.sa_sigaction = on_sys;
+    sa.sa_flags = SA_SIGINFO;
+    sigaction(SIGSYS, &sa, NULL);
+    sigset_t b;
+    sigemptyset(&b);
+    sigaddset(&b, SIGSYS);
+    sigprocmask(SIG_BLOCK, &b, NULL);
+    raise(SIGSYS); /* pending until the outer call's unblock */
+}
 
 /* One round of masks; 0 if everything was right. */
 static int mask_round(void)
@@ -147,6 +179,20 @@ int main(int argc, char **argv)
         waitpid(child, &status, 0);
         printf("fork: parent %ld wrong, child %s\n", bad,
                WIFEXITED(status) && WEXITSTATUS(status) == 0 ? "right" : "wrong");
+        return 0;
+    }
+    if (strcmp(mode, "sysnested") == 0) {
+        long bad = masks(n);
+        signal(SIGUSR1, install_sys_and_raise);
+        sigset_t one, none;
+        sigemptyset(&one);
+        sigaddset(&one, SIGUSR1);
+        sigemptyset(&none);
+        sigprocmask(SIG_BLOCK, &one, NULL);
+        raise(SIGUSR1);
+        sigprocmask(SIG_SETMASK, &none, NULL); /* SIGUSR1's handler, then SIGSYS's */
+        printf("sysnested: %ld wrong, SIGSYS handler ran %d, %d with a kernel frame\n", bad,
+               (int)sys_ran, (int)sys_framed);
         return 0;
     }
     if (strcmp(mode, "traceme") == 0) {
