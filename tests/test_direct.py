@@ -1,8 +1,9 @@
-"""The direct entry (shim/direct.c): libc sites of the calls the shim
-emulates (signal masks and handlers) enter the shim without a SIGSYS once
-their traps proved them, with the same results, subscribed or not."""
+"""The direct entry (shim/direct.c): libc sites of subscribed calls and of
+the signal masks and handlers the shim emulates enter the shim without a
+SIGSYS once their traps proved them, with the same results."""
 import os
 import subprocess
+import sys
 
 import pytest
 
@@ -18,6 +19,7 @@ EXPECTED = {
     "fork": "fork: parent 0 wrong, child right\n",
     "traceme": "traceme: child right\n",
     "sysnested": "sysnested: 0 wrong, SIGSYS handler ran 1, 1 with a kernel frame\n",
+    "eintr": f"eintr: {N}/{N} restarted, {N}/{N} interrupted\n",
 }
 TRACED = "is traced by a debugger or tracer and leaves the run"
 
@@ -66,3 +68,20 @@ def test_every_subscribed_call_reaches_its_handler(prog, tmp_path):
         status = sup.run([prog("direct"), "denied", str(N)], stdout=f)
     assert (status, out.read_text()) == (0, f"denied: {N}/{N}\n")
     assert len(seen) == N
+
+
+def test_a_subscribed_site_traps_twice_then_enters_directly(prog):
+    """getppid subscribed (`--trap getppid`): its site traps twice, then
+    every call reaches the supervisor through the direct entry."""
+    argv = [prog("rewrite"), "count", "300"]
+
+    def traps(**env):
+        out = subprocess.run(
+            ["strace", "-f", "-qq", "-e", "trace=none", "-e", "signal=SIGSYS", "-o", "/dev/stderr",
+             sys.executable, "-m", "pyshim", "run", "--trap", "getppid", "--", *argv],
+            capture_output=True, text=True, timeout=120,
+            env=dict(os.environ, PYTHONPATH=str(ROOT), **env))
+        assert (out.stdout, out.returncode) == ("getppid 300/300 same, access 300/300 ok\n", 0)
+        return out.stderr.count("si_syscall=__NR_getppid,")
+
+    assert (traps(), traps(PYSHIM_NO_DIRECT="1")) == (2, 301)

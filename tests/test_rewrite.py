@@ -1,7 +1,7 @@
 """The fast path for calls nobody subscribed (shim/rewrite.c): a libc site
 that trapped twice runs natively from then on, with the same results, a
-call made once is never worth a rewrite, and a subscribed call is never
-taken off the trap."""
+call made once is never worth a rewrite, and a subscribed call still
+reaches the supervisor every time."""
 import os
 import re
 import subprocess
@@ -99,9 +99,10 @@ def test_a_call_made_once_is_not_rewritten(prog):
     assert code_writes([prog("rewrite"), "count", "3"]) == base + 4  # both
 
 
-def test_a_subscribed_call_is_never_rewritten(prog, tmp_path):
-    # access is unsubscribed and rewritten in the same run; every getppid
-    # still reaches the handler.
+def test_a_subscribed_call_reaches_its_handler_every_time(prog, tmp_path):
+    # access is unsubscribed and rewritten to run natively in the same run;
+    # getppid's site is rewritten to the direct entry (test_direct.py), and
+    # every getppid still reaches the handler.
     sup, seen = Supervisor(), []
 
     @sup.on("getppid")

@@ -2,28 +2,32 @@
  * (emulate, or send to the supervisor) without the SIGSYS delivery.
  *
  * A trap costs the kernel a signal frame: ~1.8 us here for a call that
- * natively takes 0.1.  A site of libc whose call the shim emulates
- * (rt_sigprocmask, rt_sigaction: about twenty in each iteration of a shell
- * loop, and Python's start makes a thousand) is rewritten like an
- * unsubscribed one (rewrite.c), but its stub jumps to asm/direct.S, which
- * saves the program's registers, moves to the thread's shim altstack and
- * calls shim_direct: the same shim_syscall the SIGSYS handler calls, with
- * the same signal mask in force (the program's), on the same stack, so
- * that what happens there (a conversation, a hold, a program handler
- * interrupting it) happens as after a trap.
+ * natively takes 0.1.  Two kinds of libc sites are rewritten (rewrite.c)
+ * to a stub that jumps to asm/direct.S: those of calls someone subscribed
+ * (every call under `pyshim trace` or `--trap all`) that the shim would
+ * otherwise run natively, and those of the calls it emulates that need
+ * nothing of a trapped context but its mask (rt_sigprocmask, rt_sigaction:
+ * about twenty in each iteration of a shell loop, a thousand in Python's
+ * start).  The entry saves the program's registers, moves to the thread's
+ * shim altstack and calls shim_direct: the same shim_syscall the SIGSYS
+ * handler calls, with the same signal mask in force (the program's), on
+ * the same stack, so that what happens there (a conversation, a hold, a
+ * native call a program handler interrupts, EINTR or a restart) happens
+ * as after a trap.
  *
  * What the handler gets that this entry does not is a context made by the
- * kernel.  So the entry is taken only where nothing would use one: the
- * two calls above, whose emulations write only uc_sigmask (which equals the
- * mask then in force) and, when SIGSYS is unblocked, deliver a pending
- * SIGSYS.  The program's SIGSYS disposition must not be a handler of its
- * own when the call enters; should one be installed meanwhile (by a
- * handler that interrupted the call) and a SIGSYS be delivered, it is
- * queued again for the kernel to deliver with a frame of its own
- * (SHIM_UC_DIRECT, sigsys.c).  Anything unusual in
- * the thread (a held call or a signalfd wait going on, a vfork child, the
- * SIGSYS signalfd mode, SIGSYS blocked by the program, a traced thread in
- * the process) sends the call back to the site's syscall, which traps. */
+ * kernel.  So the entry is taken only where nothing would use one:
+ * execute() reads none for the calls rewrite.c may rewrite, and the two
+ * emulations above write only uc_sigmask (which equals the mask then in
+ * force) and, when SIGSYS is unblocked, deliver a pending SIGSYS.  The
+ * program's SIGSYS disposition must not be a handler of its own when the
+ * call enters; should one be installed meanwhile (by a handler that
+ * interrupted the call) and a SIGSYS be delivered, it is queued again for
+ * the kernel to deliver with a frame of its own (SHIM_UC_DIRECT,
+ * sigsys.c).  Anything unusual in the thread (a held call or a signalfd
+ * wait going on, a vfork child, the SIGSYS signalfd mode, SIGSYS blocked
+ * by the program, a traced thread in the process) sends the call back to
+ * the site's syscall, which traps. */
 #include "direct.h"
 #include "shim.h"
 
@@ -41,11 +45,6 @@ _Static_assert(offsetof(struct shim_direct_frame, rax) == DIRECT_RAX, "direct.h"
 _Static_assert(offsetof(struct shim_direct_frame, rflags) == DIRECT_RFLAGS, "direct.h");
 _Static_assert(offsetof(struct shim_direct_frame, ret) == DIRECT_RET, "direct.h");
 _Static_assert(sizeof(struct shim_direct_frame) == DIRECT_SIZE, "direct.h");
-
-int shim_direct_call(long nr)
-{
-    return nr == SYS_rt_sigprocmask || nr == SYS_rt_sigaction;
-}
 
 /* Whether this thread may take the direct entry now.  Contract: `t` is the
  * calling thread's state (its altstack holds the caller's frame). */
@@ -69,7 +68,7 @@ int shim_direct(struct shim_direct_frame *f)
 {
     struct shim_thread *t = shim_thread_self();
     long nr = (long)(uint32_t)f->rax;
-    if (!shim_direct_call(nr) || !direct_ok(t))
+    if (!shim_rewrite_direct(nr) || !direct_ok(t))
         return DIRECT_BAIL;
     /* What an emulation may read of the context: the program's registers
      * at the call (rsp and rip as after the trap); it writes uc_sigmask. */

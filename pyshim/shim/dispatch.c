@@ -12,12 +12,6 @@
 #define SYS_USER_DISPATCH 2 /* si_code of a dispatched syscall */
 #endif
 
-static inline int is_subscribed(long nr)
-{
-    return nr >= 0 && nr < (long)PYSHIM_NR_MAX &&
-           ((shim_proc.subscribed[nr >> 3] >> (nr & 7)) & 1);
-}
-
 /* Calls that create threads or processes always go to the supervisor: it
  * must know about every thread. */
 static inline int is_clone_family(long nr)
@@ -368,15 +362,14 @@ long shim_syscall(struct shim_thread *t, long nr, const long a[6], ucontext_t *u
         return -ENOSYS; /* libc falls back to clone, whose arguments fit a register */
     if (is_clone_family(nr))
         return create(t, nr, a, uc, ip);
-    if (!is_subscribed(nr)) {
+    if (!shim_subscribed(nr)) {
         long result = execute(t, nr, a, uc);
         shim_rewrite(nr, ip);
         return result;
     }
 
     long result = supervised(t, nr, a, uc, ip);
-    if (shim_direct_call(nr)) /* its site may enter the shim directly (direct.c) */
-        shim_rewrite(nr, ip);
+    shim_rewrite(nr, ip); /* to enter the shim directly from now on (direct.c) */
     return result;
 }
 

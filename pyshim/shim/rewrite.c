@@ -15,10 +15,11 @@
  * - Subscriptions are fixed for a run, so a site rewritten to run its call
  *   natively never carries a call someone subscribed; a new image starts
  *   with pristine code.  Calls the shim emulates or must see (clone, exec,
- *   exit, masked waits, prctl, signalfd) are never rewritten.  Signal masks
- *   and handlers (shim_direct_call), subscribed or not, get a stub of
+ *   exit, masked waits, prctl, signalfd) are never rewritten.  Subscribed
+ *   calls, and signal masks and handlers subscribed or not, get a stub of
  *   another kind, `mov $nr, %eax; jmp pyshim_direct`: the direct entry
- *   (direct.c) runs the SIGSYS handler's path without the signal.  Reads
+ *   (direct.c) runs the SIGSYS handler's path without the signal
+ *   (rewrite_kind).  Reads
  *   and polls become calls that must trap when the process makes a
  *   signalfd holding SIGSYS (sigsysfd.c): their stubs then return to the
  *   site's syscall, which traps (shim_rewrite_undo).
@@ -92,7 +93,7 @@ static struct {
     int serialize;     /* two-store rewrites: 0 not tried yet, 1 on (membarrier
                         * registered), -1 off for good */
     int linger;        /* $PYSHIM_TEST_LINGER */
-    int direct;        /* sites of shim_direct_call's calls too (not $PYSHIM_NO_DIRECT) */
+    int direct;        /* direct-entry stubs too (not $PYSHIM_NO_DIRECT) */
     uint32_t corrected; /* traps in an intermediate state, corrected */
 } rw;
 
@@ -106,10 +107,10 @@ static struct {
 } straddle[STRADDLES];
 uint32_t shim_straddles;
 
-/* Calls the shim emulates or must see at every call: never rewritten to run
- * natively (those of shim_direct_call get a stub to the direct entry
- * instead); in the SIGSYS signalfd mode, nor the calls that may read or
- * poll such a signalfd (sigsysfd.c). */
+/* Calls the shim emulates or must see at every call: never rewritten
+ * (signal masks and handlers get a stub to the direct entry, rewrite_kind);
+ * in the SIGSYS signalfd mode, nor the calls that may read or poll such a
+ * signalfd (sigsysfd.c). */
 static int rewritable(long nr)
 {
     switch (nr) {
@@ -198,12 +199,27 @@ static uintptr_t next_slot(void)
     return (uintptr_t)pyshim_arena + (uintptr_t)rw.used * SLOT;
 }
 
-/* Whether the site of a call `nr` may be rewritten: to run it natively, or
- * to enter the shim directly (direct.c). */
+enum { KIND_NONE, KIND_NATIVE, KIND_DIRECT };
+
+/* How the site of a call `nr` may be rewritten: not at all, to run it
+ * natively (nobody subscribed it), or to enter the shim directly
+ * (direct.c): a subscribed call that could otherwise run natively, and the
+ * signal masks and handlers, which the shim emulates. */
 static int rewrite_kind(long nr)
 {
-    return rewritable(nr) || (rw.direct && shim_direct_call(nr) &&
-                              !__atomic_load_n(&shim_proc.direct_off, __ATOMIC_ACQUIRE));
+    int direct = rw.direct && !__atomic_load_n(&shim_proc.direct_off, __ATOMIC_ACQUIRE);
+    if (nr == SYS_rt_sigprocmask || nr == SYS_rt_sigaction)
+        return direct ? KIND_DIRECT : KIND_NONE;
+    if (!rewritable(nr))
+        return KIND_NONE;
+    if (!shim_subscribed(nr))
+        return KIND_NATIVE;
+    return direct ? KIND_DIRECT : KIND_NONE;
+}
+
+int shim_rewrite_direct(long nr)
+{
+    return rewrite_kind(nr) == KIND_DIRECT;
 }
 
 /* Writes `mov $nr, %eax; jmp pyshim_direct` (asm/direct.S) into `slot`. */
@@ -226,7 +242,7 @@ static char *write_stub(long nr)
     char *slot = (char *)next_slot();
     if (slot + SLOT > pyshim_arena_end || !unlock_text((uintptr_t)slot, SLOT, 1))
         return NULL;
-    if (shim_direct_call(nr)) {
+    if (rewrite_kind(nr) == KIND_DIRECT) {
         write_direct(slot, nr);
         unlock_text((uintptr_t)slot, SLOT, 0);
         rw.used++;
@@ -366,13 +382,11 @@ static void store_twice(const struct plan *p, long nr)
 }
 
 /* Contract: `ip` is the address after a syscall that trapped with number
- * `nr`, which nobody subscribed and which execute() ran natively, or one
- * of shim_direct_call's, which shim_syscall ran; signals are blocked and
- * rw.lock is held. */
+ * `nr`, which shim_syscall ran; signals are blocked and rw.lock is held. */
 static void rewrite_locked(long nr, uintptr_t ip)
 {
     struct plan p;
-    if (!rewrite_kind(nr) || !plan(nr, ip, &p))
+    if (rewrite_kind(nr) == KIND_NONE || !plan(nr, ip, &p))
         return; /* (the mode may have turned on since the first look) */
     if (p.stores == 2 && !may_store_twice())
         return;
@@ -428,7 +442,7 @@ void shim_rewrite(long nr, uint64_t ip)
     /* Most traps come from sites already judged: decide before paying for
      * the signal mask and the lock. */
     struct plan p;
-    if (!rw.lo || !rewrite_kind(nr) || !plan(nr, (uintptr_t)ip, &p) ||
+    if (!rw.lo || rewrite_kind(nr) == KIND_NONE || !plan(nr, (uintptr_t)ip, &p) ||
         (p.stores == 2 && rw.serialize < 0) || !trapped_before((uintptr_t)ip))
         return;
     /* Another thread rewriting (often this very site, when many threads

@@ -521,19 +521,26 @@ SHIM_HIDDEN int shim_resumable(long nr, long args[6], uint64_t deadline_ns);
 /* In uc_flags of the context the direct entry makes (no kernel frame, no
  * fpregs): a program handler must never be given it (sigsys.c). */
 #define SHIM_UC_DIRECT (1ul << 63)
-/* Whether `nr` is a call whose rewritten sites take the direct entry
- * (direct.c) rather than run natively. */
-SHIM_HIDDEN int shim_direct_call(long nr);
+
+/* Whether someone subscribed `nr` (the Start reply's set). */
+static inline int shim_subscribed(long nr)
+{
+    return nr >= 0 && nr < (long)PYSHIM_NR_MAX &&
+           ((shim_proc.subscribed[nr >> 3] >> (nr & 7)) & 1);
+}
 
 /* ---- rewrite.c --------------------------------------------------------- */
 /* Finds libc's code, unless $PYSHIM_NO_REWRITE says no.  Contract: runs in
  * the constructor, before dispatch is armed (it calls libc). */
 SHIM_HIDDEN void shim_rewrite_init(void);
-/* After an unsubscribed call ran natively, or a call of shim_direct_call
- * ran: rewrites the libc site that made it (`ip`: the address after its
+/* After a call ran (natively, emulated, or as the supervisor said):
+ * rewrites the libc site that made it (`ip`: the address after its
  * syscall) to skip the trap from now on, when the call and the site allow
- * it (see rewrite.c). */
+ * it (see rewrite.c): to run natively if nobody subscribed it, else to
+ * enter the shim directly (direct.c). */
 SHIM_HIDDEN void shim_rewrite(long nr, uint64_t ip);
+/* Whether a rewritten site of `nr` takes the direct entry now. */
+SHIM_HIDDEN int shim_rewrite_direct(long nr);
 /* In a forked child, before it runs program code. */
 SHIM_HIDDEN void shim_rewrite_after_fork(void);
 /* The SIGSYS signalfd mode turned on: sites already rewritten for calls

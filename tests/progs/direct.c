@@ -20,11 +20,19 @@
  *                      SIGSYS and raises it; the outer sigprocmask's
  *                      unblock must run that handler once, with a context
  *                      of the kernel's (its fpregs there)
+ *   direct eintr N     N x read() of an empty pipe, interrupted by a
+ *                      SIGUSR1 once the thread is seen blocked in it
+ *                      (/proc), then, once the handler ran, a byte
+ *                      written: with SA_RESTART the
+ *                      read returns the byte, without it fails with EINTR
+ *                      (under --trap all its site enters directly)
  *   direct traceme N   a child runs masks N, PTRACE_TRACEME, masks N (this
  *                      process its tracer): it stops trapping, and the
  *                      rewritten sites run its calls natively */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <pthread.h>
+#include <sys/syscall.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -66,6 +74,72 @@ static void install_sys_and_raise(int sig)
     sigaddset(&b, SIGSYS);
     sigprocmask(SIG_BLOCK, &b, NULL);
     raise(SIGSYS); /* pending until the outer call's unblock */
+}
+
+static int pipefd[2];
+static pid_t reader;
+static volatile long reads_started; /* by the reader, before each first read */
+
+/* Waits until the reader is blocked in read (its /proc syscall line starts
+ * with read's number), then interrupts it and writes the byte it waits
+ * for. */
+static void *interrupter(void *arg)
+{
+    long n = (long)arg;
+    char path[64];
+    snprintf(path, sizeof path, "/proc/self/task/%d/syscall", (int)reader);
+    for (long i = 0; i < n; i++) {
+        while (__atomic_load_n(&reads_started, __ATOMIC_ACQUIRE) != i + 1)
+            sched_yield(); /* not the drain read of the round before */
+        for (;;) {
+            char line[32] = {0};
+            FILE *f = fopen(path, "r");
+            if (f && fgets(line, sizeof line, f) && strncmp(line, "0 ", 2) == 0) {
+                fclose(f);
+                break;
+            }
+            if (f)
+                fclose(f);
+            sched_yield();
+        }
+        sig_atomic_t before = usr1;
+        syscall(SYS_tgkill, getpid(), reader, SIGUSR1);
+        while (usr1 == before) /* its handler ran: the read was cut short */
+            sched_yield();
+        if (write(pipefd[1], "x", 1) != 1)
+            return (void *)1;
+    }
+    return NULL;
+}
+
+/* N reads interrupted as above; how many ended as `restart` says. */
+static long interrupted_reads(long n, int restart)
+{
+    struct sigaction sa = {0};
+    sa.sa_handler = on_usr1;
+    sa.sa_flags = restart ? SA_RESTART : 0;
+    sigaction(SIGUSR1, &sa, NULL);
+    if (pipe(pipefd) != 0)
+        return -1;
+    reader = (pid_t)syscall(SYS_gettid);
+    reads_started = 0;
+    pthread_t t;
+    pthread_create(&t, NULL, interrupter, (void *)n);
+    long right = 0;
+    for (long i = 0; i < n; i++) {
+        char c;
+        __atomic_store_n(&reads_started, i + 1, __ATOMIC_RELEASE);
+        errno = 0;
+        ssize_t r = read(pipefd[0], &c, 1);
+        if (restart)
+            right += r == 1 && c == 'x';
+        else if (r == -1 && errno == EINTR)
+            right += read(pipefd[0], &c, 1) == 1; /* the byte, written after */
+    }
+    pthread_join(t, NULL);
+    close(pipefd[0]);
+    close(pipefd[1]);
+    return right;
 }
 
 /* One round of masks; 0 if everything was right. */
@@ -193,6 +267,11 @@ int main(int argc, char **argv)
         sigprocmask(SIG_SETMASK, &none, NULL); /* SIGUSR1's handler, then SIGSYS's */
         printf("sysnested: %ld wrong, SIGSYS handler ran %d, %d with a kernel frame\n", bad,
                (int)sys_ran, (int)sys_framed);
+        return 0;
+    }
+    if (strcmp(mode, "eintr") == 0) {
+        long restarted = interrupted_reads(n, 1), interrupted = interrupted_reads(n, 0);
+        printf("eintr: %ld/%ld restarted, %ld/%ld interrupted\n", restarted, n, interrupted, n);
         return 0;
     }
     if (strcmp(mode, "traceme") == 0) {
