@@ -85,3 +85,34 @@ def test_a_subscribed_site_traps_twice_then_enters_directly(prog):
         return out.stderr.count("si_syscall=__NR_getppid,")
 
     assert (traps(), traps(PYSHIM_NO_DIRECT="1")) == (2, 301)
+
+
+def test_interrupted_reads_at_a_direct_site(prog):
+    """readv subscribed: after two traps its site enters directly, and
+    signals still cut it short (EINTR) or restart it (SA_RESTART) as
+    natively (test_masks_and_handlers_as_natively checks the results)."""
+    argv = [prog("direct"), "eintr", "20"]
+
+    def traps(**env):
+        out = subprocess.run(
+            ["strace", "-f", "-qq", "-e", "trace=none", "-e", "signal=SIGSYS", "-o", "/dev/stderr",
+             sys.executable, "-m", "pyshim", "run", "--trap", "readv", "--", *argv],
+            capture_output=True, text=True, timeout=120,
+            env=dict(os.environ, PYTHONPATH=str(ROOT), **env))
+        assert (out.stdout, out.returncode) == ("eintr: 20/20 restarted, 20/20 interrupted\n", 0)
+        return out.stderr.count("si_syscall=__NR_readv,")
+
+    direct, trapped = traps(), traps(PYSHIM_NO_DIRECT="1")
+    assert direct <= 4 and trapped >= 40, (direct, trapped)
+
+
+def test_a_seccomp_filter_turns_the_direct_entry_off(prog):
+    """The entry calls sigaltstack, which a program's filter may forbid: a
+    program that installed a filter killing sigaltstack still runs its
+    subscribed calls (they trap, as before the entry)."""
+    argv = [prog("direct"), "seccomp", "50"]
+    native = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+    assert (native.stdout, native.returncode) == ("seccomp: 100/100 masks right\n", 0)
+    for options in ([], ["--trap", "all"]):
+        out = pyshim_cli("run", *options, "--", *argv)
+        assert (out.stdout, out.returncode) == (native.stdout, 0), out.stderr

@@ -147,7 +147,8 @@ def test_a_straddling_site_traps_twice(prog, tmp_path):
 @pytest.mark.parametrize("trap", [[], ["--trap", "all"]], ids=["unsubscribed", "trap-all"])
 def test_straddling_sites_rewritten_while_threads_run_them(prog, tmp_path, trap):
     # 16 threads released at once on getcwd (a mov split after 1 byte: two
-    # stores) and readdir; --trap all subscribes both: never rewritten.
+    # stores) and readdir; --trap all subscribes both: their sites get
+    # stubs to the direct entry (test_direct.py), by two stores too.
     d, entries = directory(tmp_path, 20)
     argv = [prog("rewrite"), "dirs", d, str(entries), "100"]
     native = subprocess.run(argv, capture_output=True, text=True, timeout=60)

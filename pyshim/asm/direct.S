@@ -57,6 +57,10 @@ pyshim_direct:
     movq %rsp, %rbx
     .cfi_def_cfa rbx, DIRECT_SIZE
     cld
+    /* Off (shim_direct_off): not even the sigaltstack below, which a
+     * seccomp filter of the program's may forbid. */
+    cmpl $0, pyshim_direct_off(%rip)
+    jne .Lbail
     /* sigaltstack(NULL, &ss), ss below the frame */
     subq $32, %rsp
     movl $__NR_sigaltstack, %eax

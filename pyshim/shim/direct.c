@@ -19,17 +19,17 @@
  * kernel.  So the entry is taken only where nothing would use one:
  * execute() reads none for the calls rewrite.c may rewrite, and the two
  * emulations above write only uc_sigmask (which equals the mask then in
- * force) and, when SIGSYS is unblocked, deliver a pending SIGSYS.  The
- * program's SIGSYS disposition must not be a handler of its own when the
- * call enters; should one be installed meanwhile (by a handler that
- * interrupted the call) and a SIGSYS be delivered, it is queued again for
- * the kernel to deliver with a frame of its own (SHIM_UC_DIRECT,
- * sigsys.c).  Anything unusual in the thread (a held call or a signalfd
- * wait going on, a vfork child, the SIGSYS signalfd mode, SIGSYS blocked
- * by the program, a traced thread in the process) sends the call back to
- * the site's syscall, which traps. */
+ * force) and, when SIGSYS is unblocked, deliver a pending SIGSYS: to a
+ * handler of the program's, that one is queued again for the kernel to
+ * deliver with a frame of its own (SHIM_UC_DIRECT, sigsys.c).  Anything
+ * unusual in the thread (a held call or a signalfd wait going on, a vfork
+ * child, the SIGSYS signalfd mode) or the process (a traced thread, a
+ * seccomp filter: shim_direct_off) sends the call back to the site's
+ * syscall, which traps. */
 #include "direct.h"
 #include "shim.h"
+
+int32_t pyshim_direct_off;
 
 struct shim_direct_frame {
     uint64_t rbx, r9, r8, r10, rdx, rsi, rdi, rax, rflags, ret;
@@ -51,14 +51,11 @@ _Static_assert(sizeof(struct shim_direct_frame) == DIRECT_SIZE, "direct.h");
 static int direct_ok(const struct shim_thread *t)
 {
     if (t->magic != SHIM_THREAD_MAGIC || t->vfork_child || t->held_seq || t->nsettled ||
-        t->sfd_depth || t->sigsys_blocked)
+        t->sfd_depth)
         return 0;
-    if (__atomic_load_n(&shim_proc.direct_off, __ATOMIC_ACQUIRE) ||
-        __atomic_load_n(&shim_proc.sigsys_fd, __ATOMIC_ACQUIRE) ||
-        __atomic_load_n(&shim_proc.wrap_handlers, __ATOMIC_ACQUIRE))
-        return 0;
-    uintptr_t h = __atomic_load_n(&shim_proc.sigsys_action.handler, __ATOMIC_ACQUIRE);
-    return h == (uintptr_t)SIG_DFL || h == (uintptr_t)SIG_IGN;
+    return !__atomic_load_n(&pyshim_direct_off, __ATOMIC_ACQUIRE) &&
+           !__atomic_load_n(&shim_proc.sigsys_fd, __ATOMIC_ACQUIRE) &&
+           !__atomic_load_n(&shim_proc.wrap_handlers, __ATOMIC_ACQUIRE);
 }
 
 /* Contract: called only by asm/direct.S, on the calling thread's shim

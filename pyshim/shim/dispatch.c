@@ -206,6 +206,9 @@ static long execute(struct shim_thread *t, long nr, const long a[6], ucontext_t 
         return shim_sigaltstack(t, a, uc);
     case SYS_prctl:
         return shim_prctl(a);
+    case SYS_seccomp: /* the filter may forbid what the direct entry calls */
+        shim_direct_off(); /* (a vfork child too: see shim_prctl) */
+        break;
     case SYS_ptrace:
         return shim_ptrace(t, a);
     case SYS_unshare:

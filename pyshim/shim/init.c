@@ -91,6 +91,8 @@ __attribute__((constructor)) static void shim_init(void)
     if (getenv(PYSHIM_ENV_SIGSYSFD))
         shim_sigsys_fd_inherit();
     shim_rewrite_init();
+    if (RAW1(SYS_prctl, PR_GET_SECCOMP) == 2) /* a filter, kept across exec */
+        shim_direct_off();
     if (shim_install_sigsys_handler() < 0)
         shim_die("cannot install the SIGSYS handler");
     long status;

@@ -118,7 +118,7 @@ static int rewritable(long nr)
     case SYS_execve: case SYS_execveat: case SYS_exit: case SYS_exit_group:
     case SYS_rt_sigreturn: case SYS_rt_sigaction: case SYS_rt_sigprocmask:
     case SYS_sigaltstack: case SYS_rt_sigsuspend: case SYS_ppoll: case SYS_pselect6:
-    case SYS_epoll_pwait: case SYS_epoll_pwait2: case SYS_prctl:
+    case SYS_epoll_pwait: case SYS_epoll_pwait2: case SYS_prctl: case SYS_seccomp:
     case SYS_rt_sigpending: case SYS_rt_sigtimedwait: case SYS_ptrace:
     case SYS_unshare: case SYS_setns: case SYS_signalfd: case SYS_signalfd4:
     case SYS_pause: /* a wait for SIGSYS, in the mode (sigsysfd.c) */
@@ -207,7 +207,7 @@ enum { KIND_NONE, KIND_NATIVE, KIND_DIRECT };
  * signal masks and handlers, which the shim emulates. */
 static int rewrite_kind(long nr)
 {
-    int direct = rw.direct && !__atomic_load_n(&shim_proc.direct_off, __ATOMIC_ACQUIRE);
+    int direct = rw.direct && !__atomic_load_n(&pyshim_direct_off, __ATOMIC_ACQUIRE);
     if (nr == SYS_rt_sigprocmask || nr == SYS_rt_sigaction)
         return direct ? KIND_DIRECT : KIND_NONE;
     if (!rewritable(nr))
@@ -235,14 +235,15 @@ static void write_direct(char *slot, long nr)
     shim_memcpy(slot + MOV_LEN + 1, &rel, 4);
 }
 
-/* Writes the stub for `nr` into a fresh arena slot; NULL if full or
- * the arena cannot be made writable.  Contract: rw.lock is held. */
-static char *write_stub(long nr)
+/* Writes the stub of `kind` (KIND_NATIVE or KIND_DIRECT) for `nr` into a
+ * fresh arena slot; NULL if full or the arena cannot be made writable.
+ * Contract: rw.lock is held. */
+static char *write_stub(long nr, int kind)
 {
     char *slot = (char *)next_slot();
     if (slot + SLOT > pyshim_arena_end || !unlock_text((uintptr_t)slot, SLOT, 1))
         return NULL;
-    if (rewrite_kind(nr) == KIND_DIRECT) {
+    if (kind == KIND_DIRECT) {
         write_direct(slot, nr);
         unlock_text((uintptr_t)slot, SLOT, 0);
         rw.used++;
@@ -386,11 +387,12 @@ static void store_twice(const struct plan *p, long nr)
 static void rewrite_locked(long nr, uintptr_t ip)
 {
     struct plan p;
-    if (rewrite_kind(nr) == KIND_NONE || !plan(nr, ip, &p))
+    int kind = rewrite_kind(nr); /* once: the stub and the site agree on it */
+    if (kind == KIND_NONE || !plan(nr, ip, &p))
         return; /* (the mode may have turned on since the first look) */
     if (p.stores == 2 && !may_store_twice())
         return;
-    if (!write_stub(nr))
+    if (!write_stub(nr, kind))
         return;
     size_t len = WORD * (size_t)p.words;
     if (!unlock_text(p.word, len, 1))
@@ -514,7 +516,7 @@ void shim_rewrite_untrapped(int vfork_child)
     /* Not for a vfork child (gdb starts its program so): this memory is its
      * parent's, and its own direct sites bail anyway (direct.c). */
     if (!vfork_child)
-        __atomic_store_n(&shim_proc.direct_off, 1, __ATOMIC_RELEASE);
+        shim_direct_off();
     __atomic_store_n(&rw.lock, 0, __ATOMIC_RELEASE);
     shim_unblock(&old);
 }

@@ -176,9 +176,6 @@ struct shim_process {
      * next threads: a new thread then makes no mmap, munmap or mprotect
      * and takes no page fault for its shim state (shim_map_altstack). */
     uintptr_t spare_altstacks[SHIM_SPARE_ALTSTACKS];
-    /* A thread of the process stopped trapping (PTRACE_TRACEME): rewritten
-     * sites of the direct entry send their calls to the site's syscall. */
-    int32_t direct_off;
 };
 extern struct shim_process shim_proc SHIM_HIDDEN;
 
@@ -521,6 +518,17 @@ SHIM_HIDDEN int shim_resumable(long nr, long args[6], uint64_t deadline_ns);
 /* In uc_flags of the context the direct entry makes (no kernel frame, no
  * fpregs): a program handler must never be given it (sigsys.c). */
 #define SHIM_UC_DIRECT (1ul << 63)
+
+/* From now on rewritten sites send their calls to the site's syscall, and
+ * no direct stub is written: a thread stopped trapping (PTRACE_TRACEME),
+ * or the process installs a seccomp filter, which may forbid a call the
+ * direct entry makes (sigaltstack) and the program never does.  Sticky,
+ * across fork and exec (init.c looks for a filter). */
+extern int32_t pyshim_direct_off SHIM_HIDDEN; /* read by asm/direct.S */
+static inline void shim_direct_off(void)
+{
+    __atomic_store_n(&pyshim_direct_off, 1, __ATOMIC_RELEASE);
+}
 
 /* Whether someone subscribed `nr` (the Start reply's set). */
 static inline int shim_subscribed(long nr)

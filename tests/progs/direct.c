@@ -20,12 +20,16 @@
  *                      SIGSYS and raises it; the outer sigprocmask's
  *                      unblock must run that handler once, with a context
  *                      of the kernel's (its fpregs there)
- *   direct eintr N     N x read() of an empty pipe, interrupted by a
+ *   direct eintr N     N x readv() of an empty pipe (glibc's read site is
+ *                      `xor %eax, %eax; syscall`, never rewritten), interrupted by a
  *                      SIGUSR1 once the thread is seen blocked in it
  *                      (/proc), then, once the handler ran, a byte
  *                      written: with SA_RESTART the
  *                      read returns the byte, without it fails with EINTR
  *                      (under --trap all its site enters directly)
+ *   direct seccomp N   masks N, then a seccomp filter that kills on
+ *                      sigaltstack (which the program never calls), then
+ *                      masks N
  *   direct traceme N   a child runs masks N, PTRACE_TRACEME, masks N (this
  *                      process its tracer): it stops trapping, and the
  *                      rewritten sites run its calls natively */
@@ -33,10 +37,15 @@
 #include <errno.h>
 #include <pthread.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <stddef.h>
+#include <sys/prctl.h>
 #include <sys/ptrace.h>
 #include <ucontext.h>
 #include <sys/wait.h>
@@ -80,9 +89,9 @@ static int pipefd[2];
 static pid_t reader;
 static volatile long reads_started; /* by the reader, before each first read */
 
-/* Waits until the reader is blocked in read (its /proc syscall line starts
- * with read's number), then interrupts it and writes the byte it waits
- * for. */
+/* Waits until the reader is blocked in readv (its /proc syscall line
+ * starts with readv's number), then interrupts it and, once its handler
+ * ran, writes the byte it waits for. */
 static void *interrupter(void *arg)
 {
     long n = (long)arg;
@@ -94,7 +103,7 @@ static void *interrupter(void *arg)
         for (;;) {
             char line[32] = {0};
             FILE *f = fopen(path, "r");
-            if (f && fgets(line, sizeof line, f) && strncmp(line, "0 ", 2) == 0) {
+            if (f && fgets(line, sizeof line, f) && strncmp(line, "19 ", 3) == 0) {
                 fclose(f);
                 break;
             }
@@ -128,13 +137,14 @@ static long interrupted_reads(long n, int restart)
     long right = 0;
     for (long i = 0; i < n; i++) {
         char c;
+        struct iovec v = {&c, 1};
         __atomic_store_n(&reads_started, i + 1, __ATOMIC_RELEASE);
         errno = 0;
-        ssize_t r = read(pipefd[0], &c, 1);
+        ssize_t r = readv(pipefd[0], &v, 1);
         if (restart)
             right += r == 1 && c == 'x';
         else if (r == -1 && errno == EINTR)
-            right += read(pipefd[0], &c, 1) == 1; /* the byte, written after */
+            right += readv(pipefd[0], &v, 1) == 1; /* the byte, written after */
     }
     pthread_join(t, NULL);
     close(pipefd[0]);
@@ -272,6 +282,22 @@ int main(int argc, char **argv)
     if (strcmp(mode, "eintr") == 0) {
         long restarted = interrupted_reads(n, 1), interrupted = interrupted_reads(n, 0);
         printf("eintr: %ld/%ld restarted, %ld/%ld interrupted\n", restarted, n, interrupted, n);
+        return 0;
+    }
+    if (strcmp(mode, "seccomp") == 0) {
+        long bad = masks(n);
+        struct sock_filter code[] = {
+            BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+            BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_sigaltstack, 0, 1),
+            BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
+            BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+        };
+        struct sock_fprog filter = {sizeof code / sizeof code[0], code};
+        if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
+            prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &filter) != 0)
+            return 1;
+        bad += masks(n);
+        printf("seccomp: %ld/%ld masks right\n", 2 * n - bad, 2 * n);
         return 0;
     }
     if (strcmp(mode, "traceme") == 0) {
