@@ -20,6 +20,7 @@ EXPECTED = {
     "traceme": "traceme: child right\n",
     "sysnested": "sysnested: 0 wrong, SIGSYS handler ran 1, 1 with a kernel frame\n",
     "eintr": f"eintr: {N}/{N} restarted, {N}/{N} interrupted\n",
+    "rawaction": f"rawaction: {N}/{N} right\n",
 }
 TRACED = "is traced by a debugger or tracer and leaves the run"
 

@@ -11,6 +11,10 @@
  *                      the one set before, and raising SIGUSR2 must run
  *                      the handler just set
  *   direct faults N    N x: a bad pointer (EFAULT) and bad arguments (EINVAL)
+ *   direct rawaction N N x rt_sigaction(SIGUSR2) through syscall(), the old
+ *                      action's pointer bad: EFAULT, yet the new action is
+ *                      installed (a raise runs it) and reads back with
+ *                      the restorer given
  *   direct denied N    N x sigaction(SIGUSR2, ...): prints how many failed
  *                      with EPERM (a supervisor's handler may deny them)
  *   direct fork N      masks N, then fork: the child (the rewritten code
@@ -50,6 +54,10 @@
 #include <ucontext.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#ifndef SA_RESTORER
+#define SA_RESTORER 0x04000000 /* the kernel's; glibc keeps it to itself */
+#endif
 
 static volatile sig_atomic_t usr1, handler_a, handler_b;
 
@@ -241,6 +249,30 @@ int main(int argc, char **argv)
             right += sigprocmask(99, &s, NULL) == -1 && errno == EINVAL;
         }
         printf("faults: %ld/%ld right\n", right, 4 * n);
+        return 0;
+    }
+    if (strcmp(mode, "rawaction") == 0) {
+        struct kact { void *handler; unsigned long flags; void *restorer; unsigned long mask; };
+        struct kact cur, set, back;
+        if (syscall(SYS_rt_sigaction, SIGUSR1, NULL, &cur, 8) != 0)
+            return 1; /* libc's restorer, from signal() above */
+        long right = 0;
+        for (long i = 0; i < n; i++) {
+            set.handler = (void *)(i % 2 ? (void (*)(int))on_usr1 : on_a);
+            set.flags = SA_RESTORER | (i % 2 ? SA_RESTART : 0);
+            set.restorer = cur.restorer;
+            set.mask = 0;
+            errno = 0;
+            long r = syscall(SYS_rt_sigaction, SIGUSR2, &set, (void *)8, 8);
+            sig_atomic_t a = handler_a, u = usr1;
+            raise(SIGUSR2);
+            int ran = i % 2 ? usr1 == u + 1 : handler_a == a + 1;
+            int read_back = syscall(SYS_rt_sigaction, SIGUSR2, NULL, &back, 8) == 0 &&
+                            back.handler == set.handler && back.restorer == cur.restorer &&
+                            (back.flags & SA_RESTART) == (set.flags & SA_RESTART);
+            right += r == -1 && errno == EFAULT && ran && read_back;
+        }
+        printf("rawaction: %ld/%ld right\n", right, n);
         return 0;
     }
     if (strcmp(mode, "denied") == 0) {
