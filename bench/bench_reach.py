@@ -102,7 +102,9 @@ def measure(argv: list[str], preload: str, work: str) -> dict:
                 one_word[call.nr] += 1
         return None
 
-    env = dict(os.environ, LD_PRELOAD=preload, REACH_COUNTS=counts_path)
+    # Sites as libc has them: the direct entry would rewrite these
+    # subscribed calls' sites after two traps (shim/direct.c).
+    env = dict(os.environ, LD_PRELOAD=preload, REACH_COUNTS=counts_path, PYSHIM_NO_DIRECT="1")
     with open(os.devnull, "w") as null:
         status = sup.run(argv, env=env, stdout=null, stderr=null)
     with open(counts_path, "rb") as f:
