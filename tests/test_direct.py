@@ -71,40 +71,33 @@ def test_every_subscribed_call_reaches_its_handler(prog, tmp_path):
     assert len(seen) == N
 
 
+def trapped(argv, syscall, expected, **env):
+    """SIGSYS deliveries for `syscall` (subscribed) while `pyshim run --trap
+    SYSCALL -- argv` prints `expected`, as strace sees them."""
+    out = subprocess.run(
+        ["strace", "-f", "-qq", "-e", "trace=none", "-e", "signal=SIGSYS", "-o", "/dev/stderr",
+         sys.executable, "-m", "pyshim", "run", "--trap", syscall, "--", *argv],
+        capture_output=True, text=True, timeout=120,
+        env=dict(os.environ, PYTHONPATH=str(ROOT), **env))
+    assert (out.stdout, out.returncode) == (expected, 0), out.stderr[-2000:]
+    return out.stderr.count(f"si_syscall=__NR_{syscall},")
+
+
 def test_a_subscribed_site_traps_twice_then_enters_directly(prog):
-    """getppid subscribed (`--trap getppid`): its site traps twice, then
-    every call reaches the supervisor through the direct entry."""
-    argv = [prog("rewrite"), "count", "300"]
-
-    def traps(**env):
-        out = subprocess.run(
-            ["strace", "-f", "-qq", "-e", "trace=none", "-e", "signal=SIGSYS", "-o", "/dev/stderr",
-             sys.executable, "-m", "pyshim", "run", "--trap", "getppid", "--", *argv],
-            capture_output=True, text=True, timeout=120,
-            env=dict(os.environ, PYTHONPATH=str(ROOT), **env))
-        assert (out.stdout, out.returncode) == ("getppid 300/300 same, access 300/300 ok\n", 0)
-        return out.stderr.count("si_syscall=__NR_getppid,")
-
-    assert (traps(), traps(PYSHIM_NO_DIRECT="1")) == (2, 301)
+    """getppid subscribed: its site traps twice, then every call reaches
+    the supervisor through the direct entry."""
+    argv, expected = [prog("rewrite"), "count", "300"], "getppid 300/300 same, access 300/300 ok\n"
+    assert trapped(argv, "getppid", expected) == 2
+    assert trapped(argv, "getppid", expected, PYSHIM_NO_DIRECT="1") == 301
 
 
 def test_interrupted_reads_at_a_direct_site(prog):
     """readv subscribed: after two traps its site enters directly, and
     signals still cut it short (EINTR) or restart it (SA_RESTART) as
     natively (test_masks_and_handlers_as_natively checks the results)."""
-    argv = [prog("direct"), "eintr", "20"]
-
-    def traps(**env):
-        out = subprocess.run(
-            ["strace", "-f", "-qq", "-e", "trace=none", "-e", "signal=SIGSYS", "-o", "/dev/stderr",
-             sys.executable, "-m", "pyshim", "run", "--trap", "readv", "--", *argv],
-            capture_output=True, text=True, timeout=120,
-            env=dict(os.environ, PYTHONPATH=str(ROOT), **env))
-        assert (out.stdout, out.returncode) == ("eintr: 20/20 restarted, 20/20 interrupted\n", 0)
-        return out.stderr.count("si_syscall=__NR_readv,")
-
-    direct, trapped = traps(), traps(PYSHIM_NO_DIRECT="1")
-    assert direct <= 4 and trapped >= 40, (direct, trapped)
+    argv, expected = [prog("direct"), "eintr", "20"], "eintr: 20/20 restarted, 20/20 interrupted\n"
+    assert trapped(argv, "readv", expected) <= 4
+    assert trapped(argv, "readv", expected, PYSHIM_NO_DIRECT="1") >= 40
 
 
 def test_a_seccomp_filter_turns_the_direct_entry_off(prog):

@@ -15,9 +15,10 @@
  * the call returns past the site's syscall with rax the result, rcx and
  * r11 as a syscall leaves them and every other register, the flags (DF
  * too) and, since the shim is built -mgeneral-regs-only, the vector state
- * as they were.  Not taken (DIRECT_BAIL, or no shim altstack here), every
- * register is restored, eax holds the number again, and the return goes to
- * the site's syscall, which traps: the trap stays the catch-all.
+ * as they were.  Not taken (shim_direct left the frame alone, or no shim
+ * altstack here), every register is restored, eax holds the number again,
+ * and the return goes to the site's syscall, which traps: the trap stays
+ * the catch-all.
  *
  * Contract: entered only from an arena stub written by shim/rewrite.c for
  * a site of libc (the frame layout is shim/direct.h's).
@@ -88,11 +89,13 @@ pyshim_direct:
 1:  andq $-16, %rsp
     movq %rbx, %rdi
     call shim_direct
+.Lbail:
+    /* Everything as shim_direct left the frame: taken, rax the result and
+     * the return address past the site's syscall; not taken, both as
+     * they were, the number in rax and the return to the site's syscall,
+     * which traps.  rcx and r11 as a syscall leaves them: the address after
+     * it, and the flags. */
     movq %rbx, %rsp
-    cmpl $DIRECT_TAKEN, %eax
-    jne .Lrestore
-    /* Taken: as the syscall would leave them, rcx the address after it
-     * and r11 the flags. */
     popq %rbx
     .cfi_def_cfa rsp, DIRECT_SIZE - 8
     .cfi_restore rbx
@@ -113,40 +116,7 @@ pyshim_direct:
     movq (%rsp), %r11
     popfq
     .cfi_adjust_cfa_offset -8
-    popq %rcx
-    .cfi_adjust_cfa_offset -8
-    .cfi_register rip, rcx
-    leaq 2(%rcx), %rcx
-    jmp *%rcx
-    .cfi_endproc
-
-    /* Not taken: everything as it was, eax the number, back to the site's
-     * syscall. */
-    .cfi_startproc
-    .cfi_def_cfa rbx, DIRECT_SIZE
-    .cfi_rel_offset rbx, 0
-.Lbail:
-    movq %rbx, %rsp
-.Lrestore:
-    popq %rbx
-    .cfi_def_cfa rsp, DIRECT_SIZE - 8
-    .cfi_restore rbx
-    popq %r9
-    .cfi_adjust_cfa_offset -8
-    popq %r8
-    .cfi_adjust_cfa_offset -8
-    popq %r10
-    .cfi_adjust_cfa_offset -8
-    popq %rdx
-    .cfi_adjust_cfa_offset -8
-    popq %rsi
-    .cfi_adjust_cfa_offset -8
-    popq %rdi
-    .cfi_adjust_cfa_offset -8
-    popq %rax
-    .cfi_adjust_cfa_offset -8
-    popfq
-    .cfi_adjust_cfa_offset -8
+    movq (%rsp), %rcx
     ret
     .cfi_endproc
     .size pyshim_direct, . - pyshim_direct

@@ -58,15 +58,18 @@ static int direct_ok(const struct shim_thread *t)
            !__atomic_load_n(&shim_proc.wrap_handlers, __ATOMIC_ACQUIRE);
 }
 
-/* Contract: called only by asm/direct.S, on the calling thread's shim
- * altstack, with `f` the program's registers it saved (f->rax the stub's
- * number, f->ret the site's syscall instruction). */
-int shim_direct(struct shim_direct_frame *f)
+/* Runs the call in the frame, or leaves the frame alone to send it back to
+ * the site's syscall, which traps.  Contract: called only by
+ * asm/direct.S, on the calling thread's shim altstack, with `f` the
+ * program's registers it saved (f->rax the stub's number, f->ret the
+ * site's syscall instruction). */
+void shim_direct(struct shim_direct_frame *f)
 {
     struct shim_thread *t = shim_thread_self();
     long nr = (long)(uint32_t)f->rax;
     if (!shim_rewrite_direct(nr) || !direct_ok(t))
-        return DIRECT_BAIL;
+        return;
+    uint64_t after = f->ret + 2; /* past the site's 2-byte syscall */
     /* What an emulation may read of the context: the program's registers
      * at the call (rsp and rip as after the trap); it writes uc_sigmask. */
     ucontext_t uc;
@@ -83,9 +86,9 @@ int shim_direct(struct shim_direct_frame *f)
     g[REG_RAX] = (greg_t)nr;
     g[REG_EFL] = (greg_t)f->rflags;
     g[REG_RSP] = (greg_t)((uintptr_t)f + DIRECT_SIZE);
-    g[REG_RIP] = (greg_t)(f->ret + 2);
+    g[REG_RIP] = (greg_t)after;
     long args[6] = {(long)f->rdi, (long)f->rsi, (long)f->rdx, (long)f->r10, (long)f->r8,
                     (long)f->r9};
-    f->rax = (uint64_t)shim_syscall(t, nr, args, &uc, f->ret + 2);
-    return DIRECT_TAKEN;
+    f->rax = (uint64_t)shim_syscall(t, nr, args, &uc, after);
+    f->ret = after;
 }

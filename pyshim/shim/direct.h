@@ -13,10 +13,7 @@
 #define DIRECT_RDI 48
 #define DIRECT_RAX 56    /* the stub's number; the result when taken */
 #define DIRECT_RFLAGS 64
-#define DIRECT_RET 72    /* the site's own syscall instruction */
+#define DIRECT_RET 72    /* the site's own syscall instruction; past it when taken */
 #define DIRECT_SIZE 80   /* the program's rsp at the site is frame + DIRECT_SIZE */
-
-#define DIRECT_TAKEN 0   /* shim_direct ran the call: rax holds its result */
-#define DIRECT_BAIL 1    /* not here: back to the site's syscall, which traps */
 
 #endif /* SHIM_DIRECT_H */
