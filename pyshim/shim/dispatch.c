@@ -365,14 +365,11 @@ long shim_syscall(struct shim_thread *t, long nr, const long a[6], ucontext_t *u
         return -ENOSYS; /* libc falls back to clone, whose arguments fit a register */
     if (is_clone_family(nr))
         return create(t, nr, a, uc, ip);
-    if (!shim_subscribed(nr)) {
-        long result = execute(t, nr, a, uc);
+    long result = shim_subscribed(nr) ? supervised(t, nr, a, uc, ip) : execute(t, nr, a, uc);
+    /* A trap: its site may be rewritten, to run natively or to enter the
+     * shim directly from now on.  A direct entry's site already is. */
+    if (!(uc->uc_flags & SHIM_UC_DIRECT))
         shim_rewrite(nr, ip);
-        return result;
-    }
-
-    long result = supervised(t, nr, a, uc, ip);
-    shim_rewrite(nr, ip); /* to enter the shim directly from now on (direct.c) */
     return result;
 }
 
