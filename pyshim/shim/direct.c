@@ -53,8 +53,8 @@ static int direct_ok(const struct shim_thread *t)
     if (t->magic != SHIM_THREAD_MAGIC || t->vfork_child || t->held_seq || t->nsettled ||
         t->sfd_depth)
         return 0;
-    return !__atomic_load_n(&pyshim_direct_off, __ATOMIC_ACQUIRE) &&
-           !__atomic_load_n(&shim_proc.sigsys_fd, __ATOMIC_ACQUIRE) &&
+    /* (pyshim_direct_off: asm/direct.S, and shim_rewrite_direct) */
+    return !__atomic_load_n(&shim_proc.sigsys_fd, __ATOMIC_ACQUIRE) &&
            !__atomic_load_n(&shim_proc.wrap_handlers, __ATOMIC_ACQUIRE);
 }
 

@@ -3,6 +3,7 @@
 #include <linux/audit.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <time.h>
 
@@ -205,9 +206,14 @@ static long execute(struct shim_thread *t, long nr, const long a[6], ucontext_t 
     case SYS_sigaltstack:
         return shim_sigaltstack(t, a, uc);
     case SYS_prctl:
-        return shim_prctl(a);
-    case SYS_seccomp: /* the filter may forbid what the direct entry calls */
-        shim_direct_off(); /* (a vfork child too: see shim_prctl) */
+    case SYS_seccomp:
+        /* A filter may forbid what the direct entry calls (sigaltstack):
+         * off, even from a vfork child, whose memory is its parent's (its
+         * own direct sites would call sigaltstack before finding it is one). */
+        if (nr == SYS_seccomp || a[0] == PR_SET_SECCOMP)
+            shim_direct_off();
+        if (nr == SYS_prctl)
+            return shim_prctl(a);
         break;
     case SYS_ptrace:
         return shim_ptrace(t, a);

@@ -222,46 +222,40 @@ int shim_rewrite_direct(long nr)
     return rewrite_kind(nr) == KIND_DIRECT;
 }
 
-/* Writes `mov $nr, %eax; jmp pyshim_direct` (asm/direct.S) into `slot`. */
-static void write_direct(char *slot, long nr)
-{
-    uint32_t imm = (uint32_t)nr;
-    int32_t rel = (int32_t)((long)pyshim_direct - (long)(slot + MOV_LEN + 5));
-    _Static_assert(MOV_LEN + 5 <= SLOT, "a direct stub fits its slot");
-    _Static_assert(MOV_LEN < PYSHIM_ARENA_POPPED, "its jmp is under the slot's first unwind rule");
-    slot[0] = (char)0xb8;         /* mov $nr, %eax */
-    shim_memcpy(slot + 1, &imm, 4);
-    slot[MOV_LEN] = (char)0xe9;   /* jmp rel32 */
-    shim_memcpy(slot + MOV_LEN + 1, &rel, 4);
-}
-
-/* Writes the stub of `kind` (KIND_NATIVE or KIND_DIRECT) for `nr` into a
- * fresh arena slot; NULL if full or the arena cannot be made writable.
- * Contract: rw.lock is held. */
+/* Writes the stub of `kind` for `nr` into a fresh arena slot: `mov $nr,
+ * %eax`, then for KIND_NATIVE the syscall and the return past the site's
+ * (asm/arena.S), for KIND_DIRECT `jmp pyshim_direct` (asm/direct.S).
+ * NULL if full or the arena cannot be made writable.  Contract: rw.lock
+ * is held. */
 static char *write_stub(long nr, int kind)
 {
     char *slot = (char *)next_slot();
     if (slot + SLOT > pyshim_arena_end || !unlock_text((uintptr_t)slot, SLOT, 1))
         return NULL;
-    if (kind == KIND_DIRECT) {
-        write_direct(slot, nr);
-        unlock_text((uintptr_t)slot, SLOT, 0);
-        rw.used++;
-        return slot;
-    }
     uint32_t imm = (uint32_t)nr;
-    static const unsigned char tail[] = {
-        0x0f, 0x05,             /* syscall */
-        0x59,                   /* pop %rcx */
-        0x48, 0x8d, 0x49, 0x02, /* lea 2(%rcx), %rcx */
-        0xff, 0xe1,             /* jmp *%rcx */
-    };
-    _Static_assert(MOV_LEN + sizeof tail <= SLOT, "a stub fits its slot");
-    _Static_assert(MOV_LEN + 2 + 1 == PYSHIM_ARENA_POPPED, "the unwind rule changes after the pop");
-    _Static_assert(SITE_LEN == MOV_LEN + 2, "the stub returns past the site's 2-byte syscall");
     slot[0] = (char)0xb8;       /* mov $nr, %eax */
     shim_memcpy(slot + 1, &imm, 4);
-    shim_memcpy(slot + MOV_LEN, tail, sizeof tail);
+    if (kind == KIND_DIRECT) {
+        int32_t rel = (int32_t)((long)pyshim_direct - (long)(slot + MOV_LEN + 5));
+        _Static_assert(MOV_LEN + 5 <= SLOT, "a direct stub fits its slot");
+        _Static_assert(MOV_LEN < PYSHIM_ARENA_POPPED,
+                       "its jmp is under the slot's first unwind rule");
+        slot[MOV_LEN] = (char)0xe9; /* jmp rel32 */
+        shim_memcpy(slot + MOV_LEN + 1, &rel, 4);
+    } else {
+        static const unsigned char tail[] = {
+            0x0f, 0x05,             /* syscall */
+            0x59,                   /* pop %rcx */
+            0x48, 0x8d, 0x49, 0x02, /* lea 2(%rcx), %rcx */
+            0xff, 0xe1,             /* jmp *%rcx */
+        };
+        _Static_assert(MOV_LEN + sizeof tail <= SLOT, "a stub fits its slot");
+        _Static_assert(MOV_LEN + 2 + 1 == PYSHIM_ARENA_POPPED,
+                       "the unwind rule changes after the pop");
+        _Static_assert(SITE_LEN == MOV_LEN + 2,
+                       "the stub returns past the site's 2-byte syscall");
+        shim_memcpy(slot + MOV_LEN, tail, sizeof tail);
+    }
     unlock_text((uintptr_t)slot, SLOT, 0);
     rw.used++;
     return slot;

@@ -148,10 +148,6 @@ long shim_prctl(const long a[6])
     }
     if (a[0] == PR_GET_PDEATHSIG)
         return shim_copy_out((void *)a[1], &shim_proc.pdeathsig, sizeof(int)) ? -EFAULT : 0;
-    /* Even in a vfork child, whose memory is its parent's: its own direct
-     * sites would call sigaltstack before finding it is one. */
-    if (a[0] == PR_SET_SECCOMP)
-        shim_direct_off();
     long r = pyshim_raw_syscall(SYS_prctl, a[0], a[1], a[2], a[3], a[4], a[5]);
     /* The flag is per thread in the kernel; one thread that made rdtsc
      * fault is enough for the whole process to stop using it. */
