@@ -105,6 +105,7 @@ CORE_C_SOURCES = [
     "pyshim/asm/clone.S",
     "pyshim/core/clone_probe.c",
     "pyshim/core/guard.c",
+    "pyshim/core/placement.c",
     "pyshim/core/probe.S",
 ]
 

@@ -20,6 +20,7 @@ from pyshim.includes.ipc cimport *
 from pyshim.includes.linux cimport *
 from pyshim.includes.probe cimport *
 from pyshim.includes.guard cimport *
+from pyshim.includes.placement cimport *
 
 import errno as errno_mod
 import itertools
@@ -42,4 +43,5 @@ include "core/call.pxi"
 include "core/deferred.pxi"
 include "core/dispatcher.pxi"
 include "core/signals.pxi"
+include "core/placement.pxi"
 include "core/clone_probe.pxi"

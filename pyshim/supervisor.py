@@ -242,6 +242,10 @@ class Supervisor:
             env[b"LD_PRELOAD"] = _PRELOAD_BYTES + b":" + theirs if theirs else _PRELOAD_BYTES
             pid = _spawn(path, argv, env, stdin, stdout, stderr)
             try:
+                # The program starts on this thread's CPU, which this thread
+                # takes back from it: on another, the two work side by side
+                # (core/placement.h).
+                _core.leave_cpu()
                 # While the program's loader works (~0.4 ms to its shim): the
                 # segment is mapped and filled in, its shim woken if it
                 # waits, and earlier runs' memory given back.

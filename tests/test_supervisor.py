@@ -158,6 +158,38 @@ def test_run_passes_environment(tmp_path):
     assert status == 0 and out_file.read_text() == "hi there\n"
 
 
+def _cpu_list(text: str) -> set[int]:
+    """The CPUs of a /proc list such as "0-3,6"."""
+    cpus = set()
+    for part in text.split(","):
+        first, _, last = part.partition("-")
+        cpus.update(range(int(first), int(last or first) + 1))
+    return cpus
+
+
+def test_runs_keep_the_callers_cpu_affinity(tmp_path):
+    """A run moves its thread to another CPU while its program starts
+    (core/placement.h) and gives the thread back the CPUs it may use: every
+    program starts with the caller's affinity, and the caller keeps it,
+    whether it may use every CPU or one."""
+    mine = os.sched_getaffinity(0)
+    out = tmp_path / "status"
+
+    def program_cpus() -> set[int]:
+        with open(out, "w") as f:
+            assert Supervisor().run(["grep", "Cpus_allowed_list", "/proc/self/status"],
+                                    stdout=f) == 0
+        return _cpu_list(out.read_text().split()[1])
+
+    try:
+        for allowed in (mine, {min(mine)}, mine):
+            os.sched_setaffinity(0, allowed)
+            assert [program_cpus() for _ in range(3)] == [allowed] * 3
+            assert os.sched_getaffinity(0) == allowed
+    finally:
+        os.sched_setaffinity(0, mine)
+
+
 def test_run_takes_subprocess_devnull_and_stdout(tmp_path):
     """stdin/stdout/stderr as subprocess.run takes them."""
     out = tmp_path / "out"
