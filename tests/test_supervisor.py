@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from pyshim import NATIVE, Fail, HandlerError, Supervisor, syscalls
+from pyshim import NATIVE, Fail, HandlerError, Supervisor, _core, syscalls
 
 
 def run_capture(sup, argv, tmp_path):
@@ -186,6 +186,11 @@ def test_runs_keep_the_callers_cpu_affinity(tmp_path):
             os.sched_setaffinity(0, allowed)
             assert [program_cpus() for _ in range(3)] == [allowed] * 3
             assert os.sched_getaffinity(0) == allowed
+            # The move itself: to an allowed CPU or nowhere (the machine was
+            # busy), the allowed CPUs as they were.
+            for _ in range(20):
+                assert _core.leave_cpu() in allowed | {-1}
+                assert os.sched_getaffinity(0) == allowed
     finally:
         os.sched_setaffinity(0, mine)
 

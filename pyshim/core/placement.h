@@ -6,18 +6,21 @@
  * CPU (as on our 2-core CI machines), the supervisor's set-up and polling
  * and the program's loader then share one core while the other idles, and a
  * run's start-up costs the sum of both.  Moving the supervisor's thread to
- * another CPU it may use lets the two overlap. */
+ * another CPU lets the two overlap, but only when that CPU is idle: on a
+ * busy one the thread would wait its turn there (milliseconds). */
 #ifndef PYSHIM_PLACEMENT_H
 #define PYSHIM_PLACEMENT_H
 
 /* Moves the calling thread to the next CPU after its current one in its
- * allowed set, then gives the thread its allowed set back unchanged (the
- * kernel leaves a thread where it is when its set allows it).  Returns the
- * CPU it moved to, or -1 when it stayed (one allowed CPU, more CPUs than a
- * cpu_set_t holds, or the kernel refused: a cpuset changing meanwhile).
- * Contract: nothing else changes the thread's affinity meanwhile; if giving
- * the set back fails, the thread is given every CPU its cpuset allows
- * rather than stay pinned. */
+ * allowed set when nothing but this thread and the program it just spawned
+ * is runnable on the machine (/proc/loadavg), then gives the thread an
+ * allowed set again: every CPU when that allows exactly the CPUs it had
+ * (the usual unrestricted thread stays unrestricted, cpuset changes to come
+ * included), else the set it had.  Returns the CPU it moved to, or -1 when
+ * it stayed (one allowed CPU, more CPUs than a cpu_set_t holds, other work
+ * runnable, or the kernel refused).
+ * Contract: nothing else changes the thread's affinity meanwhile (a change
+ * made in between is undone); the caller may be preempted for the move. */
 int pyshim_leave_cpu(void);
 
 #endif
