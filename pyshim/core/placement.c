@@ -41,14 +41,10 @@ int pyshim_leave_cpu(void)
     int runnable = runnable_now();
     if (runnable < 0 || runnable > 2) /* this thread and its program */
         return -1;
-    int there = -1;
-    for (int i = 1; i < CPU_SETSIZE && there < 0; i++) {
-        int cpu = (here + i) % CPU_SETSIZE;
-        if (CPU_ISSET(cpu, &allowed))
-            there = cpu;
-    }
-    if (there < 0)
-        return -1;
+    int there = here; /* another allowed CPU exists: at least two are */
+    do
+        there = (there + 1) % CPU_SETSIZE;
+    while (!CPU_ISSET(there, &allowed));
     CPU_ZERO(&cpus);
     CPU_SET(there, &cpus);
     if (sched_setaffinity(0, sizeof cpus, &cpus) != 0)
