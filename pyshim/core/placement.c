@@ -1,7 +1,7 @@
 /* The supervisor's thread leaves its program's CPU (see placement.h). */
 #include <fcntl.h>
 #include <sched.h>
-#include <stdlib.h>
+#include <stdio.h>
 #include <unistd.h>
 
 #include "placement.h"
@@ -16,19 +16,11 @@ static int runnable_now(void)
         return -1;
     ssize_t n = read(fd, text, sizeof text - 1);
     close(fd);
+    int running;
     if (n <= 0)
         return -1;
     text[n] = 0;
-    char *p = text;
-    for (int field = 0; field < 3; field++) { /* the three averages */
-        while (*p && *p != ' ')
-            p++;
-        while (*p == ' ')
-            p++;
-    }
-    char *end;
-    long running = strtol(p, &end, 10);
-    return end != p && *end == '/' ? (int)running : -1;
+    return sscanf(text, "%*s %*s %*s %d/", &running) == 1 ? running : -1;
 }
 
 int pyshim_leave_cpu(void)
