@@ -15,7 +15,12 @@
  *
  * A stub whose call must trap again (shim_rewrite_undo) has `ret` (c3) at
  * offset 5: it returns to the site's own `syscall` with eax set, which
- * traps.
+ * traps.  A stub of the direct kind (a call the shim must see) is
+ *
+ *    0: b8 imm32       mov $nr, %eax
+ *    5: e9 rel32       jmp pyshim_direct  (asm/direct.S)
+ *
+ * whose two instructions leave rsp as the slot's unwind entry says.
  *
  * Each slot has its own unwind entry describing exactly that, so an
  * unwinder that starts in a stub (a signal handler's backtrace, the forced

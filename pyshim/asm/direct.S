@@ -26,35 +26,27 @@
 #include <asm/unistd.h>
 #include "../shim/direct.h"
 
-#define SS_DISABLE 2
-#define SHIM_STACK_START 8192           /* shim/shim.h */
-#define SHIM_ALTSTACK_SIZE (128 * 1024) /* shim/shim.h */
-
     .section pyshim_text, "ax", @progbits
     .globl pyshim_direct
     .hidden pyshim_direct
     .type pyshim_direct, @function
 pyshim_direct:
     .cfi_startproc
+    /* The frame of shim/direct.h: the flags first, right below the return
+     * address, then the rest at their offsets. */
     pushfq
     .cfi_adjust_cfa_offset 8
-    pushq %rax
-    .cfi_adjust_cfa_offset 8
-    pushq %rdi
-    .cfi_adjust_cfa_offset 8
-    pushq %rsi
-    .cfi_adjust_cfa_offset 8
-    pushq %rdx
-    .cfi_adjust_cfa_offset 8
-    pushq %r10
-    .cfi_adjust_cfa_offset 8
-    pushq %r8
-    .cfi_adjust_cfa_offset 8
-    pushq %r9
-    .cfi_adjust_cfa_offset 8
-    pushq %rbx
-    .cfi_adjust_cfa_offset 8
-    .cfi_rel_offset rbx, 0
+    subq $DIRECT_RFLAGS, %rsp
+    .cfi_adjust_cfa_offset DIRECT_RFLAGS
+    movq %rax, DIRECT_RAX(%rsp)
+    movq %rdi, DIRECT_RDI(%rsp)
+    movq %rsi, DIRECT_RSI(%rsp)
+    movq %rdx, DIRECT_RDX(%rsp)
+    movq %r10, DIRECT_R10(%rsp)
+    movq %r8, DIRECT_R8(%rsp)
+    movq %r9, DIRECT_R9(%rsp)
+    movq %rbx, DIRECT_RBX(%rsp)
+    .cfi_rel_offset rbx, DIRECT_RBX
     movq %rsp, %rbx
     .cfi_def_cfa rbx, DIRECT_SIZE
     cld
@@ -63,29 +55,29 @@ pyshim_direct:
     cmpl $0, pyshim_direct_off(%rip)
     jne .Lbail
     /* sigaltstack(NULL, &ss), ss below the frame */
-    subq $32, %rsp
+    subq $DIRECT_SS_ROOM, %rsp
     movl $__NR_sigaltstack, %eax
     xorl %edi, %edi
     movq %rsp, %rsi
     syscall
     testq %rax, %rax
     jnz .Lbail
-    testl $SS_DISABLE, 8(%rsp)          /* ss_flags */
+    testl $DIRECT_SS_DISABLE, DIRECT_SS_FLAGS(%rsp)
     jnz .Lbail
     /* Only the shim's own altstack: its geometry (shim_thread_init_at). */
-    movq 0(%rsp), %rdi                  /* ss_sp */
-    cmpq $(SHIM_ALTSTACK_SIZE - SHIM_STACK_START), 16(%rsp)
+    movq DIRECT_SS_SP(%rsp), %rdi
+    cmpq $(DIRECT_ALTSTACK_SIZE - DIRECT_STACK_START), DIRECT_SS_SIZE(%rsp)
     jne .Lbail
-    leaq -SHIM_STACK_START(%rdi), %rsi
-    testq $(SHIM_ALTSTACK_SIZE - 1), %rsi
+    leaq -DIRECT_STACK_START(%rdi), %rsi
+    testq $(DIRECT_ALTSTACK_SIZE - 1), %rsi
     jnz .Lbail
     /* The program on it already (a handler of its own there): go on below;
      * judged by the program's rsp, as the kernel judges. */
     leaq (DIRECT_SIZE - 1)(%rbx), %rcx  /* on_sig_stack: ss_sp < rsp <= ss_sp + size */
     subq %rdi, %rcx
-    cmpq $(SHIM_ALTSTACK_SIZE - SHIM_STACK_START), %rcx
+    cmpq $(DIRECT_ALTSTACK_SIZE - DIRECT_STACK_START), %rcx
     jb 1f
-    leaq (SHIM_ALTSTACK_SIZE - SHIM_STACK_START)(%rdi), %rsp
+    leaq (DIRECT_ALTSTACK_SIZE - DIRECT_STACK_START)(%rdi), %rsp
 1:  andq $-16, %rsp
     movq %rbx, %rdi
     call shim_direct
@@ -96,23 +88,18 @@ pyshim_direct:
      * which traps.  rcx and r11 as a syscall leaves them: the address after
      * it, and the flags. */
     movq %rbx, %rsp
-    popq %rbx
-    .cfi_def_cfa rsp, DIRECT_SIZE - 8
+    movq DIRECT_RBX(%rsp), %rbx
+    .cfi_def_cfa rsp, DIRECT_SIZE
     .cfi_restore rbx
-    popq %r9
-    .cfi_adjust_cfa_offset -8
-    popq %r8
-    .cfi_adjust_cfa_offset -8
-    popq %r10
-    .cfi_adjust_cfa_offset -8
-    popq %rdx
-    .cfi_adjust_cfa_offset -8
-    popq %rsi
-    .cfi_adjust_cfa_offset -8
-    popq %rdi
-    .cfi_adjust_cfa_offset -8
-    popq %rax
-    .cfi_adjust_cfa_offset -8
+    movq DIRECT_R9(%rsp), %r9
+    movq DIRECT_R8(%rsp), %r8
+    movq DIRECT_R10(%rsp), %r10
+    movq DIRECT_RDX(%rsp), %rdx
+    movq DIRECT_RSI(%rsp), %rsi
+    movq DIRECT_RDI(%rsp), %rdi
+    movq DIRECT_RAX(%rsp), %rax
+    addq $DIRECT_RFLAGS, %rsp
+    .cfi_adjust_cfa_offset -DIRECT_RFLAGS
     movq (%rsp), %r11
     popfq
     .cfi_adjust_cfa_offset -8

@@ -4,7 +4,7 @@
 #ifndef SHIM_ARENA_H
 #define SHIM_ARENA_H
 
-#define PYSHIM_ARENA_SLOT 16    /* bytes per stub; a stub is 14 */
+#define PYSHIM_ARENA_SLOT 16    /* bytes per stub; a stub is 14, or 10 (direct) */
 #define PYSHIM_ARENA_SLOTS 1024 /* stubs per image */
 #define PYSHIM_ARENA_POPPED 8   /* offset after `pop %rcx`: the unwind rule changes there */
 

@@ -45,6 +45,16 @@ _Static_assert(offsetof(struct shim_direct_frame, rax) == DIRECT_RAX, "direct.h"
 _Static_assert(offsetof(struct shim_direct_frame, rflags) == DIRECT_RFLAGS, "direct.h");
 _Static_assert(offsetof(struct shim_direct_frame, ret) == DIRECT_RET, "direct.h");
 _Static_assert(sizeof(struct shim_direct_frame) == DIRECT_SIZE, "direct.h");
+_Static_assert(DIRECT_RET == DIRECT_SIZE - 8 && DIRECT_RFLAGS == DIRECT_RET - 8,
+               "direct.S pushes the flags first, below the return address");
+/* What asm/direct.S knows of the shim's altstack and of sigaltstack. */
+_Static_assert(DIRECT_STACK_START == SHIM_STACK_START, "direct.h");
+_Static_assert(DIRECT_ALTSTACK_SIZE == SHIM_ALTSTACK_SIZE, "direct.h");
+_Static_assert(DIRECT_SS_DISABLE == SS_DISABLE, "direct.h");
+_Static_assert(offsetof(stack_t, ss_sp) == DIRECT_SS_SP, "direct.h");
+_Static_assert(offsetof(stack_t, ss_flags) == DIRECT_SS_FLAGS, "direct.h");
+_Static_assert(offsetof(stack_t, ss_size) == DIRECT_SS_SIZE, "direct.h");
+_Static_assert(sizeof(stack_t) <= DIRECT_SS_ROOM && DIRECT_SS_ROOM % 16 == 0, "direct.h");
 
 /* Whether this thread may take the direct entry now.  Contract: `t` is the
  * calling thread's state (its altstack holds the caller's frame). */
@@ -53,9 +63,9 @@ static int direct_ok(const struct shim_thread *t)
     if (t->magic != SHIM_THREAD_MAGIC || t->vfork_child || t->held_seq || t->nsettled ||
         t->sfd_depth)
         return 0;
-    /* (pyshim_direct_off: asm/direct.S, and shim_rewrite_direct) */
-    return !__atomic_load_n(&shim_proc.sigsys_fd, __ATOMIC_ACQUIRE) &&
-           !__atomic_load_n(&shim_proc.wrap_handlers, __ATOMIC_ACQUIRE);
+    /* The SIGSYS signalfd mode (sigsysfd.c: wrap_handlers is set before
+     * sigsys_fd).  pyshim_direct_off: asm/direct.S looked. */
+    return !__atomic_load_n(&shim_proc.wrap_handlers, __ATOMIC_ACQUIRE);
 }
 
 /* Runs the call in the frame, or leaves the frame alone to send it back to
@@ -67,13 +77,16 @@ void shim_direct(struct shim_direct_frame *f)
 {
     struct shim_thread *t = shim_thread_self();
     long nr = (long)(uint32_t)f->rax;
-    if (!shim_rewrite_direct(nr) || !direct_ok(t))
+    /* (A stub of the direct kind was written only for a call rewrite.c
+     * judged so; nothing it judged by changes but pyshim_direct_off.) */
+    if (!direct_ok(t))
         return;
     uint64_t after = f->ret + 2; /* past the site's 2-byte syscall */
     /* What an emulation may read of the context: the program's registers
-     * at the call (rsp and rip as after the trap); it writes uc_sigmask. */
+     * at the call (rsp and rip as after the trap), no fpregs; it writes
+     * uc_sigmask, and nothing reads what lies past it (__fpregs_mem). */
     ucontext_t uc;
-    shim_memset(&uc, 0, sizeof uc);
+    shim_memset(&uc, 0, offsetof(ucontext_t, uc_sigmask));
     uc.uc_flags = SHIM_UC_DIRECT;
     greg_t *g = uc.uc_mcontext.gregs;
     g[REG_RDI] = (greg_t)f->rdi;

@@ -63,9 +63,7 @@ static long masked_wait(struct shim_thread *t, long nr, const long a[6], ucontex
 /* Milliseconds left before `deadline_ns` (CLOCK_MONOTONIC), at least 0. */
 static long ms_left(uint64_t deadline_ns)
 {
-    struct timespec now;
-    RAW2(SYS_clock_gettime, CLOCK_MONOTONIC, &now);
-    uint64_t t = (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
+    uint64_t t = shim_now_ns();
     return t >= deadline_ns ? 0 : (long)((deadline_ns - t + 999999) / 1000000);
 }
 
@@ -132,10 +130,9 @@ static uint64_t deadline_of(long nr, const long a[6])
     int ms = ms_timeout(nr);
     if (ms < 0 || (int)a[ms] < 0)
         return 0;
-    struct timespec now;
-    RAW2(SYS_clock_gettime, CLOCK_MONOTONIC, &now);
-    return (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec +
-           (uint64_t)(int)a[ms] * 1000000u;
+    if ((int)a[ms] == 0)
+        return 1; /* due at once (busy loops poll so): no clock to read */
+    return shim_now_ns() + (uint64_t)(int)a[ms] * 1000000u;
 }
 
 /* Whether a call that returned `r` goes again: the shim's own signal cut
@@ -149,10 +146,26 @@ static int again(const struct shim_thread *t, long r, uint32_t own, uint32_t ret
            shim_resumable(nr, args, deadline_ns);
 }
 
-/* Issues the program's syscall natively, and again (shim_resumable) when
- * the shim's own parent-death signal is what cut it short: natively
- * nothing would have.  A relative sleep without `rem` gets one of ours,
- * to go on with the time it has left.  Contract: as execute(). */
+/* Issues the call, natively or through masked_wait, and again
+ * (shim_resumable, which may change `args`) when the shim's own
+ * parent-death signal is what cut it short: natively nothing would have.
+ * Contract: as execute(). */
+static long issue(struct shim_thread *t, long nr, long args[6], ucontext_t *uc, int masked)
+{
+    uint64_t deadline = deadline_of(nr, args);
+    for (;;) {
+        uint32_t own = t->own_signals, returns = t->handler_returns;
+        long r = masked ? masked_wait(t, nr, args, uc)
+                        : pyshim_raw_syscall(nr, args[0], args[1], args[2], args[3], args[4],
+                                             args[5]);
+        if (!again(t, r, own, returns, nr, args, deadline))
+            return r;
+    }
+}
+
+/* Issues the program's syscall natively (issue()).  A relative sleep
+ * without `rem` gets one of ours, to go on with the time it has left.
+ * Contract: as execute(). */
 static long native(struct shim_thread *t, long nr, const long a[6])
 {
     long args[6] = {a[0], a[1], a[2], a[3], a[4], a[5]};
@@ -161,13 +174,7 @@ static long native(struct shim_thread *t, long nr, const long a[6])
         args[1] = (long)&left;
     else if (nr == SYS_clock_nanosleep && !(args[1] & TIMER_ABSTIME) && !args[3])
         args[3] = (long)&left;
-    uint64_t deadline = deadline_of(nr, a);
-    for (;;) {
-        uint32_t own = t->own_signals, returns = t->handler_returns;
-        long r = pyshim_raw_syscall(nr, args[0], args[1], args[2], args[3], args[4], args[5]);
-        if (!again(t, r, own, returns, nr, args, deadline))
-            return r;
-    }
+    return issue(t, nr, args, 0, 0);
 }
 
 /* Runs a syscall the way the program would see it natively; the calls the
@@ -247,13 +254,7 @@ static long execute(struct shim_thread *t, long nr, const long a[6], ucontext_t 
             /* Again after the shim's own signal, as native(): ppoll and
              * pselect6 have the time left written back by the kernel. */
             long args[6] = {a[0], a[1], a[2], a[3], a[4], a[5]};
-            uint64_t deadline = deadline_of(nr, a);
-            for (;;) {
-                uint32_t own = t->own_signals, returns = t->handler_returns;
-                long r = masked_wait(t, nr, args, uc);
-                if (!again(t, r, own, returns, nr, args, deadline))
-                    return r;
-            }
+            return issue(t, nr, args, uc, 1);
         }
     }
     return native(t, nr, a);

@@ -271,8 +271,7 @@ void shim_settle_holds(struct shim_thread *t, int nested)
 
 void shim_settled_after_fork(struct shim_thread *t)
 {
-    if (shim_proc.watchman) /* the parent's threads are not this process's */
-        shim_proc.watchman = 0;
+    shim_proc.watchman = 0; /* the parent's threads are not this process's */
     for (int i = 0; i < SHIM_SETTLED_SLOTS; i++)
         if (t->settled[i].seq)
             t->settled[i].outcome = SHIM_HOLD_WITHDRAWN;

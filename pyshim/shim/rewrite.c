@@ -1,5 +1,6 @@
-/* The fast path for calls nobody subscribed: rewriting a proven syscall
- * site of libc so that it runs its syscall natively without a trap.
+/* No trap at proven syscall sites of libc: a site is rewritten so that it
+ * runs its syscall natively (nobody subscribed it) or enters the shim
+ * without the SIGSYS (the direct entry, direct.c).
  *
  * When an unsubscribed call traps for the second time at the same site
  * (trapped_before: a call made once is not worth a rewrite), the shim
@@ -93,7 +94,6 @@ static struct {
     int serialize;     /* two-store rewrites: 0 not tried yet, 1 on (membarrier
                         * registered), -1 off for good */
     int linger;        /* $PYSHIM_TEST_LINGER */
-    int direct;        /* direct-entry stubs too (not $PYSHIM_NO_DIRECT) */
     uint32_t corrected; /* traps in an intermediate state, corrected */
 } rw;
 
@@ -170,7 +170,8 @@ void shim_rewrite_init(void)
     if (env_on("PYSHIM_NO_REWRITE"))
         return;
     rw.linger = env_on("PYSHIM_TEST_LINGER");
-    rw.direct = !env_on("PYSHIM_NO_DIRECT");
+    if (env_on("PYSHIM_NO_DIRECT"))
+        shim_direct_off(); /* no direct-entry stubs */
     unsigned long features = 0;
     if (RAW2(SYS_arch_prctl, ARCH_SHSTK_STATUS, &features) == 0 && (features & ARCH_SHSTK_SHSTK))
         return;
@@ -207,7 +208,7 @@ enum { KIND_NONE, KIND_NATIVE, KIND_DIRECT };
  * signal masks and handlers, which the shim emulates. */
 static int rewrite_kind(long nr)
 {
-    int direct = rw.direct && !__atomic_load_n(&pyshim_direct_off, __ATOMIC_ACQUIRE);
+    int direct = !__atomic_load_n(&pyshim_direct_off, __ATOMIC_ACQUIRE);
     if (nr == SYS_rt_sigprocmask || nr == SYS_rt_sigaction)
         return direct ? KIND_DIRECT : KIND_NONE;
     if (!rewritable(nr))
@@ -215,11 +216,6 @@ static int rewrite_kind(long nr)
     if (!shim_subscribed(nr))
         return KIND_NATIVE;
     return direct ? KIND_DIRECT : KIND_NONE;
-}
-
-int shim_rewrite_direct(long nr)
-{
-    return rewrite_kind(nr) == KIND_DIRECT;
 }
 
 /* Writes the stub of `kind` for `nr` into a fresh arena slot: `mov $nr,
@@ -501,16 +497,12 @@ void shim_rewrite_undo(void)
 
 /* Contract (shim.h): waits for a rewrite in progress, every signal
  * blocked meanwhile. */
-void shim_rewrite_untrapped(int vfork_child)
+void shim_rewrite_untrapped(void)
 {
     uint64_t all = ~0ull, old;
     RAW4(SYS_rt_sigprocmask, SIG_SETMASK, &all, &old, 8);
     lock_waiting();
     rw.serialize = -1;
-    /* Not for a vfork child (gdb starts its program so): this memory is its
-     * parent's, and its own direct sites bail anyway (direct.c). */
-    if (!vfork_child)
-        shim_direct_off();
     __atomic_store_n(&rw.lock, 0, __ATOMIC_RELEASE);
     shim_unblock(&old);
 }

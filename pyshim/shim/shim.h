@@ -179,15 +179,20 @@ struct shim_process {
 };
 extern struct shim_process shim_proc SHIM_HIDDEN;
 
+/* CLOCK_MONOTONIC in nanoseconds (a syscall: the vDSO is the program's). */
+static inline uint64_t shim_now_ns(void)
+{
+    struct timespec ts;
+    RAW2(SYS_clock_gettime, CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 /* The clock of the waiting rule (ipc/pyshim_wait.h): the time-stamp
  * counter, or CLOCK_MONOTONIC in ns when the program made rdtsc fault. */
 static inline uint64_t shim_ticks(void)
 {
-    if (__builtin_expect(shim_proc.tsc_faults, 0)) {
-        struct timespec ts;
-        RAW2(SYS_clock_gettime, CLOCK_MONOTONIC, &ts);
-        return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-    }
+    if (__builtin_expect(shim_proc.tsc_faults, 0))
+        return shim_now_ns();
     return pyshim_ticks();
 }
 
@@ -547,8 +552,6 @@ SHIM_HIDDEN void shim_rewrite_init(void);
  * it (see rewrite.c): to run natively if nobody subscribed it, else to
  * enter the shim directly (direct.c). */
 SHIM_HIDDEN void shim_rewrite(long nr, uint64_t ip);
-/* Whether a rewritten site of `nr` takes the direct entry now. */
-SHIM_HIDDEN int shim_rewrite_direct(long nr);
 /* In a forked child, before it runs program code. */
 SHIM_HIDDEN void shim_rewrite_after_fork(void);
 /* The SIGSYS signalfd mode turned on: sites already rewritten for calls
@@ -558,7 +561,7 @@ SHIM_HIDDEN void shim_rewrite_undo(void);
  * on (after the one in progress, if any), since it could run a site's
  * intermediate state natively.  Contract: signals may be open; waits for
  * the rewriters' lock with every signal blocked. */
-SHIM_HIDDEN void shim_rewrite_untrapped(int vfork_child);
+SHIM_HIDDEN void shim_rewrite_untrapped(void);
 /* The shim's own signal interrupted `uc` (signals.c): if that was a
  * rewritten site's stub cut short in its syscall (EINTR), the context goes
  * back to the stub's start, to issue the call again when

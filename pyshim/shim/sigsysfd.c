@@ -557,17 +557,10 @@ static void after_wait(struct shim_thread *t)
     t->sfd_token = 0;
 }
 
-static int64_t now_ns(void)
-{
-    struct timespec ts;
-    RAW2(SYS_clock_gettime, CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 /* What is left of a timeout that ends at `end` (ns), in *ts; 0 if none. */
 static int time_left(int64_t end, struct timespec *ts)
 {
-    int64_t left = end - now_ns();
+    int64_t left = end - (int64_t)shim_now_ns();
     if (left <= 0)
         return 0;
     ts->tv_sec = left / 1000000000;
@@ -585,7 +578,7 @@ long shim_sigsys_sigwait(struct shim_thread *t, uint64_t set, const long a[6], u
     if (timed && (ts.tv_sec < 0 || ts.tv_nsec < 0 || ts.tv_nsec >= 1000000000))
         return -EINVAL;
     int64_t end = !timed ? 0 : ts.tv_sec > (1L << 32) ? INT64_MAX /* never, nearly */
-                                 : now_ns() + ts.tv_sec * 1000000000 + ts.tv_nsec;
+                                 : (int64_t)shim_now_ns() + ts.tv_sec * 1000000000 + ts.tv_nsec;
     siginfo_t info;
     /* SIGSYS is in the set: unblocked while the kernel's wait sleeps, so
      * that a token or a SIGSYS sent to the thread ends it, and blocked

@@ -167,7 +167,12 @@ long shim_ptrace(const struct shim_thread *t, const long a[6])
 {
     long r = pyshim_raw_syscall(SYS_ptrace, a[0], a[1], a[2], a[3], a[4], a[5]);
     if (r == 0 && a[0] == PTRACE_TRACEME) {
-        shim_rewrite_untrapped(t->vfork_child);
+        /* The direct entry off (a traced thread must trap), but not from a
+         * vfork child (gdb starts its program so): this memory is its
+         * parent's, and the child's own direct sites bail (direct.c). */
+        if (!t->vfork_child)
+            shim_direct_off();
+        shim_rewrite_untrapped();
         RAW6(SYS_prctl, PR_SET_SYSCALL_USER_DISPATCH, PR_SYS_DISPATCH_OFF, 0, 0, 0, 0);
     }
     return r;
