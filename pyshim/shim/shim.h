@@ -365,7 +365,9 @@ SHIM_HIDDEN long shim_sigaltstack(struct shim_thread *t, const long a[6], const 
 SHIM_HIDDEN void shim_foreign_sigsys(siginfo_t *info, ucontext_t *uc);
 /* What to do with a SIGSYS that is not a dispatched syscall: 1 if it was
  * the shim's own (a token of sigsysfd.c, or the parent-death signal, acted
- * on here), 0 if it is the program's.  Contract: `info` is the signal's. */
+ * on here: a rewritten site's call it cut short is rewound in `uc`, to be
+ * issued again), 0 if it is the program's.  Contract: `info` and `uc` are
+ * the signal's, in its handler. */
 SHIM_HIDDEN int shim_sigsys_own(const siginfo_t *info, ucontext_t *uc);
 /* Sets shim_proc.other_pidns and shim_proc.pidns_moved in a new image:
  * from `exec_flags`, the flags of its process's exec event, when `owner`
