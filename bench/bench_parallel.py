@@ -18,10 +18,17 @@ time per call, from the loop's own clock).  With more runs than cores, each call
 hand-offs between two processes on one core (program to supervisor and
 back), and bench/handoff.c measures one (S us).  K runs on C cores then take
 at least K/C x (W + 2S) per call: ratio >= K/C x (1 + 2S/W).
+
+And what a call costs when program and supervisor do share one core: one
+run pinned to one CPU (the loop's own clock, U us a call), with the context
+switches its processes made (from getrusage: two a call is the least two
+processes taking turns on one core can make).  K runs on C cores, each
+call costing what it costs on a shared core, take K/C x U/W of one alone.
 """
 from __future__ import annotations
 
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -56,6 +63,18 @@ def together(argv: list[str], k: int, timeout: float) -> float:
     return time.perf_counter() - start
 
 
+def on_one_core(argv: list[str]) -> tuple[int, int]:
+    """(loop ns as the program printed it, context switches of the run's
+    processes) for argv pinned to one CPU of this process's."""
+    cpu = min(os.sched_getaffinity(0))
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    out = subprocess.run(argv, capture_output=True, text=True, check=True, env=tree_env(),
+                         preexec_fn=lambda: os.sched_setaffinity(0, {cpu})).stdout
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    switches = (after.ru_nvcsw - before.ru_nvcsw) + (after.ru_nivcsw - before.ru_nivcsw)
+    return int(out), switches
+
+
 def main() -> int:
     ap = arguments(__doc__, repeat=3, iterations=100_000)
     ap.add_argument("--runs", type=int, default=4, metavar="K")
@@ -84,6 +103,7 @@ def main() -> int:
         loop_ns = sorted(int(subprocess.run(commands[f"pyshim ({args.config})"], capture_output=True,
                                             text=True, check=True, env=tree_env()).stdout)
                          for _ in range(3))[1]
+        shared = sorted(on_one_core(commands[f"pyshim ({args.config})"]) for _ in range(3))[1]
         handoff = compile_c(HERE / "handoff.c", work)
         handoff_ns = sorted(int(subprocess.run([handoff, "100000"], capture_output=True, text=True,
                                                check=True).stdout) for _ in range(5))[2]
@@ -107,9 +127,17 @@ def main() -> int:
           f"(bench/handoff.c) {s_us:.2f} us, a call alone {w_us:.2f} us: {k} runs on {cores} "
           f"cores cost at least {floor:.2f}x one alone ({k}/{cores} x (1 + 2 x {s_us:.2f} / "
           f"{w_us:.2f}))\n")
+    u_us = shared[0] / n / 1e3
+    shared_floor = k / cores * u_us / w_us if k > cores else 1.0
+    print(f"sharing one core: {u_us:.2f} us a call, {shared[1] / n:.2f} context switches a "
+          f"call (2 is the least two processes taking turns can make): {k} runs on {cores} "
+          f"cores at that cost take {shared_floor:.2f}x one alone ({k}/{cores} x {u_us:.2f} / "
+          f"{w_us:.2f}); pyshim's ratio is {ratios[pyshim] / shared_floor:.2f}x that\n")
     print_bars({f"{k} pyshim runs at once cost at most 3x one alone": ratios[pyshim] <= 3.0})
     write_json(args.json, {"iterations": n, "runs": k, "results": raw,
-                           "handoff_ns": handoff_ns, "floor": floor})
+                           "handoff_ns": handoff_ns, "floor": floor,
+                           "one_core_ns": shared[0], "one_core_switches": shared[1],
+                           "one_core_floor": shared_floor})
     return 0
 
 
