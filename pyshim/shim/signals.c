@@ -432,10 +432,14 @@ void shim_sigreturn(struct shim_thread *t, ucontext_t *uc)
          * not a call to issue again after the shim's own signal. */
         if (rax == -EINTR)
             t->handler_returns++;
-        if (mask & SIGBIT(SIGSYS)) /* the frame says so: the program blocks it */
+        /* The frame says so (its handler put it there: the kernel's frame
+         * holds the real mask, which never does): the program blocks it.
+         * The frame is written only then, a copy out costing two calls. */
+        if (mask & SIGBIT(SIGSYS)) {
             shim_sigsys_note_blocked(t);
-        mask &= ~SIGBIT(SIGSYS);
-        shim_copy_out(frame_uc + MASK, &mask, sizeof mask);
+            mask &= ~SIGBIT(SIGSYS);
+            shim_copy_out(frame_uc + MASK, &mask, sizeof mask);
+        }
     }
     pyshim_sigreturn_at(frame_uc);
 }
