@@ -15,7 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define PYSHIM_PROTOCOL_VERSION 5u
+#define PYSHIM_PROTOCOL_VERSION 6u
 
 /* Liveness without pids (which mean nothing in another pid namespace):
  * the supervisor holds an open-file-description write lock (F_OFD_SETLK)
@@ -106,6 +106,7 @@ struct pyshim_control {
  * supervisor:  EVENT --replies--> REPLY          EVENT --holds the call--> HELD
  *              HELD --claims it to answer--> COMPLETING --replies--> REPLY
  *              CANCELLED --acknowledges--> IDLE  EVENT(Exit) --> IDLE
+ *              EVENT(AddThreadResult not asked to report) --> IDLE
  * Moves out of HELD and CANCELLED are compare-and-swaps: a withdrawal and
  * an answer race there, and exactly one wins.  PROTOCOL.md says who may
  * move which state where, and why no late answer reaches the next call. */
@@ -123,7 +124,8 @@ enum pyshim_event_tag {
     PYSHIM_EV_START = 1,       /* a new image or thread is ready; result = arm status */
     PYSHIM_EV_SYSCALL = 2,     /* nr, args: a subscribed or always-handled call   */
     PYSHIM_EV_SYSCALL_DONE = 3,/* result of a call the supervisor asked to see    */
-    PYSHIM_EV_ADD_THREAD_RESULT = 4, /* parent: result of the clone it was told to do */
+    PYSHIM_EV_ADD_THREAD_RESULT = 4, /* parent: result of the clone it was told to do;
+                                      * one-way unless AddThread said REPORT */
     PYSHIM_EV_EXIT = 5,        /* one-way: nr = exit or exit_group, args[0] = status */
 };
 
@@ -155,7 +157,9 @@ enum pyshim_reply_tag {
 };
 
 /* reply flags */
-#define PYSHIM_RF_REPORT 1u /* NATIVE: send SYSCALL_DONE with the result */
+#define PYSHIM_RF_REPORT 1u /* NATIVE: send SYSCALL_DONE with the result and wait
+                             * for COMPLETE; ADD_THREAD: wait for COMPLETE after
+                             * ADD_THREAD_RESULT (else that event is one-way) */
 
 struct pyshim_reply {
     uint32_t tag;   /* enum pyshim_reply_tag */

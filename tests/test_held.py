@@ -408,6 +408,27 @@ def test_fork_in_a_handler_during_a_hold(prog, tmp_path):
     assert (status, out) == (0, "getppid=ok child=ok\n")
 
 
+@pytest.mark.parametrize("reported", [False, True], ids=["one-way", "after-hook"])
+def test_fork_answer_no_frame_claims_is_closed(prog, tmp_path, reported):
+    # The held fork is answered while SIGUSR1's handler spins without a
+    # syscall; the handler then jumps out, so no frame takes the answer.
+    # The parent's result (-EINTR: nothing was cloned) closes it, one-way
+    # without an after-hook on clone, answered with one, which sees it;
+    # the program's next fork works.
+    sup = Supervisor()
+    seen = []
+    if reported:
+        sup.after("clone")(lambda call, result: seen.append(result))
+    held = hold_then(sup, "clone",
+                     (0.2, lambda call, d: os.kill(call.pid, signal.SIGUSR1)),
+                     (0.35, lambda call, d: d.native()))
+    status, out = run_capture(sup, [prog("held"), "forkjump"], tmp_path)
+    assert (status, out) == (0, "jumped out of a held fork; fork again: ok\n")
+    assert held[0].state == "answered"
+    if reported:
+        assert len(seen) == 2 and seen[0] == -errno.EINTR and seen[1] > 0
+
+
 def test_delay_restarted_by_sa_restart_keeps_its_deadline(prog, tmp_path):
     # read held 0.4 s, SIGALRM (SA_RESTART) at 0.1 s: the call asked again
     # waits out the rest of the 0.4 s, and counts once for nth.

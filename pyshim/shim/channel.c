@@ -22,6 +22,10 @@ void shim_event_fill(struct shim_thread *t, uint32_t tag, long nr,
                      const long args[6], long result, uint64_t ip)
 {
     struct pyshim_event *ev = &t->channel->event;
+    /* A one-way AddThreadResult may still be in the slot: the supervisor
+     * gives the channel back (IDLE) once it has read it. */
+    if (pyshim_load_acquire(&t->channel->state) == PYSHIM_CH_EVENT)
+        shim_wait_while(t, PYSHIM_CH_EVENT);
     ev->tag = tag;
     ev->version = PYSHIM_PROTOCOL_VERSION;
     ev->pid = t->pid;

@@ -315,6 +315,7 @@ static long create(struct shim_thread *t, long nr, const long a[6], ucontext_t *
     }
     uint32_t tag = re->tag;
     long retval = re->retval;
+    uint32_t report = re->flags & PYSHIM_RF_REPORT;
     struct shim_clone_req req = {0};
     if (tag == PYSHIM_RE_ADD_THREAD) {
         /* Mapped here, with signals blocked: the map cache is not reentrant. */
@@ -338,6 +339,13 @@ static long create(struct shim_thread *t, long nr, const long a[6], ucontext_t *
     long result = req.channel ? shim_do_clone(t, uc, &req, &in_child) : -ENOMEM;
     if (req.channel && in_child)
         return 0;
+    if (!report) { /* no after-hook to replace the result: told, not asked */
+        shim_block_signals(&old);
+        shim_event_fill(t, PYSHIM_EV_ADD_THREAD_RESULT, nr, a, result, ip);
+        shim_post(t);
+        shim_unblock(&old);
+        return result;
+    }
     uint32_t flags;
     tag = ask(t, PYSHIM_EV_ADD_THREAD_RESULT, nr, a, result, ip, &flags, &retval);
     return tag == PYSHIM_RE_COMPLETE ? retval : result;

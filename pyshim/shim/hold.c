@@ -203,7 +203,10 @@ static void drop_answer(struct shim_thread *t, long nr, const struct pyshim_repl
     else
         return;
     shim_event_fill(t, tag, nr, 0, -EINTR, 0);
-    shim_converse(t);
+    if (tag == PYSHIM_EV_ADD_THREAD_RESULT && !(re->flags & PYSHIM_RF_REPORT))
+        shim_post(t); /* one-way, as create() sends it (dispatch.c) */
+    else
+        shim_converse(t);
 }
 
 /* Keeps a settlement for the waiting frame; a full table drops its oldest

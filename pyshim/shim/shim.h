@@ -260,8 +260,10 @@ SHIM_HIDDEN long shim_install_sigsys_handler(void);
  * (Start, SyscallDone, AddThreadResult). */
 SHIM_HIDDEN const struct pyshim_reply *shim_converse(struct shim_thread *t);
 /* Publishes the filled event slot (state EVENT, a new `seq`) and rings.
- * Used alone for the one-way Exit, with signals blocked until the thread
- * is gone: after it the supervisor may free the channel. */
+ * Used alone for the one-way events: Exit, with signals blocked until the
+ * thread is gone (after it the supervisor may free the channel), and an
+ * AddThreadResult the supervisor did not ask to see answered (the next
+ * shim_event_fill waits until the supervisor has read it). */
 SHIM_HIDDEN void shim_post(struct shim_thread *t);
 /* Marks the thread's channel in the ready set and rings the doorbell. */
 SHIM_HIDDEN void shim_ring(struct shim_thread *t);
@@ -277,8 +279,9 @@ SHIM_HIDDEN void shim_block_signals(uint64_t *old);
 SHIM_HIDDEN void shim_unblock(const uint64_t *old);
 /* Sends Start (with the arming status) and installs the subscribed set. */
 SHIM_HIDDEN void shim_start(struct shim_thread *t, long status);
-/* Fills the calling thread's event slot.  Contract: signals are blocked
- * (inside a conversation), so no handler on this thread writes it too. */
+/* Fills the calling thread's event slot, once the supervisor has read a
+ * one-way event still there.  Contract: signals are blocked (inside a
+ * conversation), so no handler on this thread writes it too. */
 SHIM_HIDDEN void shim_event_fill(struct shim_thread *t, uint32_t tag, long nr,
                                  const long args[6], long result, uint64_t ip);
 

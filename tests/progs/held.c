@@ -22,6 +22,9 @@
  *   held nanosleep      nanosleep(1 s) with a SIGALRM handler at 0.2 s
  *   held forking        getppid; the SIGUSR1 handler forks a child that
  *                       calls getppid and exits
+ *   held forkjump       fork, interrupted by SIGUSR1, whose handler spins
+ *                       0.5 s with no syscall (the clock is the vDSO's),
+ *                       then siglongjmps out; then forks again
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -312,6 +315,35 @@ static void fork_child(int sig)
     handled = WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 1 : -1;
 }
 
+static void spin_then_jump(int sig)
+{
+    (void)sig;
+    double until = now() + 0.5;
+    while (now() < until)
+        ; /* the supervisor answers the fork meanwhile: no frame will claim it */
+    siglongjmp(jump, 1);
+}
+
+static int fork_jump(void)
+{
+    handle(SIGUSR1, spin_then_jump, 0);
+    if (sigsetjmp(jump, 1) == 0) {
+        pid_t p = fork();
+        if (p == 0)
+            _exit(3);
+        printf("not interrupted: %d\n", p > 0);
+        return 1;
+    }
+    pid_t child = fork();
+    if (child == 0)
+        _exit(syscall(SYS_getppid) > 0 ? 0 : 1);
+    int status;
+    waitpid(child, &status, 0);
+    printf("jumped out of a held fork; fork again: %s\n",
+           WIFEXITED(status) && WEXITSTATUS(status) == 0 ? "ok" : "failed");
+    return 0;
+}
+
 static int forking(void)
 {
     handle(SIGUSR1, fork_child, 0);
@@ -344,7 +376,9 @@ int main(int argc, char **argv)
         return sleep_interrupted();
     if (argc > 1 && !strcmp(argv[1], "forking"))
         return forking();
+    if (argc > 1 && !strcmp(argv[1], "forkjump"))
+        return fork_jump();
     fprintf(stderr, "usage: held two|read SA|noSA|many N|order|race K getppid|read|slow|"
-                    "longjmp|sigsuspend|nanosleep|forking\n");
+                    "longjmp|sigsuspend|nanosleep|forking|forkjump\n");
     return 2;
 }
