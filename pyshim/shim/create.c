@@ -153,24 +153,34 @@ static long clone_vfork(ucontext_t *uc, const struct shim_clone_req *req,
     return r;
 }
 
+/* CLONE_VM: a thread, or a vfork child, started from a copy of the trapped
+ * context.  Not inlined: its start block (~9 KiB with the FPU state) would
+ * otherwise sit in every fork's frame too, and the fork child's first calls
+ * would run on pages below it that neither process touched before the
+ * fork: a page fault each, in each process.  Contract: as shim_do_clone. */
+static __attribute__((noinline)) long clone_vm(struct shim_thread *t, ucontext_t *uc,
+                                               const struct shim_clone_req *req)
+{
+    struct shim_child_start start;
+    /* Up to the FPU state: capture() fills in what of it is used. */
+    shim_memset(&start, 0, offsetof(struct shim_child_start, ctx.fx));
+    capture(&start.ctx, uc);
+    start.channel = req->channel;
+    start.sigsys_blocked = t->sigsys_blocked;
+    shim_memcpy(&start.desc, &req->desc, sizeof start.desc);
+    if (req->flags & CLONE_VFORK)
+        return clone_vfork(uc, req, &start);
+    start.ctx.rsp = req->stack;
+    start.init = join_run;
+    return shim_clone_thread(&start, req->flags, req->stack, req->ptid, req->ctid, req->tls);
+}
+
 long shim_do_clone(struct shim_thread *t, ucontext_t *uc, const struct shim_clone_req *req,
                    int *in_child)
 {
     *in_child = 0;
-    if (req->flags & CLONE_VM) {
-        struct shim_child_start start;
-        /* Up to the FPU state: capture() fills in what of it is used. */
-        shim_memset(&start, 0, offsetof(struct shim_child_start, ctx.fx));
-        capture(&start.ctx, uc);
-        start.channel = req->channel;
-        start.sigsys_blocked = t->sigsys_blocked;
-        shim_memcpy(&start.desc, &req->desc, sizeof start.desc);
-        if (req->flags & CLONE_VFORK)
-            return clone_vfork(uc, req, &start);
-        start.ctx.rsp = req->stack;
-        start.init = join_run;
-        return shim_clone_thread(&start, req->flags, req->stack, req->ptid, req->ctid, req->tls);
-    }
+    if (req->flags & CLONE_VM)
+        return clone_vm(t, uc, req);
     uint64_t old;
     shim_block_signals(&old);
     long r = shim_clone_process(req->flags, req->ptid, req->ctid, req->tls);

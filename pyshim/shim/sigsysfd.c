@@ -316,9 +316,12 @@ void shim_sigsys_fd_poke(struct shim_thread *t)
 
 void shim_sigsys_fd_after_fork(struct shim_thread *t)
 {
-    for (int i = 0; i < WAITERS; i++)
-        if (sfd.waiter[i]) /* no copy-on-write for nothing */
-            sfd.waiter[i] = 0;
+    /* Slots are taken only in the mode: without it the table is not even
+     * read (its page, never touched, would cost a fault in every child). */
+    if (sfd.state != OFF || sfd.fd_state != OFF)
+        for (int i = 0; i < WAITERS; i++)
+            if (sfd.waiter[i]) /* no copy-on-write for nothing */
+                sfd.waiter[i] = 0;
     t->sfd_slot = -1;
     t->sfd_token = 0;
     /* The thread turning either on is not here: do it again. */
