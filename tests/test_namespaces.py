@@ -49,6 +49,13 @@ CASES = {
                              "import subprocess; subprocess.run(['sh', '-c', "
                              "'mount -t tmpfs none /proc && echo $$ && /bin/true && /bin/echo done'])"],
                             "1\ndone\n"),
+    # Children killed and reaped as soon as they are forked: the supervisor
+    # finds a child's own pid through its parent's /proc children, so the
+    # parent waits for its fork's result to be read (a parent that went on
+    # made the run fail with EINVAL: a pid of 0 for the child).
+    "pid-killed-children": (["unshare", "-rpf", "--mount-proc", "bash", "-c",
+                             "for i in $(seq 50); do sleep 10 & kill -9 $!; wait $! 2>/dev/null;"
+                             " done; echo ok"], "ok\n"),
     # A sandbox: new pid namespace, a fresh /dev (its own /dev/shm), a new /proc.
     "bwrap": (["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
                "--unshare-pid", "/bin/sh", "-c", "echo $$; /bin/true; echo ok"], "2\nok\n"),
@@ -65,6 +72,20 @@ def test_namespaced_program_as_natively(case, command):
     assert native.stdout == expected
     out = pyshim_cli(*COMMANDS[command], "--", *argv)
     assert (out.stdout, out.returncode) == (expected, 0), out.stderr
+
+
+@pytest.mark.parametrize("trap", [[], ["--trap", "all"]], ids=["run", "trap-all"])
+def test_fork_of_a_process_that_ends_at_once_in_a_pid_namespace(prog, trap):
+    """In a pid namespace the supervisor finds a new process's own pid
+    through its parent's /proc children: a parent that ends right after
+    its fork (the child, reparented, runs on) must wait until its fork's
+    result is read.  `| cat` waits for the child, which holds the pipe."""
+    argv = ["unshare", "-rpf", "--mount-proc", "sh", "-c", '"$0" exit-after-fork | cat',
+            prog("clones")]
+    native = subprocess.run(argv, capture_output=True, text=True, timeout=30)
+    assert (native.stdout, native.returncode) == ("child ran\n", 0), native.stderr
+    out = pyshim_cli("run", *trap, "--", *argv)
+    assert (out.stdout, out.returncode) == ("child ran\n", 0), out.stderr
 
 
 @pytest.mark.parametrize("how", ["fork", "vfork"])

@@ -107,6 +107,22 @@ def test_python_workloads(code, expected):
     assert out.stdout == expected
 
 
+@pytest.mark.parametrize("trap", [(), ("--trap", "all")], ids=["nothing", "all"])
+@pytest.mark.parametrize("mode,expected", [
+    ("exit-after-fork", "child ran\n"),
+    ("killed", "killed and reaped 200 children\n"),
+])
+def test_fork_results_the_parent_does_not_wait_for(prog, mode, expected, trap):
+    # Without an after-hook on clone the parent does not wait for the
+    # supervisor to read its fork's result: the process may end right
+    # after the fork (the run still learns of the child, and waits for it),
+    # or kill and reap the child before the result is read.
+    native = subprocess.run([prog("clones"), mode], capture_output=True, text=True, timeout=60)
+    assert (native.returncode, native.stdout) == (0, expected)
+    out = pyshim_cli("run", *trap, "--", prog("clones"), mode)
+    assert (out.returncode, out.stdout) == (0, expected), out.stderr
+
+
 def test_clone3_answers_enosys_so_libc_falls_back(prog):
     out = pyshim_cli("run", "--", prog("clones"), "clone3")
     assert out.stdout == "clone3: -1 Function not implemented\n"

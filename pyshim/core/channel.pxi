@@ -33,10 +33,14 @@ cdef class Channel:
     cdef public object parent_tid  # tid of the thread whose clone made it
     cdef public bint started
     cdef public bint new_process   # a fork's (not a thread's) first channel
+    # Its last clone event said the process's children start in another
+    # pid namespace than its own (PYSHIM_EF_PIDNS_MOVED).
+    cdef public bint children_elsewhere
     cdef readonly int index        # its bit in the ready set; -1 once not served
     cdef list pending              # calls waiting for their SyscallDone
-    # (child channel, call) of each clone until its AddThreadResult: a
-    # signal handler may clone while the thread's own clone is in flight.
+    # (child channel, call, whether the result is reported) of each clone
+    # until its AddThreadResult: a signal handler may clone while the
+    # thread's own clone is in flight.
     cdef list pending_clones
     cdef object held               # the Deferred whose call the channel holds
 

@@ -21,6 +21,7 @@ cdef enum:
     CLONE_THREAD = 0x10000
     CLONE_VM = 0x100
     CLONE_VFORK = 0x4000
+    CLONE_NEWPID = 0x20000000
     SIGCHLD_ = 17
 
 _NR_CLONE = _syscalls.NUMBERS["clone"]
@@ -435,11 +436,7 @@ cdef class Dispatcher:
             return
         gone = {proc.pid for proc in dead}
         for c in [c for c in self._channels() if (<Channel>c).pid in gone]:
-            # Its last word may still be waiting: an Exit posted just before
-            # the process died is handled (after-hooks see exit_group) first.
-            if (pyshim_load_acquire(&(<Channel>c).ch.state) == PYSHIM_CH_EVENT
-                    and (<Channel>c).ch.event.tag == PYSHIM_EV_EXIT):
-                self._handle((<Channel>c).index)
+            self._last_words(c)
             self._remove_channel(c)
         # Another process that announced its end may still be on its way out.
         self.exiting = self.table.any_ending()
@@ -687,6 +684,9 @@ cdef class Dispatcher:
                 parent = self.table._pid_of(c.parent_tid)
                 self._set_pid(c, pidns.child_pid(parent, ev.pid) if c.new_process
                               else (parent or 0))
+                if c.pid == 0 and c.new_process:  # gone and reaped before this was read
+                    self._remove_channel(c)
+                    return
             if not c.started:
                 tid = pidns.task_tid(c.pid, ev.tid) if ev.tid != ev.pid else c.pid
         elif c.pid == 0:
@@ -721,17 +721,27 @@ cdef class Dispatcher:
         keep.new_process = False  # registered: the other path finds it there
         if self.table.stale(pid):
             for old in [o for o in self._channels() if (<Channel>o).pid == pid and o is not keep]:
-                if (pyshim_load_acquire(&(<Channel>old).ch.state) == PYSHIM_CH_EVENT
-                        and (<Channel>old).ch.event.tag == PYSHIM_EV_EXIT):
-                    self._handle((<Channel>old).index)  # its last word first
+                self._last_words(old)
                 self._remove_channel(old)
             self.table.retire(pid)
         self.table.ensure_process(pid, parent)
+
+    cdef _last_words(self, Channel c):
+        """What `c` holds that its thread does not wait to see answered, handled
+        before the channel goes: an Exit (after-hooks see exit_group), or a
+        fork's one-way result, whose child the run must know of (the parent
+        may be gone, with other threads or by an exit right after it)."""
+        if pyshim_load_acquire(&c.ch.state) != PYSHIM_CH_EVENT or c.index < 0:
+            return
+        cdef uint32_t tag = c.ch.event.tag
+        if tag == PYSHIM_EV_EXIT or tag == PYSHIM_EV_ADD_THREAD_RESULT:
+            self._handle(c.index)
 
     cdef _exec_done(self, Channel c, int tid):
         """A new image started on `c`: the exec killed the process's other
         threads, and the exec'ing thread took the leader's tid."""
         for other in [o for o in self._channels() if (<Channel>o).pid == c.pid and o is not c]:
+            self._last_words(other)
             self._remove_channel(other)
         self.table.exec_done(c.pid, c.tid, tid)
         c.tid = tid
@@ -747,6 +757,8 @@ cdef class Dispatcher:
             # long (an exec that fails, or leaves the run, sends no Start).
             self.poll_ticks = PYSHIM_DISPATCHER_START_POLL_TICKS
             self.long_poll_until = pyshim_ticks() + PYSHIM_DISPATCHER_START_POLL_TICKS
+        if ev.nr in _CLONE_FAMILY:
+            c.children_elsewhere = (ev.flags & PYSHIM_EF_PIDNS_MOVED) != 0
         cdef Call call = _make_call(ev, c.pid, c.tid)
         handler = self.before[call.nr]
         rep = None
@@ -816,9 +828,13 @@ cdef class Dispatcher:
         cdef Channel child = Channel(block.view, block.desc, 0, block, c.tid)
         child.new_process = not (flags & CLONE_THREAD)
         self.add_channel(child)
-        # The parent's result is one-way unless an after-hook may replace it:
-        # the parent goes on at once (~15-30 us a fork here).
-        cdef bint report = self.after[call.nr] is not None
+        # The parent's result is one-way, the parent going on at once, unless
+        # an after-hook may replace it, or the child is in another pid
+        # namespace than the supervisor: its pid is then found in its
+        # parent's /proc children (pidns.child_pid), so the parent must not
+        # exit, nor reap a child SIGKILLed early, before that is done.
+        cdef bint report = (self.after[call.nr] is not None or c.other_ns
+                            or c.children_elsewhere or (flags & CLONE_NEWPID) != 0)
         c.pending_clones.append((child, call, report))
         cdef pyshim_reply *re = &c.ch.reply
         _fill_desc(&re.child_block, block.desc)
@@ -844,7 +860,9 @@ cdef class Dispatcher:
             # The result is the parent's namespace's pid.
             real = (<Channel>child).pid or (
                 pidns.child_pid(c.pid, ev.result) if c.other_ns else ev.result)
-            if (<Channel>child).new_process:
+            if real == 0:  # gone, and reaped (by another thread), before this
+                self._remove_channel(child)
+            elif (<Channel>child).new_process:
                 self._new_process(real, c.pid, child)
             else:  # its Start came first and registered it
                 self.table.ensure_process(real, c.pid)

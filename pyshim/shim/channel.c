@@ -23,9 +23,13 @@ void shim_event_fill(struct shim_thread *t, uint32_t tag, long nr,
 {
     struct pyshim_event *ev = &t->channel->event;
     /* A one-way AddThreadResult may still be in the slot: the supervisor
-     * gives the channel back (IDLE) once it has read it. */
-    if (pyshim_load_acquire(&t->channel->state) == PYSHIM_CH_EVENT)
-        shim_wait_while(t, PYSHIM_CH_EVENT);
+     * gives the channel back (IDLE) once it has read it, or, giving up on
+     * the process, answers it with Kill, taken here. */
+    uint32_t state = pyshim_load_acquire(&t->channel->state);
+    if (state == PYSHIM_CH_EVENT)
+        state = shim_wait_while(t, PYSHIM_CH_EVENT);
+    if (state == PYSHIM_CH_REPLY)
+        shim_take_reply(t);
     ev->tag = tag;
     ev->version = PYSHIM_PROTOCOL_VERSION;
     ev->pid = t->pid;

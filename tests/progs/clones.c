@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 static char stack[1 << 16] __attribute__((aligned(16)));
@@ -96,6 +97,27 @@ static void fork_in_handler(int sig)
         syscall(SYS_write, 1, msg, sizeof msg - 1);
 }
 
+/* A second thread forks; as soon as the fork returns there, the main
+ * thread ends the process.  The child outlives it and still runs. */
+static volatile int forked;
+
+static void *fork_then_wait(void *arg)
+{
+    (void)arg;
+    pid_t c = fork();
+    if (c == 0) {
+        struct timespec ts = {0, 200000000};
+        nanosleep(&ts, 0);
+        static const char msg[] = "child ran\n";
+        syscall(SYS_write, 1, msg, sizeof msg - 1);
+        _exit(0);
+    }
+    __atomic_store_n(&forked, 1, __ATOMIC_SEQ_CST);
+    for (;;)
+        ; /* no syscall: nothing of this thread's waits for the supervisor */
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     setvbuf(stdout, 0, _IONBF, 0);
@@ -112,6 +134,26 @@ int main(int argc, char **argv)
         int st;
         waitpid(c, &st, 0);
         printf("outer child exited %d\n", WEXITSTATUS(st));
+        return 0;
+    }
+    if (!strcmp(mode, "exit-after-fork")) {
+        pthread_t t;
+        pthread_create(&t, 0, fork_then_wait, 0);
+        while (!__atomic_load_n(&forked, __ATOMIC_SEQ_CST))
+            ;
+        _exit(0);
+    }
+    if (!strcmp(mode, "killed")) {
+        /* Each child killed and reaped as soon as fork returns. */
+        for (int i = 0; i < 200; i++) {
+            pid_t c = fork();
+            if (c == 0)
+                _exit(0);
+            kill(c, SIGKILL);
+            if (waitpid(c, 0, 0) != c)
+                return 2;
+        }
+        printf("killed and reaped 200 children\n");
         return 0;
     }
     if (!strcmp(mode, "clone3")) {
