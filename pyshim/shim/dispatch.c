@@ -339,7 +339,7 @@ static long create(struct shim_thread *t, long nr, const long a[6], ucontext_t *
     long result = req.channel ? shim_do_clone(t, uc, &req, &in_child) : -ENOMEM;
     if (req.channel && in_child)
         return 0;
-    if (!report) { /* no after-hook to replace the result: told, not asked */
+    if (!report) { /* the supervisor did not ask to answer it: told, not asked */
         shim_block_signals(&old);
         shim_event_fill(t, PYSHIM_EV_ADD_THREAD_RESULT, nr, a, result, ip);
         shim_post(t);
