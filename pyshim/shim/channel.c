@@ -24,12 +24,14 @@ void shim_event_fill(struct shim_thread *t, uint32_t tag, long nr,
     struct pyshim_event *ev = &t->channel->event;
     /* A one-way AddThreadResult may still be in the slot: the supervisor
      * gives the channel back (IDLE) once it has read it, or, giving up on
-     * the process, answers it with Kill, taken here. */
+     * the process, answers it with Kill, obeyed here.  Any other reply
+     * found here answers an event the program forged in its own channel:
+     * overwritten, as the program's own doing. */
     uint32_t state = pyshim_load_acquire(&t->channel->state);
     if (state == PYSHIM_CH_EVENT)
         state = shim_wait_while(t, PYSHIM_CH_EVENT);
-    if (state == PYSHIM_CH_REPLY)
-        shim_take_reply(t);
+    if (state == PYSHIM_CH_REPLY && t->channel->reply.tag == PYSHIM_RE_KILL)
+        shim_die(NULL); /* the supervisor tells the user why */
     ev->tag = tag;
     ev->version = PYSHIM_PROTOCOL_VERSION;
     ev->pid = t->pid;

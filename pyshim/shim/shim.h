@@ -280,7 +280,7 @@ SHIM_HIDDEN void shim_unblock(const uint64_t *old);
 /* Sends Start (with the arming status) and installs the subscribed set. */
 SHIM_HIDDEN void shim_start(struct shim_thread *t, long status);
 /* Fills the calling thread's event slot, once the supervisor has read a
- * one-way event still there (dies if it answered that with Kill).
+ * one-way event still there (dies if it answered with Kill).
  * Contract: signals are blocked (inside a conversation), so no handler on
  * this thread writes it too. */
 SHIM_HIDDEN void shim_event_fill(struct shim_thread *t, uint32_t tag, long nr,
