@@ -25,6 +25,7 @@ from pyshim.includes.placement cimport *
 import errno as errno_mod
 import itertools
 import os
+import sys
 # The C modules behind collections, functools and heapq: importing those
 # (and what they import) costs a run's start-up a millisecond or more.
 from _collections import deque

@@ -88,6 +88,27 @@ def test_fork_of_a_process_that_ends_at_once_in_a_pid_namespace(prog, trap):
     assert (out.stdout, out.returncode) == ("child ran\n", 0), out.stderr
 
 
+STOPPED = ("pyshim: warning: a new process in another pid namespace (pid 5 there) is "
+           "stopped: its parent ended during the fork, so its pid could not be found in /proc\n")
+
+
+def test_fork_whose_process_ends_before_the_supervisor_reads_it(prog):
+    """A thread's fork, in a pid namespace, while another thread ends the
+    process: the supervisor finds the child's pid among its parent's /proc
+    children, and may find the parent gone.  The child then runs (the
+    parent's result was read in time) or is stopped with one line; never a
+    run that fails, hangs, or gives the child's channel to another process
+    (which it did: a later fork's child shared it)."""
+    argv = ["unshare", "-rpf", "--mount-proc", "sh", "-c",
+            '"$0" exit-during-fork | cat; /bin/true; /bin/true', prog("clones")]
+    native = subprocess.run(argv, capture_output=True, text=True, timeout=30)
+    assert (native.stdout, native.returncode) == ("child ran\n", 0), native.stderr
+    for _ in range(10):
+        out = pyshim_cli("run", "--", *argv)
+        assert (out.stdout, out.stderr, out.returncode) in (
+            ("child ran\n", "", 0), ("", STOPPED, 0)), out.stderr
+
+
 @pytest.mark.parametrize("how", ["fork", "vfork"])
 @pytest.mark.parametrize("trap", [[], ["--trap", "all"]], ids=["run", "trap-all"])
 def test_children_of_a_process_that_moved_their_pid_namespace_then_exec_d(prog, trap, how):

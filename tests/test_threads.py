@@ -324,3 +324,28 @@ def test_clone_preserves_red_zone_callee_saved_registers_and_alignment(prog, tra
     assert native.stdout == expected
     out = pyshim_cli("run", *trap, "--", prog("redzone"), mode)
     assert (out.stdout, out.returncode) == (expected, 0), out.stderr
+
+
+def test_a_recycled_pid_is_not_taken_for_a_new_process():
+    # The supervisor learns a new process's pid from its parent's fork
+    # result, which the parent does not wait to see read: by then the child
+    # may be killed, reaped, and its pid another process's.  The table takes
+    # the process behind a pid only if its parent is in the run (or is the
+    # supervisor, as subreaper): a stranger is taken for the gone child, and
+    # the run does not wait for it.
+    from pyshim.table import Table
+
+    stranger = int(subprocess.run(["sh", "-c", "sleep 30 >/dev/null 2>&1 & echo $!"],
+                                  capture_output=True, text=True, check=True).stdout)
+    child = subprocess.Popen(["sleep", "30"])  # a genuine child of this process
+    try:
+        table = Table(root=-1)  # this process stands for a process of the run
+        table.add_process(stranger, parent=os.getpid())
+        table.add_process(child.pid, parent=os.getpid())
+        assert [p.pid for p in table.poll()] == [stranger]
+        assert table.processes[child.pid].alive and os.kill(stranger, 0) is None
+        table.close()
+    finally:
+        child.kill()
+        child.wait()
+        os.kill(stranger, signal.SIGKILL)

@@ -193,8 +193,9 @@ cdef class Dispatcher:
         if c.index >= 0:
             self.slot_pid[c.index] = pid
 
-    cdef _remove_channel(self, Channel c):
-        """Stops serving `c` and gives its block back."""
+    cdef _remove_channel(self, Channel c, bint release=True):
+        """Stops serving `c` and gives its block back (unless not `release`:
+        a thread that may still read it keeps it until the run ends)."""
         cdef int i = c.index
         if i < 0 or self.by_index[i] is not c:
             return  # already removed
@@ -206,9 +207,9 @@ cdef class Dispatcher:
         self.by_index[i] = None
         self.nchan -= 1
         c.index = -1
-        if c.block is not None:
+        if release and c.block is not None:
             self.release(c.block)
-            c.block = None
+        c.block = None
 
     @property
     def channel_count(self):
@@ -684,8 +685,18 @@ cdef class Dispatcher:
                 parent = self.table._pid_of(c.parent_tid)
                 self._set_pid(c, pidns.child_pid(parent, ev.pid) if c.new_process
                               else (parent or 0))
-                if c.pid == 0 and c.new_process:  # gone and reaped before this was read
-                    self._remove_channel(c)
+                if c.pid == 0 and c.new_process:
+                    # Not among its parent's children: the parent ended (a
+                    # thread's exit_group) during the fork.  Stopped with a
+                    # word, rather than left waiting or taken for pid 0; its
+                    # block is not given again while it may still read it.
+                    _reply(c.ch, PYSHIM_RE_KILL, 0, 0, ev.seq)
+                    self._remove_channel(c, release=False)
+                    sys.stderr.write(
+                        f"pyshim: warning: a new process in another pid namespace (pid "
+                        f"{ev.pid} there) is stopped: its parent ended during the fork, so "
+                        "its pid could not be found in /proc\n")
+                    sys.stderr.flush()
                     return
             if not c.started:
                 tid = pidns.task_tid(c.pid, ev.tid) if ev.tid != ev.pid else c.pid
@@ -860,8 +871,11 @@ cdef class Dispatcher:
             # The result is the parent's namespace's pid.
             real = (<Channel>child).pid or (
                 pidns.child_pid(c.pid, ev.result) if c.other_ns else ev.result)
-            if real == 0:  # gone, and reaped (by another thread), before this
-                self._remove_channel(child)
+            if real == 0:
+                # Not among the parent's children: gone (reaped by another
+                # thread) or missed (/proc's list is imprecise while others
+                # fork or exit).  Its Start, if it comes, decides.
+                pass
             elif (<Channel>child).new_process:
                 self._new_process(real, c.pid, child)
             else:  # its Start came first and registered it

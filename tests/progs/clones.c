@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -118,6 +119,27 @@ static void *fork_then_wait(void *arg)
     return 0;
 }
 
+/* A thread forks (raw clone, the child's pid written to a shared page);
+ * the main thread ends the process as soon as the pid is there, while the
+ * fork's result may not have been read yet. */
+static volatile pid_t *forked_pid;
+
+static void *fork_raw_then_wait(void *arg)
+{
+    (void)arg;
+    long r = syscall(SYS_clone, SIGCHLD | CLONE_PARENT_SETTID, 0, forked_pid, 0, 0);
+    if (r == 0) {
+        struct timespec ts = {0, 200000000};
+        nanosleep(&ts, 0);
+        static const char msg[] = "child ran\n";
+        syscall(SYS_write, 1, msg, sizeof msg - 1);
+        _exit(0);
+    }
+    for (;;)
+        pause();
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     setvbuf(stdout, 0, _IONBF, 0);
@@ -140,6 +162,14 @@ int main(int argc, char **argv)
         pthread_t t;
         pthread_create(&t, 0, fork_then_wait, 0);
         while (!__atomic_load_n(&forked, __ATOMIC_SEQ_CST))
+            ;
+        _exit(0);
+    }
+    if (!strcmp(mode, "exit-during-fork")) {
+        forked_pid = mmap(0, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+        pthread_t t;
+        pthread_create(&t, 0, fork_raw_then_wait, 0);
+        while (!__atomic_load_n(forked_pid, __ATOMIC_SEQ_CST))
             ;
         _exit(0);
     }
