@@ -26,7 +26,23 @@ def nspids(path: str) -> list[int]:
 
 def child_pid(parent: int | None, ns_pid: int) -> int:
     """The pid (the supervisor's view) of the child of `parent` whose pid in
-    its own namespace is `ns_pid`; 0 if there is none."""
+    its own namespace is `ns_pid`; 0 if there is none.  A CLONE_PARENT
+    child is its parent's sibling: looked for among the grandparent's
+    children too (at the parent's depth, so not an outer process)."""
+    pid = _child_pid(parent, ns_pid, 0)
+    if pid or not parent:
+        return pid
+    try:
+        with open(f"/proc/{parent}/stat", "rb") as f:
+            stat = f.read()
+        grand = int(stat[stat.rindex(b")") + 4:].split(None, 1)[0])
+    except (OSError, ValueError):
+        return 0
+    return _child_pid(grand, ns_pid, len(nspids(f"/proc/{parent}")))
+
+
+def _child_pid(parent: int | None, ns_pid: int, depth: int) -> int:
+    """child_pid among `parent`'s children, at namespace `depth` (0: any)."""
     if not parent:
         return 0
     try:
@@ -41,7 +57,7 @@ def child_pid(parent: int | None, ns_pid: int) -> int:
             continue
         for pid in children:
             ids = nspids(f"/proc/{pid}")
-            if ids and ids[-1] == ns_pid:
+            if ids and ids[-1] == ns_pid and (not depth or len(ids) == depth):
                 return pid
     return 0
 

@@ -88,6 +88,17 @@ def test_fork_of_a_process_that_ends_at_once_in_a_pid_namespace(prog, trap):
     assert (out.stdout, out.returncode) == ("child ran\n", 0), out.stderr
 
 
+def test_clone_parent_in_a_pid_namespace(prog):
+    """A CLONE_PARENT child is its parent's sibling: the supervisor finds its
+    pid among the grandparent's /proc children (it was stopped as not found)."""
+    argv = ["unshare", "-rpf", "--mount-proc", "sh", "-c", '"$0" parent; true', prog("clones")]
+    expected = "sibling's parent is my parent\nwaitpid: No child processes\n"
+    native = subprocess.run(argv, capture_output=True, text=True, timeout=30)
+    assert (native.stdout, native.returncode) == (expected, 0), native.stderr
+    out = pyshim_cli("run", "--", *argv)
+    assert (out.stdout, out.stderr, out.returncode) == (expected, "", 0)
+
+
 STOPPED = ("pyshim: warning: a new process in another pid namespace (pid 5 there) is "
            "stopped: its parent ended during the fork, so its pid could not be found in /proc\n")
 

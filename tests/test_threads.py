@@ -2,6 +2,7 @@
 natively, every thread on its own channel, the table right, nothing leaked."""
 import collections
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -348,4 +349,7 @@ def test_a_recycled_pid_is_not_taken_for_a_new_process():
     finally:
         child.kill()
         child.wait()
+        gone = os.pidfd_open(stranger)  # not our child: its end is seen here
         os.kill(stranger, signal.SIGKILL)
+        select.select([gone], [], [], 10)
+        os.close(gone)
