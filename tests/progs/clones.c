@@ -98,6 +98,16 @@ static void fork_in_handler(int sig)
         syscall(SYS_write, 1, msg, sizeof msg - 1);
 }
 
+/* The child of the two modes below: it outlives its parent, and says so. */
+static __attribute__((noreturn)) void run_later(void)
+{
+    struct timespec ts = {0, 200000000};
+    nanosleep(&ts, 0);
+    static const char msg[] = "child ran\n";
+    syscall(SYS_write, 1, msg, sizeof msg - 1);
+    _exit(0);
+}
+
 /* A second thread forks; as soon as the fork returns there, the main
  * thread ends the process.  The child outlives it and still runs. */
 static volatile int forked;
@@ -105,14 +115,8 @@ static volatile int forked;
 static void *fork_then_wait(void *arg)
 {
     (void)arg;
-    pid_t c = fork();
-    if (c == 0) {
-        struct timespec ts = {0, 200000000};
-        nanosleep(&ts, 0);
-        static const char msg[] = "child ran\n";
-        syscall(SYS_write, 1, msg, sizeof msg - 1);
-        _exit(0);
-    }
+    if (fork() == 0)
+        run_later();
     __atomic_store_n(&forked, 1, __ATOMIC_SEQ_CST);
     for (;;)
         ; /* no syscall: nothing of this thread's waits for the supervisor */
@@ -127,14 +131,8 @@ static volatile pid_t *forked_pid;
 static void *fork_raw_then_wait(void *arg)
 {
     (void)arg;
-    long r = syscall(SYS_clone, SIGCHLD | CLONE_PARENT_SETTID, 0, forked_pid, 0, 0);
-    if (r == 0) {
-        struct timespec ts = {0, 200000000};
-        nanosleep(&ts, 0);
-        static const char msg[] = "child ran\n";
-        syscall(SYS_write, 1, msg, sizeof msg - 1);
-        _exit(0);
-    }
+    if (syscall(SYS_clone, SIGCHLD | CLONE_PARENT_SETTID, 0, forked_pid, 0, 0) == 0)
+        run_later();
     for (;;)
         pause();
     return 0;
